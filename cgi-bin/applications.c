@@ -1,0 +1,134 @@
+/*
+ * applications - FastCGI program for /applications and
+ * /applications/{token}: create, show, rename.
+ */
+#include <string.h>
+
+#include "applications.h"
+#include "ctx.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "xalloc.h"
+
+static const struct chat_field name_field = {
+	.name = "name",
+	.max = CHAT_NAME_MAX_CHARS,
+	.max_in_chars = true,
+};
+
+/* Parse the body and read `name`; answers and returns -1 on bad input. */
+static int read_name(struct chat_req *req, bool required, const char **name,
+		     size_t *len, int *present)
+{
+	struct json_object *obj = NULL;
+	struct chat_buf msg;
+	int rc = -1;
+
+	chat_buf_init(&msg);
+	if (chat_req_json(req, &obj))
+		goto out;
+	*present = chat_json_string(obj, &name_field, required, name, len,
+				    &msg);
+	if (*present < 0) {
+		chat_res_error(req, 422, "validation_failed", "%s", msg.data);
+		goto out;
+	}
+	/* The name points into obj: keep a copy beyond its lifetime. */
+	if (*present)
+		*name = xstrndup(*name, *len);
+	rc = 0;
+out:
+	json_object_put(obj);
+	chat_buf_release(&msg);
+	return rc;
+}
+
+static void answer_app(struct chat_req *req, int status,
+		       const struct chat_app *app)
+{
+	struct json_object *obj = chat_app_json(app);
+
+	chat_res_json(req, status, obj);
+	json_object_put(obj);
+}
+
+static void create(struct chat_req *req)
+{
+	struct chat_app app;
+	const char *name = NULL;
+	size_t len = 0;
+	int present;
+
+	if (read_name(req, true, &name, &len, &present))
+		return;
+	if (chat_app_create(req->ctx->db, name, len, &app)) {
+		chat_res_unavailable(req, "The database");
+		goto out;
+	}
+	chat_res_header(req, "Location: /applications/%s", app.token);
+	answer_app(req, 201, &app);
+out:
+	free((char *)name);
+}
+
+static void show(struct chat_req *req)
+{
+	struct chat_app app;
+
+	switch (chat_app_get(req->ctx->db, req->token, req->token_len, &app)) {
+	case 1:
+		answer_app(req, 200, &app);
+		break;
+	case 0:
+		chat_res_not_found(req, "The application");
+		break;
+	default:
+		chat_res_unavailable(req, "The database");
+	}
+}
+
+/* PUT replaces (name required); PATCH changes what is given. */
+static void update(struct chat_req *req)
+{
+	struct chat_app app;
+	const char *name = NULL;
+	size_t len = 0;
+	int present, rc;
+
+	if (read_name(req, req->method == CHAT_PUT, &name, &len, &present))
+		return;
+	rc = chat_app_get(req->ctx->db, req->token, req->token_len, &app);
+	if (rc == 0) {
+		chat_res_not_found(req, "The application");
+		goto out;
+	}
+	if (rc < 0 || (present &&
+		       chat_app_rename(req->ctx->db, app.id, name, len)) ||
+	    (present && chat_app_get(req->ctx->db, req->token, req->token_len,
+				     &app) != 1)) {
+		chat_res_unavailable(req, "The database");
+		goto out;
+	}
+	answer_app(req, 200, &app);
+out:
+	free((char *)name);
+}
+
+static const struct chat_route routes[] = {
+	{ CHAT_POST, "/applications", create },
+	{ CHAT_GET, "/applications/{token}", show },
+	{ CHAT_PATCH, "/applications/{token}", update },
+	{ CHAT_PUT, "/applications/{token}", update },
+};
+
+int main(void)
+{
+	struct chat_ctx ctx;
+	int rc;
+
+	chat_ctx_init(&ctx, "applications");
+	rc = chat_http_serve(&ctx, routes, sizeof(routes) / sizeof(routes[0]));
+	chat_ctx_release(&ctx);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/*
+ * applications.c - SQL of the applications table and the token cache.
+ */
+#include "applications.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "db.h"
+#include "redis.h"
+#include "text.h"
+#include "xalloc.h"
+
+/* Direct-mapped per-process cache: a collision simply evicts. */
+#define APP_CACHE_SLOTS 1024
+
+struct app_cache_slot {
+	char token[64 + 1];
+	uint64_t id;
+};
+
+struct chat_app_cache {
+	struct app_cache_slot slots[APP_CACHE_SLOTS];
+};
+
+static const char insert_sql[] =
+	"INSERT INTO applications (token, name, chats_count, created_at, "
+	"updated_at) VALUES (?, ?, 0, FROM_UNIXTIME(?), FROM_UNIXTIME(?))";
+
+int chat_app_create(struct chat_db *db, const char *name, size_t len,
+		    struct chat_app *app)
+{
+	unsigned long tlen = CHAT_TOKEN_LEN, nlen = len;
+	int64_t now = (int64_t)time(NULL);
+	MYSQL_BIND p[4];
+
+	memset(app, 0, sizeof(*app));
+	/* A duplicate of 192 random bits will not happen; still, retry. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (chat_token_new(app->token))
+			return -1;
+		chat_bind_str(&p[0], app->token, &tlen);
+		chat_bind_str(&p[1], name, &nlen);
+		chat_bind_i64(&p[2], &now);
+		chat_bind_i64(&p[3], &now);
+		MYSQL_STMT *st = chat_db_exec(db, insert_sql, p, NULL);
+
+		if (st) {
+			app->id = mysql_stmt_insert_id(st);
+			memcpy(app->name, name, len);
+			app->name[len] = '\0';
+			app->created_at = app->updated_at = now;
+			return 0;
+		}
+		if (!chat_db_duplicate(db))
+			return -1;
+	}
+	return -1;
+}
+
+static const char get_sql[] =
+	"SELECT id, token, name, chats_count, UNIX_TIMESTAMP(created_at), "
+	"UNIX_TIMESTAMP(updated_at) FROM applications WHERE token = ?";
+
+int chat_app_get(struct chat_db *db, const char *token, size_t len,
+		 struct chat_app *app)
+{
+	unsigned long tlen = len, olen = 0, nlen = 0;
+	MYSQL_BIND p[1], r[6];
+	MYSQL_STMT *st;
+	int rc;
+
+	memset(app, 0, sizeof(*app));
+	chat_bind_str(&p[0], token, &tlen);
+	chat_bind_u64(&r[0], &app->id);
+	chat_bind_out(&r[1], app->token, sizeof(app->token) - 1, &olen);
+	chat_bind_out(&r[2], app->name, sizeof(app->name) - 1, &nlen);
+	chat_bind_u64(&r[3], &app->chats_count);
+	chat_bind_i64(&r[4], &app->created_at);
+	chat_bind_i64(&r[5], &app->updated_at);
+	st = chat_db_exec(db, get_sql, p, r);
+	if (!st)
+		return -1;
+	rc = mysql_stmt_fetch(st);
+	chat_db_done(st);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
+		return -1;
+	app->token[olen < sizeof(app->token) ? olen : 0] = '\0';
+	app->name[nlen < sizeof(app->name) ? nlen : 0] = '\0';
+	return 1;
+}
+
+static const char rename_sql[] =
+	"UPDATE applications SET name = ?, updated_at = UTC_TIMESTAMP() "
+	"WHERE id = ?";
+
+int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
+		    size_t len)
+{
+	unsigned long nlen = len;
+	MYSQL_BIND p[2];
+
+	chat_bind_str(&p[0], name, &nlen);
+	chat_bind_u64(&p[1], &id);
+	return chat_db_exec(db, rename_sql, p, NULL) ? 0 : -1;
+}
+
+static void add_time(struct json_object *obj, const char *key, int64_t t)
+{
+	char ts[CHAT_TIME_LEN + 1];
+
+	chat_time_format((time_t)t, ts);
+	json_object_object_add(obj, key, json_object_new_string(ts));
+}
+
+struct json_object *chat_app_json(const struct chat_app *app)
+{
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "token",
+			       json_object_new_string(app->token));
+	json_object_object_add(obj, "name", json_object_new_string(app->name));
+	json_object_object_add(obj, "chats_count",
+			       json_object_new_int64((int64_t)app->chats_count));
+	add_time(obj, "created_at", app->created_at);
+	add_time(obj, "updated_at", app->updated_at);
+	return obj;
+}
+
+static struct app_cache_slot *cache_slot(struct chat_ctx *ctx,
+					 const char *token, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	if (!ctx->apps)
+		ctx->apps = xcalloc(1, sizeof(*ctx->apps));
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
+	return &ctx->apps->slots[h % APP_CACHE_SLOTS];
+}
+
+int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
+		uint64_t *id)
+{
+	struct app_cache_slot *slot = cache_slot(ctx, token, len);
+	struct chat_app app;
+	redisReply *reply;
+	int rc;
+
+	if (strlen(slot->token) == len && memcmp(slot->token, token, len) == 0) {
+		*id = slot->id;
+		return 1;
+	}
+	reply = chat_redis_cmd(ctx->redis, "GET chat:token:%b", token, len);
+	if (reply && reply->type == REDIS_REPLY_STRING &&
+	    chat_parse_u64(reply->str, reply->len, 1, UINT64_MAX, id) == 0) {
+		freeReplyObject(reply);
+		goto found;
+	}
+	freeReplyObject(reply);
+	rc = chat_app_get(ctx->db, token, len, &app);
+	if (rc <= 0)
+		return rc;
+	*id = app.id;
+	reply = chat_redis_cmd(ctx->redis, "SET chat:token:%b %llu", token, len,
+			       (unsigned long long)app.id);
+	freeReplyObject(reply);
+found:
+	memcpy(slot->token, token, len);
+	slot->token[len] = '\0';
+	slot->id = *id;
+	return 1;
+}

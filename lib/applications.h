@@ -1,0 +1,54 @@
+/*
+ * applications.h - the applications table, its JSON shape, and the
+ * token -> application id lookup used by every route below a token.
+ */
+#ifndef CHAT_APPLICATIONS_H
+#define CHAT_APPLICATIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "token.h"
+
+struct chat_ctx;
+struct chat_db;
+
+#define CHAT_NAME_MAX_CHARS 255
+#define CHAT_NAME_MAX_BYTES (CHAT_NAME_MAX_CHARS * 4)
+
+struct chat_app {
+	uint64_t id;			/* internal; never shown */
+	char token[64 + 1];
+	char name[CHAT_NAME_MAX_BYTES + 1];
+	uint64_t chats_count;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/*
+ * Insert an application named name[0..len) with a fresh token and fill
+ * *app.  Returns 0, or -1 on a database error (see db->err).
+ */
+int chat_app_create(struct chat_db *db, const char *name, size_t len,
+		    struct chat_app *app);
+/* Look up by token.  Returns 1 found, 0 unknown, -1 database error. */
+int chat_app_get(struct chat_db *db, const char *token, size_t len,
+		 struct chat_app *app);
+/* Rename application `id`.  Returns 0 or -1. */
+int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
+		    size_t len);
+/* The contract's Application object; the caller puts it. */
+struct json_object *chat_app_json(const struct chat_app *app);
+
+/*
+ * Resolve a token to its application id: this process's cache, then
+ * Redis, then MariaDB (which fills both caches; tokens never change).
+ * Returns 1 found, 0 unknown token, -1 when no store could answer.
+ */
+int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
+		uint64_t *id);
+
+#endif

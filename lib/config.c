@@ -1,0 +1,52 @@
+/*
+ * config.c - read CHAT_* environment variables.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "text.h"
+
+static const char *str_env(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+static unsigned uint_env(const char *name, unsigned def, unsigned min,
+			 unsigned max)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+
+	if (!v || !*v)
+		return def;
+	if (chat_parse_u64(v, strlen(v), min, max, &n)) {
+		chat_log_warn("%s=%s is not a number in %u..%u; using %u",
+			      name, v, min, max, def);
+		return def;
+	}
+	return (unsigned)n;
+}
+
+void chat_config_load(struct chat_config *cfg, const char *log_name)
+{
+	cfg->log_name = log_name;
+	cfg->mysql_host = str_env("CHAT_MYSQL_HOST", "127.0.0.1");
+	cfg->mysql_port = uint_env("CHAT_MYSQL_PORT", 3307, 1, 65535);
+	cfg->mysql_socket = str_env("CHAT_MYSQL_SOCKET", NULL);
+	cfg->mysql_user = str_env("CHAT_MYSQL_USER", "chat");
+	cfg->mysql_password = str_env("CHAT_MYSQL_PASSWORD", "chat");
+	cfg->mysql_database = str_env("CHAT_MYSQL_DATABASE", "chat");
+	cfg->redis_host = str_env("CHAT_REDIS_HOST", "127.0.0.1");
+	cfg->redis_port = uint_env("CHAT_REDIS_PORT", 6380, 1, 65535);
+	cfg->es_url = str_env("CHAT_ES_URL", "http://127.0.0.1:9250");
+	cfg->es_index = str_env("CHAT_ES_INDEX", "messages");
+	cfg->timeout_ms = uint_env("CHAT_TIMEOUT_MS", 2000, 10, 600000);
+	cfg->worker_batch = uint_env("CHAT_WORKER_BATCH", 500, 1, 10000);
+	cfg->worker_wait_ms = uint_env("CHAT_WORKER_WAIT_MS", 5, 1, 10000);
+	cfg->worker_tries = uint_env("CHAT_WORKER_TRIES", 5, 1, 1000);
+}

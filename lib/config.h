@@ -1,0 +1,29 @@
+/*
+ * config.h - settings from the environment (CHAT_* variables), with
+ * defaults that match the local stack started by `make start`.
+ */
+#ifndef CHAT_CONFIG_H
+#define CHAT_CONFIG_H
+
+struct chat_config {
+	const char *mysql_host;
+	unsigned mysql_port;
+	const char *mysql_socket;	/* NULL: use TCP */
+	const char *mysql_user;
+	const char *mysql_password;
+	const char *mysql_database;
+	const char *redis_host;
+	unsigned redis_port;
+	const char *es_url;		/* e.g. http://127.0.0.1:9250 */
+	const char *es_index;		/* the alias searched and written */
+	unsigned timeout_ms;		/* per backing-store operation */
+	unsigned worker_batch;		/* jobs per worker batch */
+	unsigned worker_wait_ms;	/* longest wait to fill a batch */
+	unsigned worker_tries;		/* before a job is dead-lettered */
+	const char *log_name;		/* program name in log lines */
+};
+
+/* Fill `cfg` from the environment.  Strings point into environ. */
+void chat_config_load(struct chat_config *cfg, const char *log_name);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * ctx.c - the per-process context.
+ */
+#include "ctx.h"
+
+#include <stdlib.h>
+
+#include "db.h"
+#include "es.h"
+#include "log.h"
+#include "redis.h"
+
+void chat_ctx_init(struct chat_ctx *ctx, const char *name)
+{
+	chat_log_init(name);
+	chat_config_load(&ctx->cfg, name);
+	ctx->db = chat_db_new(&ctx->cfg);
+	ctx->redis = chat_redis_new(&ctx->cfg);
+	ctx->es = chat_es_new(&ctx->cfg);
+	ctx->apps = NULL;
+}
+
+void chat_ctx_release(struct chat_ctx *ctx)
+{
+	chat_db_free(ctx->db);
+	chat_redis_free(ctx->redis);
+	chat_es_free(ctx->es);
+	free(ctx->apps);
+	ctx->db = NULL;
+	ctx->redis = NULL;
+	ctx->es = NULL;
+	ctx->apps = NULL;
+}

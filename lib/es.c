@@ -1,0 +1,108 @@
+/*
+ * es.c - the search engine's HTTP API through libcurl.
+ */
+#include "es.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "xalloc.h"
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
+{
+	chat_buf_add(userdata, ptr, size * n);
+	return size * n;
+}
+
+struct chat_es *chat_es_new(const struct chat_config *cfg)
+{
+	static bool global_done;
+	struct chat_es *es = xcalloc(1, sizeof(*es));
+
+	if (!global_done) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		global_done = true;
+	}
+	es->cfg = cfg;
+	es->curl = curl_easy_init();
+	if (!es->curl)
+		xdie("curl_easy_init failed");
+	es->headers = curl_slist_append(NULL,
+					"Content-Type: application/json");
+	/* No "Expect: 100-continue" round trip for large bulk bodies. */
+	es->headers = curl_slist_append(es->headers, "Expect:");
+	return es;
+}
+
+void chat_es_free(struct chat_es *es)
+{
+	if (!es)
+		return;
+	curl_slist_free_all(es->headers);
+	curl_easy_cleanup(es->curl);
+	free(es);
+}
+
+int chat_es_request(struct chat_es *es, const char *method, const char *path,
+		    const char *body, size_t len, long *status,
+		    struct chat_buf *resp)
+{
+	CURL *c = es->curl;
+	struct chat_buf url;
+	CURLcode rc;
+
+	chat_buf_init(&url);
+	chat_buf_addf(&url, "%s%s", es->cfg->es_url, path);
+	chat_buf_reset(resp);
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url.data);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, es->headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)es->cfg->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)es->cfg->timeout_ms * 15);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)len);
+	}
+	rc = curl_easy_perform(c);
+	chat_buf_release(&url);
+	if (rc != CURLE_OK) {
+		snprintf(es->errstr, sizeof(es->errstr), "%s",
+			 curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	return 0;
+}
+
+bool chat_es_healthy(struct chat_es *es)
+{
+	struct chat_buf resp;
+	struct json_object *obj = NULL, *st = NULL;
+	long status = 0;
+	bool ok = false;
+
+	chat_buf_init(&resp);
+	if (chat_es_request(es, "GET", "/_cluster/health", NULL, 0, &status,
+			    &resp) || status != 200)
+		goto out;
+	obj = json_tokener_parse(resp.data);
+	if (obj && json_object_object_get_ex(obj, "status", &st)) {
+		const char *s = json_object_get_string(st);
+
+		ok = strcmp(s, "green") == 0 || strcmp(s, "yellow") == 0;
+	}
+out:
+	json_object_put(obj);
+	chat_buf_release(&resp);
+	return ok;
+}

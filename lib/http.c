@@ -1,0 +1,384 @@
+/*
+ * http.c - the FastCGI request loop, routing by table, and responses.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctx.h"
+#include "json.h"
+#include "log.h"
+#include "text.h"
+#include "token.h"
+#include "xalloc.h"
+
+#define CONTENT_TYPE "Content-Type: application/json; charset=utf-8\r\n"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static const char *const method_names[CHAT_METHOD__MAX] = {
+	[CHAT_GET] = "GET",	  [CHAT_POST] = "POST",
+	[CHAT_PUT] = "PUT",	  [CHAT_PATCH] = "PATCH",
+	[CHAT_DELETE] = "DELETE",
+};
+
+static enum chat_method parse_method(const char *m)
+{
+	for (int i = 0; i < CHAT_METHOD__MAX; i++)
+		if (m && strcmp(m, method_names[i]) == 0)
+			return (enum chat_method)i;
+	return CHAT_METHOD__MAX;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+/* One path segment of `len` bytes against one pattern segment. */
+static bool match_segment(const char *pat, size_t plen, const char *seg,
+			  size_t len, struct chat_req *req)
+{
+	uint64_t n;
+
+	if (plen == 7 && memcmp(pat, "{token}", 7) == 0) {
+		if (!chat_token_valid(seg, len))
+			return false;
+		req->token = seg;
+		req->token_len = len;
+		return true;
+	}
+	if ((plen == 6 && memcmp(pat, "{chat}", 6) == 0) ||
+	    (plen == 9 && memcmp(pat, "{message}", 9) == 0)) {
+		if (chat_parse_u64(seg, len, 1, UINT32_MAX, &n))
+			return false;
+		if (plen == 6)
+			req->chat = n;
+		else
+			req->message = n;
+		return true;
+	}
+	return plen == len && memcmp(pat, seg, len) == 0;
+}
+
+bool chat_route_match(const char *pattern, const char *path,
+		      struct chat_req *req)
+{
+	const char *p = pattern, *s = path;
+
+	for (;;) {
+		if (*p != '/' || *s != '/')
+			return *p == *s && *p == '\0';
+		p++;
+		s++;
+		size_t plen = strcspn(p, "/");
+		size_t slen = strcspn(s, "/");
+
+		if (!match_segment(p, plen, s, slen, req))
+			return false;
+		p += plen;
+		s += slen;
+	}
+}
+
+void chat_res_header(struct chat_req *req, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	chat_buf_vaddf(&req->headers, fmt, ap);
+	va_end(ap);
+	chat_buf_add(&req->headers, "\r\n", 2);
+}
+
+static void send_head(struct chat_req *req, int status, bool json)
+{
+	struct chat_buf h;
+
+	req->status = status;
+	chat_buf_init(&h);
+	chat_buf_addf(&h, "Status: %d %s\r\n%s", status, reason(status),
+		      json ? CONTENT_TYPE : "");
+	chat_buf_add(&h, req->headers.data, req->headers.len);
+	chat_buf_add(&h, "\r\n", 2);
+	FCGX_PutStr(h.data, (int)h.len, req->fcgi->out);
+	chat_buf_release(&h);
+}
+
+void chat_res_raw(struct chat_req *req, int status, const char *json,
+		  size_t len)
+{
+	send_head(req, status, true);
+	FCGX_PutStr(json, (int)len, req->fcgi->out);
+}
+
+void chat_res_json(struct chat_req *req, int status, struct json_object *obj)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		&len);
+
+	chat_res_raw(req, status, s, len);
+}
+
+void chat_res_error(struct chat_req *req, int status, const char *code,
+		    const char *fmt, ...)
+{
+	struct json_object *obj = json_object_new_object();
+	struct chat_buf msg;
+	va_list ap;
+
+	chat_buf_init(&msg);
+	va_start(ap, fmt);
+	chat_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	json_object_object_add(obj, "error", json_object_new_string(code));
+	json_object_object_add(obj, "message",
+			       json_object_new_string_len(msg.data,
+							  (int)msg.len));
+	chat_res_json(req, status, obj);
+	json_object_put(obj);
+	chat_buf_release(&msg);
+}
+
+void chat_res_empty(struct chat_req *req, int status)
+{
+	send_head(req, status, false);
+}
+
+void chat_res_not_found(struct chat_req *req, const char *what)
+{
+	chat_res_error(req, 404, "not_found", "%s was not found.", what);
+}
+
+void chat_res_unavailable(struct chat_req *req, const char *what)
+{
+	chat_res_error(req, 503, "service_unavailable",
+		       "%s is unavailable; retry later.", what);
+}
+
+int chat_req_json(struct chat_req *req, struct json_object **obj)
+{
+	switch (chat_json_parse(req->body.data, req->body.len, obj)) {
+	case CHAT_JSON_OK:
+	case CHAT_JSON_EMPTY:
+		return 0;
+	case CHAT_JSON_NOT_OBJECT:
+		chat_res_error(req, 400, "bad_request",
+			       "The request body must be a JSON object.");
+		return -1;
+	case CHAT_JSON_INVALID:
+	default:
+		chat_res_error(req, 400, "bad_request",
+			       "The request body is not valid JSON.");
+		return -1;
+	}
+}
+
+static int query_u64(struct chat_req *req, const char *name, uint64_t min,
+		     uint64_t max, uint64_t *out)
+{
+	char *v = NULL;
+	int rc = chat_query_get(req->query, name, &v);
+
+	if (rc == 0)
+		return 0;
+	if (rc < 0 || chat_parse_u64(v, strlen(v), min, max, out)) {
+		chat_res_error(req, 400, "bad_request",
+			       "Query parameter '%s' must be an integer from "
+			       "%llu to %llu.", name, (unsigned long long)min,
+			       (unsigned long long)max);
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
+int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
+		  uint64_t *after)
+{
+	uint64_t l = def, a = 0;
+
+	if (query_u64(req, "limit", 1, 1000, &l) ||
+	    query_u64(req, "after", 0, UINT32_MAX, &a))
+		return -1;
+	*limit = (unsigned)l;
+	*after = a;
+	return 0;
+}
+
+/* Read CONTENT_LENGTH bytes of body; answers and returns -1 on trouble. */
+static int read_body(struct chat_req *req)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->fcgi->envp);
+	uint64_t want = 0;
+
+	if (cl && *cl && chat_parse_u64(cl, strlen(cl), 0, UINT64_MAX, &want)) {
+		chat_res_error(req, 400, "bad_request",
+			       "Content-Length is not a valid length.");
+		return -1;
+	}
+	if (want > CHAT_BODY_MAX) {
+		chat_res_error(req, 413, "payload_too_large",
+			       "The request body is larger than 1 MiB.");
+		return -1;
+	}
+	chat_buf_grow(&req->body, (size_t)want);
+	while (req->body.len < want) {
+		int n = FCGX_GetStr(req->body.data + req->body.len,
+				    (int)(want - req->body.len), req->fcgi->in);
+
+		if (n <= 0)
+			break;
+		req->body.len += (size_t)n;
+	}
+	req->body.data[req->body.len] = '\0';
+	if (req->body.len != want) {
+		chat_res_error(req, 400, "bad_request",
+			       "The request body is shorter than its "
+			       "Content-Length.");
+		return -1;
+	}
+	return 0;
+}
+
+static void dispatch(struct chat_req *req, const struct chat_route *routes,
+		     size_t nroutes)
+{
+	struct chat_buf allow;
+	const struct chat_route *hit = NULL;
+
+	chat_buf_init(&allow);
+	for (size_t i = 0; i < nroutes; i++) {
+		if (!chat_route_match(routes[i].pattern, req->path, req))
+			continue;
+		if (routes[i].method == req->method) {
+			hit = &routes[i];
+			break;
+		}
+		chat_buf_addf(&allow, "%s%s", allow.len ? ", " : "",
+			      method_names[routes[i].method]);
+	}
+	if (hit) {
+		if (read_body(req) == 0)
+			hit->handler(req);
+	} else if (allow.len) {
+		chat_res_header(req, "Allow: %s", allow.data);
+		chat_res_error(req, 405, "method_not_allowed",
+			       "Method not allowed here; use %s.", allow.data);
+	} else {
+		chat_res_not_found(req, "The requested resource");
+	}
+	chat_buf_release(&allow);
+}
+
+/* Path for the log line: the token is a secret, so it is left out. */
+static void log_request(const struct chat_req *req, const char *method,
+			double ms)
+{
+	const char *p = req->path;
+	const char *prefix = "/applications/";
+	size_t plen = strlen(prefix);
+
+	if (strncmp(p, prefix, plen) == 0) {
+		const char *rest = strchr(p + plen, '/');
+
+		chat_log_info("%s /applications/-%s %d %.1fms", method,
+			      rest ? rest : "", req->status, ms);
+	} else {
+		chat_log_info("%s %s %d %.1fms", method, p, req->status, ms);
+	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+		   const struct chat_route *routes, size_t nroutes)
+{
+	const char *method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
+	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
+	const char *qs = FCGX_GetParam("QUERY_STRING", fcgi->envp);
+	struct chat_req req = { .fcgi = fcgi, .ctx = ctx };
+	double start = now_ms();
+	char *path;
+
+	if (!uri || !*uri)
+		uri = FCGX_GetParam("DOCUMENT_URI", fcgi->envp);
+	if (!uri)
+		uri = "";
+	path = xstrndup(uri, strcspn(uri, "?"));
+	req.path = path;
+	req.query = qs ? qs : "";
+	req.method = parse_method(method);
+	chat_buf_init(&req.body);
+	chat_buf_init(&req.headers);
+
+	dispatch(&req, routes, nroutes);
+
+	log_request(&req, method ? method : "-", now_ms() - start);
+	chat_buf_release(&req.body);
+	chat_buf_release(&req.headers);
+	free(path);
+}
+
+int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
+		    size_t nroutes)
+{
+	struct sigaction sa;
+	FCGX_Request fcgi;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (FCGX_Init() != 0) {
+		chat_log_error("FCGX_Init failed");
+		return 1;
+	}
+	FCGX_InitRequest(&fcgi, 0, 0);
+	while (!stop_requested) {
+		if (FCGX_Accept_r(&fcgi) < 0) {
+			if (errno == EINTR || stop_requested)
+				continue;
+			chat_log_error("FCGX_Accept_r failed");
+			break;
+		}
+		handle(&fcgi, ctx, routes, nroutes);
+		FCGX_Finish_r(&fcgi);
+	}
+	FCGX_Free(&fcgi, 1);
+	return 0;
+}

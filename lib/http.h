@@ -1,0 +1,109 @@
+/*
+ * http.h - one FastCGI request: its method, path, query and body; the
+ * route table that dispatches it; and the contract's responses.
+ *
+ * A program declares `struct chat_route` rows (method x path pattern ->
+ * handler) and calls chat_http_serve(), which runs the FCGX_Accept_r loop,
+ * caps and reads the body, matches the path, answers 404 or 405 (with
+ * Allow) itself, logs one line per request, and calls the handler.
+ */
+#ifndef CHAT_HTTP_H
+#define CHAT_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+
+#define CHAT_BODY_MAX (1024 * 1024)	/* bytes; larger is a 413 */
+
+enum chat_method {
+	CHAT_GET,
+	CHAT_POST,
+	CHAT_PUT,
+	CHAT_PATCH,
+	CHAT_DELETE,
+	CHAT_METHOD__MAX
+};
+
+struct chat_ctx;
+
+struct chat_req {
+	FCGX_Request *fcgi;
+	struct chat_ctx *ctx;
+	enum chat_method method;	/* CHAT_METHOD__MAX when unknown */
+	const char *path;		/* raw path, without the query */
+	const char *query;		/* raw query string, never NULL */
+	struct chat_buf body;
+	/* Captured by the route pattern: {token}, {chat}, {message}. */
+	const char *token;
+	size_t token_len;
+	uint64_t chat;
+	uint64_t message;
+	/* The response under way. */
+	struct chat_buf headers;	/* extra header lines, CRLF-ended */
+	int status;
+};
+
+typedef void chat_handler_fn(struct chat_req *req);
+
+/*
+ * A row of a route table.  `pattern` is a path whose segments are literal
+ * or one of {token} (a valid token), {chat} or {message} (a positive
+ * integer that fits in 32 bits unsigned).  A segment that fails its
+ * capture makes the path unknown (404).
+ */
+struct chat_route {
+	enum chat_method method;
+	const char *pattern;
+	chat_handler_fn *handler;
+};
+
+/*
+ * Serve FastCGI requests on the listening socket that spawn-fcgi passed
+ * as fd 0 until SIGTERM.  Returns the process exit status.
+ */
+int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
+		    size_t nroutes);
+
+/* Match `path` against `pattern`, filling the captures of `req`. */
+bool chat_route_match(const char *pattern, const char *path,
+		      struct chat_req *req);
+
+/* Add a response header line ("Name: value"). */
+__attribute__((format(printf, 2, 3)))
+void chat_res_header(struct chat_req *req, const char *fmt, ...);
+/* Send `obj` as the JSON body with `status`.  Does not take `obj`. */
+void chat_res_json(struct chat_req *req, int status, struct json_object *obj);
+/* Send an already serialised JSON body. */
+void chat_res_raw(struct chat_req *req, int status, const char *json,
+		  size_t len);
+/* Send the contract's error body: {"error": code, "message": ...}. */
+__attribute__((format(printf, 4, 5)))
+void chat_res_error(struct chat_req *req, int status, const char *code,
+		    const char *fmt, ...);
+/* Send a status with no body (204). */
+void chat_res_empty(struct chat_req *req, int status);
+
+/* The common failures, worded once. */
+void chat_res_not_found(struct chat_req *req, const char *what);
+void chat_res_unavailable(struct chat_req *req, const char *what);
+
+/*
+ * Parse the request body as a JSON object for handler use.  On success
+ * returns 0 and sets *obj (NULL for no body; caller puts it).  Otherwise
+ * answers 400 and returns -1.
+ */
+int chat_req_json(struct chat_req *req, struct json_object **obj);
+
+/*
+ * Read the query parameters `limit` (1..1000, default `def`) and `after`
+ * (>= 0, default 0).  Answers 400 and returns -1 when either is bad.
+ */
+int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
+		  uint64_t *after);
+
+#endif

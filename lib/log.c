@@ -1,0 +1,63 @@
+/*
+ * log.c - timestamped log lines on stderr.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_name = "chat";
+
+void chat_log_init(const char *name)
+{
+	log_name = name;
+}
+
+static void vlog(const char *level, const char *fmt, va_list ap)
+{
+	struct timeval tv;
+	struct tm tm;
+	char ts[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* One fprintf per line keeps lines whole when processes share a file. */
+	char line[2048];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n < 0)
+		return;
+	fprintf(stderr, "%s.%03dZ %s[%d] %s %s\n", ts, (int)(tv.tv_usec / 1000),
+		log_name, (int)getpid(), level, line);
+}
+
+void chat_log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("info", fmt, ap);
+	va_end(ap);
+}
+
+void chat_log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("warn", fmt, ap);
+	va_end(ap);
+}
+
+void chat_log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("error", fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,222 @@
+/*
+ * redis.c - Redis connection with reconnect and script loading.
+ */
+#include "redis.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "config.h"
+#include "xalloc.h"
+
+static void set_err(struct chat_redis *r, int err, const char *msg)
+{
+	r->err = err;
+	snprintf(r->errstr, sizeof(r->errstr), "%s", msg);
+}
+
+struct chat_redis *chat_redis_new(const struct chat_config *cfg)
+{
+	struct chat_redis *r = xcalloc(1, sizeof(*r));
+
+	r->cfg = cfg;
+	return r;
+}
+
+static void disconnect(struct chat_redis *r)
+{
+	if (r->c)
+		redisFree(r->c);
+	r->c = NULL;
+}
+
+void chat_redis_free(struct chat_redis *r)
+{
+	if (!r)
+		return;
+	disconnect(r);
+	free(r);
+}
+
+int chat_redis_connect(struct chat_redis *r)
+{
+	struct timeval tv = {
+		.tv_sec = r->cfg->timeout_ms / 1000,
+		.tv_usec = (r->cfg->timeout_ms % 1000) * 1000,
+	};
+
+	if (r->c)
+		return 0;
+	r->c = redisConnectWithTimeout(r->cfg->redis_host,
+				       (int)r->cfg->redis_port, tv);
+	if (!r->c)
+		xdie("redisConnect: out of memory");
+	if (r->c->err) {
+		set_err(r, r->c->err, r->c->errstr);
+		disconnect(r);
+		return -1;
+	}
+	redisSetTimeout(r->c, tv);
+	redisEnableKeepAlive(r->c);
+	r->err = 0;
+	return 0;
+}
+
+/*
+ * A failed command is retried only when the connection was found closed
+ * (the server restarted since the last use): then the command never ran.
+ * After a timeout it may have run, and running a create twice is worse
+ * than a 503.
+ */
+static void command_failed(struct chat_redis *r, bool *retry)
+{
+	int e = errno;
+
+	*retry = r->c->err == REDIS_ERR_EOF ||
+		 (r->c->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE));
+	set_err(r, r->c->err, r->c->errstr);
+	disconnect(r);
+}
+
+redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
+			    const size_t *lens)
+{
+	redisReply *reply = NULL;
+	bool retry = true;
+
+	for (int attempt = 0; attempt < 2 && retry; attempt++) {
+		bool was_connected = r->c != NULL;
+
+		if (chat_redis_connect(r))
+			return NULL;
+		reply = redisCommandArgv(r->c, argc, argv, lens);
+		if (reply)
+			break;
+		command_failed(r, &retry);
+		retry = retry && was_connected;
+	}
+	return reply;
+}
+
+redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...)
+{
+	redisReply *reply = NULL;
+	bool retry = true;
+
+	for (int attempt = 0; attempt < 2 && retry; attempt++) {
+		bool was_connected = r->c != NULL;
+		va_list ap;
+
+		if (chat_redis_connect(r))
+			return NULL;
+		va_start(ap, fmt);
+		reply = redisvCommand(r->c, fmt, ap);
+		va_end(ap);
+		if (reply)
+			break;
+		command_failed(r, &retry);
+		retry = retry && was_connected;
+	}
+	return reply;
+}
+
+static bool is_noscript(const redisReply *reply)
+{
+	return reply->type == REDIS_REPLY_ERROR &&
+	       strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+static int load_script(struct chat_redis *r, struct chat_script *s)
+{
+	redisReply *reply = chat_redis_cmd(r, "SCRIPT LOAD %s", s->body);
+
+	if (!reply)
+		return -1;
+	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+		set_err(r, REDIS_ERR_OTHER, reply->type == REDIS_REPLY_ERROR ?
+			reply->str : "SCRIPT LOAD: unexpected reply");
+		freeReplyObject(reply);
+		return -1;
+	}
+	memcpy(s->sha, reply->str, 41);
+	freeReplyObject(reply);
+	return 0;
+}
+
+redisReply *chat_redis_eval(struct chat_redis *r, struct chat_script *s,
+			    int nkeys, int argc, const char **argv,
+			    const size_t *lens)
+{
+	const char **av = xmalloc(sizeof(*av) * ((size_t)argc + 3));
+	size_t *al = xmalloc(sizeof(*al) * ((size_t)argc + 3));
+	char nk[16];
+	redisReply *reply = NULL;
+
+	if (!s->sha[0] && load_script(r, s))
+		goto out;
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	av[0] = "EVALSHA";
+	al[0] = 7;
+	av[1] = s->sha;
+	al[1] = 40;
+	av[2] = nk;
+	al[2] = strlen(nk);
+	for (int i = 0; i < argc; i++) {
+		av[i + 3] = argv[i];
+		al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+	}
+	reply = chat_redis_argv(r, argc + 3, av, al);
+	/* The server forgot the script (restart, SCRIPT FLUSH). */
+	if (reply && is_noscript(reply)) {
+		freeReplyObject(reply);
+		reply = NULL;
+		if (load_script(r, s) == 0)
+			reply = chat_redis_argv(r, argc + 3, av, al);
+	}
+out:
+	free(av);
+	free(al);
+	return reply;
+}
+
+int chat_redis_append(struct chat_redis *r, int argc, const char **argv,
+		      const size_t *lens)
+{
+	if (chat_redis_connect(r))
+		return -1;
+	if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
+		set_err(r, r->c->err, r->c->errstr);
+		disconnect(r);
+		return -1;
+	}
+	return 0;
+}
+
+redisReply *chat_redis_reply(struct chat_redis *r)
+{
+	void *reply = NULL;
+
+	if (!r->c) {
+		set_err(r, REDIS_ERR_IO, "not connected");
+		return NULL;
+	}
+	if (redisGetReply(r->c, &reply) != REDIS_OK) {
+		set_err(r, r->c->err, r->c->errstr);
+		disconnect(r);
+		return NULL;
+	}
+	return reply;
+}
+
+bool chat_redis_ping(struct chat_redis *r)
+{
+	redisReply *reply = chat_redis_cmd(r, "PING");
+	bool ok = reply && reply->type == REDIS_REPLY_STATUS &&
+		  strcmp(reply->str, "PONG") == 0;
+
+	freeReplyObject(reply);
+	return ok;
+}

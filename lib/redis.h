@@ -1,0 +1,64 @@
+/*
+ * redis.h - Redis with reconnect, argv-form commands and Lua scripts run
+ * by EVALSHA (loaded on NOSCRIPT).  The numbering and queue scripts of
+ * the service live in queue.h, on top of this.
+ */
+#ifndef CHAT_REDIS_H
+#define CHAT_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+struct chat_config;
+
+struct chat_redis {
+	redisContext *c;		/* NULL while disconnected */
+	const struct chat_config *cfg;
+	int err;			/* hiredis REDIS_ERR_* or 0 */
+	char errstr[128];
+};
+
+/* A Lua script with its SHA1, computed on first load. */
+struct chat_script {
+	const char *name;
+	const char *body;
+	char sha[41];
+};
+
+struct chat_redis *chat_redis_new(const struct chat_config *cfg);
+/* Disconnect and free; accepts NULL. */
+void chat_redis_free(struct chat_redis *r);
+int chat_redis_connect(struct chat_redis *r);
+
+/*
+ * Run one command given as argv (binary-safe through `lens`; NULL lens
+ * means NUL-terminated strings).  Reconnects and retries once when the
+ * connection was lost.  Returns the reply (caller frees it with
+ * freeReplyObject; it may be an error reply) or NULL when Redis cannot be
+ * reached (err/errstr set).
+ */
+redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
+			    const size_t *lens);
+/* printf-style command (use %b or %s for data).  Same contract. */
+redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...);
+
+/*
+ * Run `s` with `nkeys` keys followed by arguments: keys and args are in
+ * argv[0..argc).  EVALSHA first, SCRIPT LOAD on NOSCRIPT.  Same contract
+ * as chat_redis_argv.
+ */
+redisReply *chat_redis_eval(struct chat_redis *r, struct chat_script *s,
+			    int nkeys, int argc, const char **argv,
+			    const size_t *lens);
+
+/* Pipelining: append commands, then read their replies in order. */
+int chat_redis_append(struct chat_redis *r, int argc, const char **argv,
+		      const size_t *lens);
+redisReply *chat_redis_reply(struct chat_redis *r);
+
+/* True when PING answers PONG. */
+bool chat_redis_ping(struct chat_redis *r);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * text.c - checked parsers for untrusted text and timestamp formatting.
+ */
+#include "text.h"
+
+#include <string.h>
+
+#include "buf.h"
+
+int chat_parse_u64(const char *s, size_t len, uint64_t min, uint64_t max,
+		   uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || len == 0 || len > 20)
+		return -1;
+	if (len > 1 && s[0] == '0')
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return -1;
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool chat_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* Reject overlong forms, surrogates and values past U+10FFFF. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+size_t chat_utf8_chars(const char *str, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)str[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+void chat_time_format(time_t t, char out[CHAT_TIME_LEN + 1])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(out, CHAT_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) !=
+	    CHAT_TIME_LEN)
+		memcpy(out, "1970-01-01T00:00:00Z", CHAT_TIME_LEN + 1);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int decode(const char *s, size_t len, char **out)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_grow(&b, len);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				goto bad;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (c == '\0')
+			goto bad;
+		chat_buf_addch(&b, c);
+	}
+	*out = chat_buf_detach(&b, NULL);
+	return 0;
+bad:
+	chat_buf_release(&b);
+	return -1;
+}
+
+int chat_query_get(const char *qs, const char *name, char **out)
+{
+	size_t nlen = strlen(name);
+
+	*out = NULL;
+	while (qs && *qs) {
+		const char *end = strchr(qs, '&');
+		size_t plen = end ? (size_t)(end - qs) : strlen(qs);
+		const char *eq = memchr(qs, '=', plen);
+		size_t klen = eq ? (size_t)(eq - qs) : plen;
+
+		if (klen == nlen && memcmp(qs, name, nlen) == 0) {
+			const char *v = eq ? eq + 1 : qs + plen;
+			size_t vlen = eq ? plen - klen - 1 : 0;
+
+			return decode(v, vlen, out) ? -1 : 1;
+		}
+		qs = end ? end + 1 : NULL;
+	}
+	return 0;
+}
