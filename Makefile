@@ -43,6 +43,16 @@ all: $(LIB) $(CGI_BIN) $(JOB_BIN)
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
+# The search index definition, compiled in as a byte array (od is in
+# coreutils; a string literal would hit the C11 4095-byte limit).
+lib/search_index.h: lib/search-index.json
+	{ echo '/* Generated from $< by make: do not edit. */'; \
+	  echo 'static const char chat_search_index_json[] = {'; \
+	  od -An -v -tx1 $< | sed 's/[0-9a-f][0-9a-f]/0x&,/g'; \
+	  echo '0x00 };'; } >$@.tmp && mv $@.tmp $@
+
+lib/search.o: lib/search_index.h
+
 cgi-bin/%: cgi-bin/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 #include "xalloc.h"
 
@@ -95,7 +96,8 @@ int chat_db_connect(struct chat_db *db)
 	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	if (!mysql_real_connect(conn, cfg->mysql_host, cfg->mysql_user,
 				cfg->mysql_password, cfg->mysql_database,
-				cfg->mysql_port, cfg->mysql_socket, 0)) {
+				cfg->mysql_port, cfg->mysql_socket,
+				CLIENT_FOUND_ROWS)) {
 		set_err(db, mysql_errno(conn) ? mysql_errno(conn) :
 			CR_CONNECTION_ERROR, mysql_error(conn));
 		mysql_close(conn);
@@ -240,4 +242,27 @@ void chat_bind_out(MYSQL_BIND *b, char *buf, size_t cap, unsigned long *len)
 	b->buffer = buf;
 	b->buffer_length = cap;
 	b->length = len;
+}
+
+size_t chat_db_chunk(size_t n)
+{
+	static const size_t sizes[] = { 256, 64, 16, 4, 1 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (n >= sizes[i])
+			return sizes[i];
+	return 0;
+}
+
+void chat_db_rows_sql(struct chat_buf *sql, const char *head, const char *row,
+		      size_t rows, const char *tail)
+{
+	chat_buf_reset(sql);
+	chat_buf_adds(sql, head);
+	for (size_t i = 0; i < rows; i++) {
+		chat_buf_adds(sql, i ? "," : " ");
+		chat_buf_adds(sql, row);
+	}
+	chat_buf_addch(sql, ' ');
+	chat_buf_adds(sql, tail);
 }

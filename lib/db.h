@@ -14,6 +14,7 @@
 
 #include <mysql.h>
 
+struct chat_buf;
 struct chat_config;
 
 struct chat_db {
@@ -51,6 +52,16 @@ void chat_db_done(MYSQL_STMT *stmt);
 
 /* Run a statement without parameters or results (BEGIN, COMMIT...). */
 int chat_db_simple(struct chat_db *db, const char *sql);
+
+/*
+ * Multi-row statements: chat_db_chunk(n) is how many of n remaining rows
+ * to send in the next statement (one of a few fixed sizes, so that only a
+ * few statements get prepared), and chat_db_rows_sql writes
+ * "<head> <row>,<row>,... <tail>" with `rows` copies of `row` into `sql`.
+ */
+size_t chat_db_chunk(size_t n);
+void chat_db_rows_sql(struct chat_buf *sql, const char *head, const char *row,
+		      size_t rows, const char *tail);
 
 /* Binding helpers: they fill one MYSQL_BIND, zeroed first. */
 void chat_bind_u64(MYSQL_BIND *b, uint64_t *v);

@@ -170,6 +170,24 @@ void chat_res_empty(struct chat_req *req, int status)
 	send_head(req, status, false);
 }
 
+void chat_res_accepted(struct chat_req *req, uint64_t number)
+{
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "number",
+			       json_object_new_int64((int64_t)number));
+	chat_res_header(req, "Location: %s/%llu", req->path,
+			(unsigned long long)number);
+	chat_res_json(req, 202, obj);
+	json_object_put(obj);
+}
+
+void chat_res_next_link(struct chat_req *req, uint64_t last, unsigned limit)
+{
+	chat_res_header(req, "Link: <%s?after=%llu&limit=%u>; rel=\"next\"",
+			req->path, (unsigned long long)last, limit);
+}
+
 void chat_res_not_found(struct chat_req *req, const char *what)
 {
 	chat_res_error(req, 404, "not_found", "%s was not found.", what);

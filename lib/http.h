@@ -88,6 +88,18 @@ void chat_res_error(struct chat_req *req, int status, const char *code,
 /* Send a status with no body (204). */
 void chat_res_empty(struct chat_req *req, int status);
 
+/*
+ * Answer a queued create: 202 {"number": n} with a Location of the
+ * request path followed by "/n".
+ */
+void chat_res_accepted(struct chat_req *req, uint64_t number);
+
+/*
+ * After a full list page whose last number is `last`: add the Link
+ * header to the next page of the same path.
+ */
+void chat_res_next_link(struct chat_req *req, uint64_t last, unsigned limit);
+
 /* The common failures, worded once. */
 void chat_res_not_found(struct chat_req *req, const char *what);
 void chat_res_unavailable(struct chat_req *req, const char *what);

@@ -6,10 +6,269 @@
 #include <string.h>
 
 #include "text.h"
+#include "xalloc.h"
 
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * json-c accepts more than RFC 8259 even in strict mode (single-quoted
+ * keys, NaN and -Infinity, "-01", "1.", raw control characters inside
+ * strings) and turns a lone surrogate escape into U+FFFD.  So the text is
+ * first checked against the RFC's grammar here, and json-c only builds
+ * the tree.  UTF-8 is left to chat_json_string, which answers 422 for it.
+ */
+struct scan {
+	const char *s;
+	size_t i, len;
+	size_t lone;	/* lone surrogate escapes seen */
+};
+
+static bool scan_value(struct scan *sc, int depth);
+
+static int peek(const struct scan *sc)
+{
+	return sc->i < sc->len ? (unsigned char)sc->s[sc->i] : -1;
+}
+
+static void skip_ws(struct scan *sc)
+{
+	while (sc->i < sc->len && is_space(sc->s[sc->i]))
+		sc->i++;
+}
+
+static bool scan_digits(struct scan *sc)
+{
+	size_t start = sc->i;
+
+	while (sc->i < sc->len && sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9')
+		sc->i++;
+	return sc->i > start;
+}
+
+static bool scan_number(struct scan *sc)
+{
+	if (peek(sc) == '-')
+		sc->i++;
+	if (peek(sc) == '0')
+		sc->i++;
+	else if (!scan_digits(sc))
+		return false;
+	if (peek(sc) == '.') {
+		sc->i++;
+		if (!scan_digits(sc))
+			return false;
+	}
+	if (peek(sc) == 'e' || peek(sc) == 'E') {
+		sc->i++;
+		if (peek(sc) == '+' || peek(sc) == '-')
+			sc->i++;
+		if (!scan_digits(sc))
+			return false;
+	}
+	return true;
+}
+
+/* The four hex digits after "\u". */
+static bool scan_hex4(struct scan *sc, unsigned *cp)
+{
+	*cp = 0;
+	for (int k = 0; k < 4; k++) {
+		int c = peek(sc), d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return false;
+		*cp = *cp << 4 | (unsigned)d;
+		sc->i++;
+	}
+	return true;
+}
+
+static bool scan_string(struct scan *sc)
+{
+	sc->i++;	/* the opening quote */
+	for (;;) {
+		int c = peek(sc);
+		unsigned cp, lo;
+
+		if (c < 0x20)	/* end of input or a raw control character */
+			return false;
+		sc->i++;
+		if (c == '"')
+			return true;
+		if (c != '\\')
+			continue;
+		c = peek(sc);
+		sc->i++;
+		if (c && strchr("\"\\/bfnrt", c))
+			continue;
+		if (c != 'u' || !scan_hex4(sc, &cp))
+			return false;
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			size_t at = sc->i;
+
+			if (sc->len - at >= 6 && sc->s[at] == '\\' &&
+			    sc->s[at + 1] == 'u') {
+				sc->i += 2;
+				if (!scan_hex4(sc, &lo))
+					return false;
+				if (lo >= 0xdc00 && lo <= 0xdfff)
+					continue;	/* a pair */
+				sc->i = at;
+			}
+			sc->lone++;
+		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+			sc->lone++;
+		}
+	}
+}
+
+static bool scan_literal(struct scan *sc, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (sc->len - sc->i < n || memcmp(sc->s + sc->i, lit, n) != 0)
+		return false;
+	sc->i += n;
+	return true;
+}
+
+/* The members of an object or the elements of an array, after its '{'/'['. */
+static bool scan_container(struct scan *sc, int depth, char close)
+{
+	sc->i++;
+	skip_ws(sc);
+	if (peek(sc) == close) {
+		sc->i++;
+		return true;
+	}
+	for (;;) {
+		skip_ws(sc);
+		if (close == '}') {
+			if (peek(sc) != '"' || !scan_string(sc))
+				return false;
+			skip_ws(sc);
+			if (peek(sc) != ':')
+				return false;
+			sc->i++;
+		}
+		if (!scan_value(sc, depth + 1))
+			return false;
+		skip_ws(sc);
+		if (peek(sc) == close) {
+			sc->i++;
+			return true;
+		}
+		if (peek(sc) != ',')
+			return false;
+		sc->i++;
+	}
+}
+
+/* One value with the whitespace around it; depth counts open containers. */
+static bool scan_value(struct scan *sc, int depth)
+{
+	bool ok;
+
+	skip_ws(sc);
+	switch (peek(sc)) {
+	case '{':
+	case '[':
+		if (depth >= CHAT_JSON_MAX_DEPTH)
+			return false;
+		ok = scan_container(sc, depth, peek(sc) == '{' ? '}' : ']');
+		break;
+	case '"':
+		ok = scan_string(sc);
+		break;
+	case 't':
+		ok = scan_literal(sc, "true");
+		break;
+	case 'f':
+		ok = scan_literal(sc, "false");
+		break;
+	case 'n':
+		ok = scan_literal(sc, "null");
+		break;
+	default:
+		ok = scan_number(sc);
+	}
+	skip_ws(sc);
+	return ok;
+}
+
+/* True for RFC 8259 text; *lone counts its lone surrogate escapes. */
+static bool rfc8259_valid(const char *s, size_t len, size_t *lone)
+{
+	struct scan sc = { .s = s, .i = 0, .len = len, .lone = 0 };
+	bool ok = scan_value(&sc, 0) && sc.i == len;
+
+	*lone = sc.lone;
+	return ok;
+}
+
+static unsigned hex4(const char *s)
+{
+	unsigned v = 0;
+
+	for (int k = 0; k < 4; k++)
+		v = v << 4 | (unsigned)(s[k] <= '9' ? s[k] - '0' :
+					(s[k] | 0x20) - 'a' + 10);
+	return v;
+}
+
+/*
+ * A lone surrogate escape is valid JSON syntax but names no character,
+ * and json-c would quietly turn it into U+FFFD.  Copy valid text `s` with
+ * each one written instead as the three bytes a surrogate would take in
+ * UTF-8, which chat_json_string rejects as invalid UTF-8 (a 422).  Escapes
+ * only occur inside strings, so no string tracking is needed.
+ */
+static char *mark_lone_surrogates(const char *s, size_t len, size_t *outlen)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		unsigned cp;
+
+		if (s[i] != '\\' || s[i + 1] != 'u') {
+			size_t n = s[i] == '\\' ? 2 : 1;
+
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		cp = hex4(s + i + 2);
+		if (cp >= 0xd800 && cp <= 0xdbff && len - i >= 12 &&
+		    s[i + 6] == '\\' && s[i + 7] == 'u' &&
+		    hex4(s + i + 8) >= 0xdc00 && hex4(s + i + 8) <= 0xdfff) {
+			memcpy(out + o, s + i, 12);
+			o += 12;
+			i += 12;
+		} else if (cp >= 0xd800 && cp <= 0xdfff) {
+			out[o++] = (char)(0xe0 | cp >> 12);
+			out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+			i += 6;
+		} else {
+			memcpy(out + o, s + i, 6);
+			o += 6;
+			i += 6;
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
 }
 
 enum chat_json_result chat_json_parse(const char *s, size_t len,
@@ -18,7 +277,9 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 	struct json_tokener *tok = NULL;
 	struct json_object *obj = NULL;
 	enum chat_json_result res = CHAT_JSON_INVALID;
-	size_t start = 0, end = len;
+	size_t start = 0, end = len, lone = 0, tlen;
+	const char *text;
+	char *copy = NULL;
 
 	*out = NULL;
 	while (start < end && is_space(s[start]))
@@ -30,19 +291,28 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 	/* json-c stops at a NUL byte; a body holding one is never JSON. */
 	if (memchr(s + start, '\0', end - start))
 		return CHAT_JSON_INVALID;
-	if (end - start > (size_t)INT32_MAX)
+	if (end - start > (size_t)INT32_MAX ||
+	    !rfc8259_valid(s + start, end - start, &lone))
 		return CHAT_JSON_INVALID;
+	text = s + start;
+	tlen = end - start;
+	if (lone)
+		text = copy = mark_lone_surrogates(text, tlen, &tlen);
 
-	tok = json_tokener_new_ex(CHAT_JSON_MAX_DEPTH);
+	/*
+	 * The scan above enforces the depth (open containers); json-c also
+	 * counts the scalar inside the innermost one, so give it one more.
+	 */
+	tok = json_tokener_new_ex(CHAT_JSON_MAX_DEPTH + 1);
 	if (!tok)
-		return CHAT_JSON_INVALID;
+		goto out;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, s + start, (int)(end - start));
+	obj = json_tokener_parse_ex(tok, text, (int)tlen);
 	if (!obj && json_tokener_get_error(tok) == json_tokener_continue) {
 		/* A top-level number may go on; a space ends it. */
 		obj = json_tokener_parse_ex(tok, " ", 1);
 	} else if (json_tokener_get_error(tok) == json_tokener_success &&
-		   (size_t)json_tokener_get_parse_end(tok) != end - start) {
+		   (size_t)json_tokener_get_parse_end(tok) != tlen) {
 		goto out;	/* trailing junk after the value */
 	}
 	if (json_tokener_get_error(tok) != json_tokener_success)
@@ -61,7 +331,9 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 	res = CHAT_JSON_OK;
 out:
 	json_object_put(obj);
-	json_tokener_free(tok);
+	if (tok)
+		json_tokener_free(tok);
+	free(copy);
 	return res;
 }
 

@@ -1,0 +1,324 @@
+/*
+ * messages - FastCGI program for /applications/{token}/chats/{chat}/
+ * messages and below: create (queued), list, search, show, update,
+ * delete.
+ */
+#include <string.h>
+
+#include "applications.h"
+#include "chats.h"
+#include "ctx.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "messages.h"
+#include "queue.h"
+#include "search.h"
+#include "text.h"
+
+static const struct chat_field body_field = {
+	.name = "body",
+	.max = CHAT_BODY_MAX_BYTES,
+	.max_in_chars = false,
+};
+
+/*
+ * Parse the request body and read `body`.  On success returns 0 with
+ * *json owning the string that *body points into (caller puts it).
+ * Answers and returns -1 on bad input.
+ */
+static int read_body_field(struct chat_req *req, bool required,
+			   struct json_object **json, const char **body,
+			   size_t *len)
+{
+	struct chat_buf msg;
+	int rc = 0;
+
+	if (chat_req_json(req, json))
+		return -1;
+	chat_buf_init(&msg);
+	if (chat_json_string(*json, &body_field, required, body, len, &msg) <
+	    0) {
+		chat_res_error(req, 422, "validation_failed", "%s", msg.data);
+		json_object_put(*json);
+		*json = NULL;
+		rc = -1;
+	}
+	chat_buf_release(&msg);
+	return rc;
+}
+
+static int resolve_app(struct chat_req *req, uint64_t *app)
+{
+	switch (chat_app_id(req->ctx, req->token, req->token_len, app)) {
+	case 1:
+		return 0;
+	case 0:
+		chat_res_not_found(req, "The application");
+		return -1;
+	default:
+		chat_res_unavailable(req, "The database");
+		return -1;
+	}
+}
+
+/* The persisted chat of the path; answers and returns -1 without one. */
+static int find_chat(struct chat_req *req, struct chat_chat *chat)
+{
+	uint64_t app;
+
+	if (resolve_app(req, &app))
+		return -1;
+	switch (chat_chats_get(req->ctx->db, app, req->chat, chat)) {
+	case 1:
+		return 0;
+	case 0:
+		chat_res_not_found(req, "The chat");
+		return -1;
+	default:
+		chat_res_unavailable(req, "The database");
+		return -1;
+	}
+}
+
+static void create(struct chat_req *req)
+{
+	struct json_object *json = NULL;
+	const char *body;
+	size_t len;
+	uint64_t app, number;
+
+	if (read_body_field(req, true, &json, &body, &len))
+		return;
+	if (resolve_app(req, &app))
+		goto out;
+	switch (chat_queue_create_message(req->ctx, app, req->chat, body, len,
+					  &number)) {
+	case 1:
+		chat_res_accepted(req, number);
+		break;
+	case 0:
+		chat_res_not_found(req, "The chat");
+		break;
+	default:
+		chat_res_unavailable(req, "The queue");
+	}
+out:
+	json_object_put(json);
+}
+
+static void list(struct chat_req *req)
+{
+	struct json_object *arr = NULL;
+	struct chat_chat chat;
+	uint64_t after;
+	unsigned limit;
+	bool more;
+
+	if (chat_req_page(req, 50, &limit, &after) || find_chat(req, &chat))
+		return;
+	if (chat_messages_list(req->ctx->db, chat.id, after, limit, &arr,
+			       &more)) {
+		chat_res_unavailable(req, "The database");
+		return;
+	}
+	if (more) {
+		struct json_object *last = json_object_array_get_idx(
+			arr, json_object_array_length(arr) - 1);
+		struct json_object *num = NULL;
+
+		json_object_object_get_ex(last, "number", &num);
+		chat_res_next_link(req, (uint64_t)json_object_get_int64(num),
+				   limit);
+	}
+	chat_res_json(req, 200, arr);
+	json_object_put(arr);
+}
+
+static bool blank(const char *s)
+{
+	return s[strspn(s, " \t\r\n\f\v")] == '\0';
+}
+
+static void search(struct chat_req *req)
+{
+	struct json_object *arr = NULL;
+	struct chat_chat chat;
+	char *q = NULL;
+	uint64_t after;
+	unsigned limit;
+
+	if (chat_query_get(req->query, "q", &q) <= 0 || blank(q)) {
+		chat_res_error(req, 400, "bad_request",
+			       "Query parameter 'q' is required and must not "
+			       "be blank.");
+		goto out;
+	}
+	if (chat_req_page(req, 20, &limit, &after) || find_chat(req, &chat))
+		goto out;
+	if (chat_search_query(req->ctx->es, chat.app, chat.number, q,
+			      strlen(q), limit, &arr)) {
+		chat_log_warn("search failed: %s", req->ctx->es->errstr);
+		chat_res_unavailable(req, "Search");
+		goto out;
+	}
+	chat_res_json(req, 200, arr);
+out:
+	json_object_put(arr);
+	free(q);
+}
+
+/* Answer with message `number` of `chat`, read back from the database. */
+static void answer_message(struct chat_req *req, const struct chat_chat *chat,
+			   struct chat_message *m)
+{
+	struct json_object *obj;
+
+	switch (chat_messages_get_by_chat_id(req->ctx->db, chat->id,
+					     req->message, m)) {
+	case 1:
+		obj = chat_message_json(m);
+		chat_res_json(req, 200, obj);
+		json_object_put(obj);
+		break;
+	case 0:
+		chat_res_not_found(req, "The message");
+		break;
+	default:
+		chat_res_unavailable(req, "The database");
+	}
+}
+
+static void show(struct chat_req *req)
+{
+	struct chat_message m;
+	uint64_t app;
+
+	if (resolve_app(req, &app))
+		return;
+	chat_message_init(&m);
+	switch (chat_messages_get(req->ctx->db, app, req->chat, req->message,
+				  &m)) {
+	case 1: {
+		struct json_object *obj = chat_message_json(&m);
+
+		chat_res_json(req, 200, obj);
+		json_object_put(obj);
+		break;
+	}
+	case 0:
+		chat_res_not_found(req, "The message");
+		break;
+	default:
+		chat_res_unavailable(req, "The database");
+	}
+	chat_message_release(&m);
+}
+
+/* Bring the index entry in line; when search is down the worker will. */
+static void reindex(struct chat_req *req, const struct chat_chat *chat,
+		    const struct chat_message *m)
+{
+	struct chat_search_doc doc = {
+		.app = chat->app,
+		.chat = chat->number,
+		.number = req->message,
+		.body = m ? m->body.data : NULL,
+		.body_len = m ? m->body.len : 0,
+		.created_at = m ? m->created_at : 0,
+		.updated_at = m ? m->updated_at : 0,
+	};
+	bool failed = false;
+	int rc;
+
+	if (m)
+		rc = chat_search_bulk(req->ctx->es, &doc, 1, false, &failed);
+	else
+		rc = chat_search_delete_message(req->ctx->es, chat->app,
+						chat->number, req->message);
+	if ((rc || failed) &&
+	    chat_queue_reindex(req->ctx, chat->app, chat->number,
+			       req->message))
+		chat_log_error("message index entry left stale: search and "
+			       "queue both unavailable");
+}
+
+/* PUT replaces (body required); PATCH changes what is given. */
+static void update(struct chat_req *req)
+{
+	struct json_object *json = NULL;
+	struct chat_message m;
+	struct chat_chat chat;
+	const char *body;
+	size_t len;
+	int rc;
+
+	chat_message_init(&m);
+	if (read_body_field(req, req->method == CHAT_PUT, &json, &body, &len) ||
+	    find_chat(req, &chat))
+		goto out;
+	if (body) {
+		rc = chat_messages_set_body(req->ctx->db, chat.id, req->message,
+					    body, len);
+		if (rc < 0) {
+			chat_res_unavailable(req, "The database");
+			goto out;
+		}
+		if (rc == 0) {
+			chat_res_not_found(req, "The message");
+			goto out;
+		}
+	}
+	answer_message(req, &chat, &m);
+	if (body && req->status == 200)
+		reindex(req, &chat, &m);
+out:
+	chat_message_release(&m);
+	json_object_put(json);
+}
+
+static void delete(struct chat_req *req)
+{
+	struct chat_chat chat;
+
+	if (find_chat(req, &chat))
+		return;
+	switch (chat_messages_delete(req->ctx->db, chat.id, req->message)) {
+	case 1:
+		chat_res_empty(req, 204);
+		reindex(req, &chat, NULL);
+		if (chat_queue_mark_dirty(req->ctx, chat.app, chat.number))
+			chat_log_warn("messages_count will be fixed only by "
+				      "the next full sync");
+		break;
+	case 0:
+		chat_res_not_found(req, "The message");
+		break;
+	default:
+		chat_res_unavailable(req, "The database");
+	}
+}
+
+#define MESSAGES "/applications/{token}/chats/{chat}/messages"
+
+static const struct chat_route routes[] = {
+	{ CHAT_GET, MESSAGES, list },
+	{ CHAT_POST, MESSAGES, create },
+	{ CHAT_GET, MESSAGES "/search", search },
+	{ CHAT_GET, MESSAGES "/{message}", show },
+	{ CHAT_PATCH, MESSAGES "/{message}", update },
+	{ CHAT_PUT, MESSAGES "/{message}", update },
+	{ CHAT_DELETE, MESSAGES "/{message}", delete },
+};
+
+int main(void)
+{
+	struct chat_ctx ctx;
+	int rc;
+
+	chat_ctx_init(&ctx, "messages");
+	rc = chat_http_serve(&ctx, routes, sizeof(routes) / sizeof(routes[0]));
+	chat_ctx_release(&ctx);
+	return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * chats.h - the chats table: reads for the API, the worker's batch
+ * upsert, and the JSON shape of a Chat.
+ */
+#ifndef CHAT_CHATS_H
+#define CHAT_CHATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+struct chat_db;
+
+struct chat_chat {
+	uint64_t id;			/* internal; never shown */
+	uint64_t app;			/* internal application id */
+	uint64_t number;
+	uint64_t messages_count;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* Highest persisted chat number of `app` (0 if none).  0 or -1. */
+int chat_chats_max_number(struct chat_db *db, uint64_t app, uint64_t *max);
+/* Chat `number` of `app`.  Returns 1 found, 0 not found, -1 error. */
+int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
+		   struct chat_chat *chat);
+/*
+ * Up to `limit` chats of `app` numbered above `after`, ascending, as a
+ * new JSON array in *out (caller puts it).  *more tells whether another
+ * page follows.  Returns 0 or -1.
+ */
+int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
+		    unsigned limit, struct json_object **out, bool *more);
+/* Delete the chat row with internal id `id`.  Returns 0 or -1. */
+int chat_chats_delete_row(struct chat_db *db, uint64_t id);
+/* The contract's Chat object; caller puts it. */
+struct json_object *chat_chat_json(const struct chat_chat *chat);
+
+/*
+ * Worker: insert chats (app, number, created_at) idempotently; an existing
+ * row keeps its id and takes the earlier creation time.  Fills each
+ * row's id afterwards.  Runs inside the caller's transaction.
+ */
+int chat_chats_upsert(struct chat_db *db, struct chat_chat *rows, size_t n);
+
+#endif

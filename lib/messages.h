@@ -1,0 +1,71 @@
+/*
+ * messages.h - the messages table: reads and writes for the API, the
+ * worker's batch insert and batch delete, and the JSON shape of a Message.
+ */
+#ifndef CHAT_MESSAGES_H
+#define CHAT_MESSAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+
+struct chat_db;
+
+#define CHAT_BODY_MAX_BYTES 65535
+
+struct chat_message {
+	uint64_t chat_id;		/* internal; never shown */
+	uint64_t number;
+	struct chat_buf body;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+void chat_message_init(struct chat_message *m);
+void chat_message_release(struct chat_message *m);
+
+/* Highest persisted message number in chat `chat` of `app`.  0 or -1. */
+int chat_messages_max_number(struct chat_db *db, uint64_t app, uint64_t chat,
+			     uint64_t *max);
+/* Message `number` of chat `chat` of `app`.  1 found, 0 not, -1 error. */
+int chat_messages_get(struct chat_db *db, uint64_t app, uint64_t chat,
+		      uint64_t number, struct chat_message *m);
+/* Same, by internal chat id (the worker's re-index). */
+int chat_messages_get_by_chat_id(struct chat_db *db, uint64_t chat_id,
+				 uint64_t number, struct chat_message *m);
+/* Page of messages of chat row `chat_id`, as for chat_chats_list. */
+int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
+		       unsigned limit, struct json_object **out, bool *more);
+/* Replace the body.  Returns 1 updated, 0 not found, -1 error. */
+int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
+			   uint64_t number, const char *body, size_t len);
+/* Delete one message.  Returns 1 deleted, 0 not found, -1 error. */
+int chat_messages_delete(struct chat_db *db, uint64_t chat_id,
+			 uint64_t number);
+/*
+ * Delete up to `batch` messages of chat row `chat_id` (short locks:
+ * call until it reports fewer than `batch`).  Returns the count or -1.
+ */
+long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
+			       unsigned batch);
+/* The contract's Message object; caller puts it. */
+struct json_object *chat_message_json(const struct chat_message *m);
+
+/* A message job for the worker's batch insert. */
+struct chat_message_row {
+	uint64_t chat_id;
+	uint64_t number;
+	const char *body;
+	unsigned long body_len;
+	int64_t created_at;
+};
+
+/* Worker: insert rows, keeping any existing row as it is.  0 or -1. */
+int chat_messages_insert(struct chat_db *db, struct chat_message_row *rows,
+			 size_t n);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * queue.c - the create scripts and the other writes to the job streams.
+ */
+#include "queue.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "chats.h"
+#include "ctx.h"
+#include "messages.h"
+#include "redis.h"
+
+/*
+ * Seeding, shared by both scripts: a missing chat counter starts at the
+ * larger of MariaDB's highest chat number (passed in by the caller) and
+ * the highest deleted chat, so no number is handed out twice.
+ */
+#define SEED_CHATS \
+	"local function seed_chats(key, del, seed)\n" \
+	"  local v = redis.call('GET', key)\n" \
+	"  if v then return tonumber(v) end\n" \
+	"  if seed == '' then return nil end\n" \
+	"  local s = tonumber(seed)\n" \
+	"  local top = redis.call('ZREVRANGE', del, 0, 0, 'WITHSCORES')\n" \
+	"  if top[2] and tonumber(top[2]) > s then s = tonumber(top[2]) end\n" \
+	"  redis.call('SET', key, s)\n" \
+	"  return s\n" \
+	"end\n"
+
+/* KEYS: chat counter, deleted set, stream.  ARGV: seed, app, ts. */
+static struct chat_script create_chat_script = {
+	.name = "create_chat",
+	.body = SEED_CHATS
+		"if not seed_chats(KEYS[1], KEYS[2], ARGV[1]) then\n"
+		"  return -1\n"
+		"end\n"
+		"local n = redis.call('INCR', KEYS[1])\n"
+		"redis.call('XADD', KEYS[3], '*', 't', 'c', 'a', ARGV[2],\n"
+		"  'c', n, 'ts', ARGV[3])\n"
+		"return n\n",
+};
+
+/*
+ * KEYS: chat counter, deleted set, message counter, stream.
+ * ARGV: chat, chat seed, message seed, app, ts, body.
+ * Returns the number, 0 for an unknown or deleted chat, -1 or -2 when
+ * the chat or message counter needs a seed from MariaDB.
+ */
+static struct chat_script create_message_script = {
+	.name = "create_message",
+	.body = SEED_CHATS
+		"local chats = seed_chats(KEYS[1], KEYS[2], ARGV[2])\n"
+		"if not chats then return -1 end\n"
+		"if tonumber(ARGV[1]) > chats or\n"
+		"   redis.call('ZSCORE', KEYS[2], ARGV[1]) then\n"
+		"  return 0\n"
+		"end\n"
+		"if not redis.call('GET', KEYS[3]) then\n"
+		"  if ARGV[3] == '' then return -2 end\n"
+		"  redis.call('SET', KEYS[3], ARGV[3])\n"
+		"end\n"
+		"local n = redis.call('INCR', KEYS[3])\n"
+		"redis.call('XADD', KEYS[4], '*', 't', 'm', 'a', ARGV[4],\n"
+		"  'c', ARGV[1], 'n', n, 'ts', ARGV[5], 'b', ARGV[6])\n"
+		"return n\n",
+};
+
+/* KEYS: deleted set, stream.  ARGV: chat, app, ts, chat id. */
+static struct chat_script delete_chat_script = {
+	.name = "delete_chat",
+	.body = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])\n"
+		"redis.call('XADD', KEYS[2], '*', 't', 'd', 'a', ARGV[2],\n"
+		"  'c', ARGV[1], 'ts', ARGV[3], 'i', ARGV[4])\n"
+		"return 1\n",
+};
+
+unsigned chat_queue_shard(uint64_t app)
+{
+	return (unsigned)(app % CHAT_SHARDS);
+}
+
+void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
+		    ...)
+{
+	va_list ap;
+
+	chat_buf_addf(key, "chat:{s%u}:", shard);
+	va_start(ap, fmt);
+	chat_buf_vaddf(key, fmt, ap);
+	va_end(ap);
+}
+
+/* Keys and arguments of one script call, kept as NUL-separated strings. */
+struct call {
+	struct chat_buf text;
+	size_t offs[12];
+	size_t lens[12];
+	int argc;
+};
+
+static void call_init(struct call *c)
+{
+	chat_buf_init(&c->text);
+	c->argc = 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void call_addf(struct call *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->offs[c->argc] = c->text.len;
+	va_start(ap, fmt);
+	chat_buf_vaddf(&c->text, fmt, ap);
+	va_end(ap);
+	c->lens[c->argc] = c->text.len - c->offs[c->argc];
+	chat_buf_addch(&c->text, '\0');
+	c->argc++;
+}
+
+static void call_key(struct call *c, uint64_t app, const char *suffix,
+		     uint64_t chat)
+{
+	c->offs[c->argc] = c->text.len;
+	chat_queue_key(&c->text, chat_queue_shard(app), "a%llu%s",
+		       (unsigned long long)app, suffix);
+	if (chat)
+		chat_buf_addf(&c->text, ":c%llu:n", (unsigned long long)chat);
+	c->lens[c->argc] = c->text.len - c->offs[c->argc];
+	chat_buf_addch(&c->text, '\0');
+	c->argc++;
+}
+
+static void call_stream(struct call *c, uint64_t app, const char *name)
+{
+	c->offs[c->argc] = c->text.len;
+	chat_queue_key(&c->text, chat_queue_shard(app), "%s", name);
+	c->lens[c->argc] = c->text.len - c->offs[c->argc];
+	chat_buf_addch(&c->text, '\0');
+	c->argc++;
+}
+
+/* Run the call; `extra` is one more binary argument (a body) or NULL. */
+static redisReply *call_run(struct chat_ctx *ctx, struct call *c,
+			    struct chat_script *s, int nkeys,
+			    const char *extra, size_t extra_len)
+{
+	const char *argv[13];
+	size_t lens[13];
+	int argc = c->argc;
+
+	for (int i = 0; i < c->argc; i++) {
+		argv[i] = c->text.data + c->offs[i];
+		lens[i] = c->lens[i];
+	}
+	if (extra) {
+		argv[argc] = extra;
+		lens[argc++] = extra_len;
+	}
+	return chat_redis_eval(ctx->redis, s, nkeys, argc, argv, lens);
+}
+
+static int int_reply(redisReply *reply, long long *out)
+{
+	if (!reply || reply->type != REDIS_REPLY_INTEGER)
+		return -1;
+	*out = reply->integer;
+	return 0;
+}
+
+int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
+			   uint64_t *number)
+{
+	long long now = (long long)time(NULL), n = -1;
+	uint64_t seed;
+	bool seeded = false;
+	int rc = -1;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct call c;
+		redisReply *reply;
+
+		call_init(&c);
+		call_key(&c, app, ":n", 0);
+		call_key(&c, app, ":del", 0);
+		call_stream(&c, app, "jobs");
+		if (seeded)
+			call_addf(&c, "%llu", (unsigned long long)seed);
+		else
+			call_addf(&c, "%s", "");
+		call_addf(&c, "%llu", (unsigned long long)app);
+		call_addf(&c, "%lld", now);
+		reply = call_run(ctx, &c, &create_chat_script, 3, NULL, 0);
+		chat_buf_release(&c.text);
+		if (int_reply(reply, &n)) {
+			freeReplyObject(reply);
+			return -1;
+		}
+		freeReplyObject(reply);
+		if (n > 0) {
+			*number = (uint64_t)n;
+			rc = 0;
+			break;
+		}
+		if (chat_chats_max_number(ctx->db, app, &seed))
+			return -1;
+		seeded = true;
+	}
+	return rc;
+}
+
+int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
+			      uint64_t chat, const char *body, size_t len,
+			      uint64_t *number)
+{
+	long long now = (long long)time(NULL), n = -1;
+	uint64_t chat_seed = 0, msg_seed = 0;
+	bool have_chat_seed = false, have_msg_seed = false;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct call c;
+		redisReply *reply;
+
+		call_init(&c);
+		call_key(&c, app, ":n", 0);
+		call_key(&c, app, ":del", 0);
+		call_key(&c, app, "", chat);
+		call_stream(&c, app, "jobs");
+		call_addf(&c, "%llu", (unsigned long long)chat);
+		if (have_chat_seed)
+			call_addf(&c, "%llu", (unsigned long long)chat_seed);
+		else
+			call_addf(&c, "%s", "");
+		if (have_msg_seed)
+			call_addf(&c, "%llu", (unsigned long long)msg_seed);
+		else
+			call_addf(&c, "%s", "");
+		call_addf(&c, "%llu", (unsigned long long)app);
+		call_addf(&c, "%lld", now);
+		reply = call_run(ctx, &c, &create_message_script, 4, body, len);
+		chat_buf_release(&c.text);
+		if (int_reply(reply, &n)) {
+			freeReplyObject(reply);
+			return -1;
+		}
+		freeReplyObject(reply);
+		if (n >= 0) {
+			*number = (uint64_t)n;
+			return n > 0 ? 1 : 0;
+		}
+		if (n == -1) {
+			if (chat_chats_max_number(ctx->db, app, &chat_seed))
+				return -1;
+			have_chat_seed = true;
+		} else {
+			if (chat_messages_max_number(ctx->db, app, chat,
+						     &msg_seed))
+				return -1;
+			have_msg_seed = true;
+		}
+	}
+	return -1;
+}
+
+int chat_queue_delete_chat(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
+			   uint64_t chat_id)
+{
+	struct call c;
+	redisReply *reply;
+	long long n = 0;
+	int rc;
+
+	call_init(&c);
+	call_key(&c, app, ":del", 0);
+	call_stream(&c, app, "jobs");
+	call_addf(&c, "%llu", (unsigned long long)chat);
+	call_addf(&c, "%llu", (unsigned long long)app);
+	call_addf(&c, "%lld", (long long)time(NULL));
+	call_addf(&c, "%llu", (unsigned long long)chat_id);
+	reply = call_run(ctx, &c, &delete_chat_script, 2, NULL, 0);
+	chat_buf_release(&c.text);
+	rc = int_reply(reply, &n);
+	freeReplyObject(reply);
+	return rc;
+}
+
+int chat_queue_reindex(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
+		       uint64_t number)
+{
+	struct chat_buf key;
+	redisReply *reply;
+	int rc;
+
+	chat_buf_init(&key);
+	chat_queue_key(&key, chat_queue_shard(app), "reindex");
+	reply = chat_redis_cmd(ctx->redis, "XADD %s * a %llu c %llu n %llu",
+			       key.data, (unsigned long long)app,
+			       (unsigned long long)chat,
+			       (unsigned long long)number);
+	rc = reply && reply->type == REDIS_REPLY_STRING ? 0 : -1;
+	freeReplyObject(reply);
+	chat_buf_release(&key);
+	return rc;
+}
+
+int chat_queue_mark_dirty(struct chat_ctx *ctx, uint64_t app, uint64_t chat)
+{
+	struct chat_buf key;
+	redisReply *reply;
+	int rc;
+
+	chat_buf_init(&key);
+	chat_queue_key(&key, chat_queue_shard(app), "dirty");
+	if (chat)
+		reply = chat_redis_cmd(ctx->redis, "SADD %s %llu %llu:%llu",
+				       key.data, (unsigned long long)app,
+				       (unsigned long long)app,
+				       (unsigned long long)chat);
+	else
+		reply = chat_redis_cmd(ctx->redis, "SADD %s %llu", key.data,
+				       (unsigned long long)app);
+	rc = reply && reply->type == REDIS_REPLY_INTEGER ? 0 : -1;
+	freeReplyObject(reply);
+	chat_buf_release(&key);
+	return rc;
+}

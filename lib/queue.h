@@ -1,0 +1,77 @@
+/*
+ * queue.h - numbering and the job queue in Redis.
+ *
+ * A create runs one Lua script that checks the parent, seeds a missing
+ * counter (only ever raising it), increments it and appends the job to a
+ * Redis Stream: number and job are born together.  Keys of one
+ * application share a hash tag (its shard), so each script touches one
+ * slot and the same code runs on Redis Cluster:
+ *
+ *   chat:{sK}:a<app>:n          chats handed out in the application
+ *   chat:{sK}:a<app>:c<n>:n     messages handed out in chat n
+ *   chat:{sK}:a<app>:del        sorted set of deleted chat numbers
+ *   chat:{sK}:jobs              the job stream of shard K
+ *   chat:{sK}:reindex           messages whose index entry must be redone
+ *   chat:{sK}:dead              jobs that could not be persisted
+ *   chat:{sK}:dirty             set of "<app>" and "<app>:<chat>" (ids and
+ *                               numbers) whose counters the sync program
+ *                               must recompute
+ *
+ * Job fields: t (c = chat, m = message, d = delete chat), a (application
+ * id), c (chat number), n (message number), ts (epoch seconds of the 202),
+ * b (message body), i (internal chat id, of a delete).
+ */
+#ifndef CHAT_QUEUE_H
+#define CHAT_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct chat_ctx;
+
+#define CHAT_SHARDS 16
+#define CHAT_GROUP "persist"
+
+/* The shard of an application. */
+unsigned chat_queue_shard(uint64_t app);
+/* Append the key "chat:{s<shard>}:<suffix>" to `key`. */
+__attribute__((format(printf, 3, 4)))
+void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
+		    ...);
+
+/*
+ * Hand out the next chat number of `app` and queue the chat.
+ * Returns 0, or -1 when Redis (or MariaDB, for a seed) is unavailable.
+ */
+int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
+			   uint64_t *number);
+/*
+ * Hand out the next message number of chat `chat` and queue the message.
+ * Returns 1, 0 when the chat number was never handed out or the chat is
+ * deleted, or -1 when a store is unavailable.
+ */
+int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
+			      uint64_t chat, const char *body, size_t len,
+			      uint64_t *number);
+/*
+ * Remember chat `chat` as deleted (no more messages) and queue the job
+ * that deletes its messages.  Returns 0 or -1.
+ */
+int chat_queue_delete_chat(struct chat_ctx *ctx, uint64_t app,
+			   uint64_t chat, uint64_t chat_id);
+/*
+ * Ask the worker to bring the index entry of a message (or, with
+ * number 0, of a whole chat) in line with MariaDB.  Returns 0 or -1.
+ */
+int chat_queue_reindex(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
+		       uint64_t number);
+
+/*
+ * Record that the counters of `app` (and of its chat `chat`, when not 0)
+ * must be recomputed by the sync program.  Returns 0 or -1.
+ */
+int chat_queue_mark_dirty(struct chat_ctx *ctx, uint64_t app, uint64_t chat);
+
+#endif

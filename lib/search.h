@@ -1,0 +1,118 @@
+/*
+ * search.h - the message search index in Elasticsearch or OpenSearch:
+ * creating it behind an alias, indexing and deleting messages, and the
+ * contract's search.  Works with Elasticsearch 7.10+ and 8.x and with
+ * OpenSearch 2.x.  Every request goes through chat_es_request (es.h); every
+ * body is built with json-c.
+ *
+ * The index definition (settings and mapping) is lib/search-index.json,
+ * compiled in.  Clients read and write through the alias cfg->es_index
+ * only, so the concrete index ("<alias>-v1-<unix time>") can be rebuilt
+ * and swapped without downtime.  Documents have the id
+ * "<application id>-<chat number>-<message number>", so indexing a message
+ * twice is harmless.
+ *
+ * Matching (see lib/search-index.json for the analyzers): a query is split
+ * into words at every character that is not a letter, digit or combining
+ * mark; case does not matter; every word must match.  A word of three or
+ * more characters matches a body word that contains it (a phrase of its
+ * 3-grams on body.tri); a word of one or two characters matches a body
+ * word that starts with it (a term of body.prefix, which indexes each
+ * word's first one and two characters).
+ *
+ * Functions that talk to the engine return 0 on success and -1 when it
+ * cannot be reached or answers with an error; es->errstr then says why.
+ */
+#ifndef CHAT_SEARCH_H
+#define CHAT_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "es.h"
+
+/* At most this many distinct words of a query are used; see query. */
+#define CHAT_SEARCH_MAX_WORDS 128
+
+/* A word of a query: bytes q[off..off+len), `chars` code points. */
+struct chat_search_word {
+	size_t off;
+	size_t len;
+	size_t chars;
+};
+
+/*
+ * Split the UTF-8 query q[0..len) into words: maximal runs of letters,
+ * digits and combining marks (non-ASCII code points count as letters
+ * unless they are in the table of punctuation, symbol, space, emoji and
+ * control ranges in search.c; bytes that are not valid UTF-8 separate
+ * words).  Words equal to an earlier one, ignoring ASCII case, are
+ * dropped.  Stores at most `max` words in order of appearance and returns
+ * how many it stored; 0 means the query has no letter or digit.  Never
+ * fails.
+ */
+size_t chat_search_words(const char *q, size_t len,
+			 struct chat_search_word *words, size_t max);
+
+/*
+ * Create the index and the alias cfg->es_index when the alias does not
+ * exist yet.  Idempotent, and safe when several processes call it at
+ * once: the loser of a creation race finds the winner's alias.  Fails
+ * (-1) when the engine is down, the alias name is not a valid index name,
+ * or a concrete index already has the alias's name.
+ */
+int chat_search_ensure_index(struct chat_es *es);
+
+/* A message as indexed.  `body` need not be NUL-terminated. */
+struct chat_search_doc {
+	uint64_t app;		/* the application's internal id */
+	uint64_t chat;		/* chat number in the application */
+	uint64_t number;	/* message number in the chat */
+	const char *body;	/* UTF-8 */
+	size_t body_len;
+	int64_t created_at;	/* Unix seconds */
+	int64_t updated_at;
+};
+
+/*
+ * Index docs[0..n) in one _bulk request.  With `create_only` a document
+ * that is already indexed is left alone (and counts as a success: it may
+ * be newer than this one); otherwise it is replaced.  Sets item_failed[i]
+ * (n entries, caller's storage) to whether docs[i] failed; returns 0 when
+ * the request was answered, even when some items failed, and -1 (all
+ * items failed) when it was not.  Writes require the alias to exist (no
+ * index is ever auto-created): call chat_search_ensure_index first.
+ * n == 0 sends nothing and returns 0.
+ */
+int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
+		     size_t n, bool create_only, bool *item_failed);
+
+/* Delete one message; one that is not indexed counts as deleted. */
+int chat_search_delete_message(struct chat_es *es, uint64_t app,
+			       uint64_t chat, uint64_t number);
+
+/*
+ * Delete every message of a chat (_delete_by_query, proceeding over
+ * version conflicts) and refresh, so that a search right after finds none
+ * of them.  A missing index counts as success.
+ */
+int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat);
+
+/*
+ * Search the messages of one chat for q[0..qlen) (UTF-8), best match
+ * first, ties by message number ascending, at most `limit` (clamped to
+ * 10000, the engine's result window).  On success *results is a new JSON
+ * array of the contract's Message objects {"number", "body", "created_at",
+ * "updated_at"} that the caller puts.  A query without a letter or digit
+ * gives [] without asking the engine.  Only the first
+ * CHAT_SEARCH_MAX_WORDS distinct words count (the engine limits the
+ * clauses of a query).  On failure *results is NULL.
+ */
+int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
+		      const char *q, size_t qlen, unsigned limit,
+		      struct json_object **results);
+
+#endif
