@@ -57,6 +57,7 @@ struct worker {
 	struct chat_ctx ctx;
 	const char *name;
 	unsigned claim_ms;
+	bool index_ready;	/* the index and its alias exist */
 	double es_retry_at;	/* monotonic ms; search is backed off till */
 	unsigned es_backoff_ms;
 	double next_claim_at;
@@ -271,13 +272,19 @@ static int queue_reindex(struct worker *w, uint64_t app, uint64_t chat,
 	return chat_queue_reindex(&w->ctx, app, chat, number);
 }
 
-static bool search_backed_off(const struct worker *w)
+static bool search_backed_off(struct worker *w)
 {
-	return now_ms() < w->es_retry_at;
+	if (now_ms() < w->es_retry_at)
+		return true;
+	/* Bulk writes require the alias: create the index first. */
+	if (!w->index_ready)
+		w->index_ready = chat_search_ensure_index(w->ctx.es) == 0;
+	return !w->index_ready;
 }
 
 static void search_failed(struct worker *w)
 {
+	w->index_ready = false;
 	w->es_backoff_ms = w->es_backoff_ms ? w->es_backoff_ms * 2 : 250;
 	if (w->es_backoff_ms > BACKOFF_MAX_MS)
 		w->es_backoff_ms = BACKOFF_MAX_MS;
@@ -303,6 +310,7 @@ static int index_new(struct worker *w, struct job *jobs, size_t n)
 	bool *failed = xcalloc(n + 1, sizeof(*failed));
 	size_t *of = xcalloc(n + 1, sizeof(*of));
 	size_t nd = 0;
+	bool skipped;
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -318,9 +326,9 @@ static int index_new(struct worker *w, struct job *jobs, size_t n)
 	}
 	if (!nd)
 		goto out;
-	if (search_backed_off(w) ||
-	    chat_search_bulk(w->ctx.es, docs, nd, true, failed)) {
-		if (!search_backed_off(w))
+	skipped = search_backed_off(w);
+	if (skipped || chat_search_bulk(w->ctx.es, docs, nd, true, failed)) {
+		if (!skipped)
 			search_failed(w);
 		for (size_t k = 0; k < nd; k++)
 			failed[k] = true;
@@ -343,6 +351,7 @@ out:
 /* A deleted chat: its messages in short batches, its row, its index. */
 static int delete_chat(struct worker *w, const struct job *j)
 {
+	bool skipped;
 	long n;
 
 	do {
@@ -353,9 +362,9 @@ static int delete_chat(struct worker *w, const struct job *j)
 	} while (n == DELETE_BATCH && !stop_requested);
 	if (n == DELETE_BATCH || chat_chats_delete_row(w->ctx.db, j->chat_id))
 		return -1;
-	if (search_backed_off(w) ||
-	    chat_search_delete_chat(w->ctx.es, j->app, j->chat)) {
-		if (!search_backed_off(w))
+	skipped = search_backed_off(w);
+	if (skipped || chat_search_delete_chat(w->ctx.es, j->app, j->chat)) {
+		if (!skipped)
 			search_failed(w);
 		return queue_reindex(w, j->app, j->chat, 0);
 	}
@@ -740,7 +749,6 @@ int main(void)
 		if (chat_parse_u64(env, strlen(env), 100, 3600000, &v) == 0)
 			w.claim_ms = (unsigned)v;
 	}
-	chat_search_ensure_index(w.ctx.es);
 	chat_log_info("worker %s started", w.name);
 	run(&w);
 	chat_log_info("worker %s stopped", w.name);
