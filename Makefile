@@ -91,7 +91,7 @@ test: deps
 integration: all $(INTEG_BIN)
 
 clean:
-	rm -f $(LIB) lib/*.o lib/*.d cgi-bin/*.o cgi-bin/*.d $(CGI_BIN) \
+	rm -f $(LIB) lib/search_index.h lib/*.o lib/*.d cgi-bin/*.o cgi-bin/*.d $(CGI_BIN) \
 		jobs/*.o jobs/*.d $(JOB_BIN) tests/*/*.o tests/*/*.d \
 		$(UNIT_BIN) $(INTEG_BIN)
 

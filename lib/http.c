@@ -386,7 +386,7 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		chat_log_error("FCGX_Init failed");
 		return 1;
 	}
-	FCGX_InitRequest(&fcgi, 0, 0);
+	FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
 	while (!stop_requested) {
 		if (FCGX_Accept_r(&fcgi) < 0) {
 			if (errno == EINTR || stop_requested)

@@ -1,0 +1,48 @@
+# shellcheck shell=sh
+# Defaults for every CHAT_* setting of the local stack.
+#
+# Sourced (POSIX sh, so the Makefile's /bin/sh can use it too) by stack.sh,
+# migrate.sh and the Makefile's test target. A variable that is already set
+# in the environment wins; everything is exported so that the FastCGI
+# programs, jobs/worker and jobs/sync, which read the same variables, inherit
+# it. Two stacks can run side by side when they differ in CHAT_VAR and in
+# every port; the test stack, for example, uses
+#
+#   CHAT_VAR=$PWD/var/test CHAT_HTTP_PORT=18080 CHAT_MYSQL_PORT=13307 \
+#   CHAT_REDIS_PORT=16380 CHAT_ES_PORT=19250
+#
+# CHAT_SKIP_SEARCH=1 makes stack.sh leave the search engine out. It is for
+# developing the harness only: /health reports Elasticsearch down without it.
+
+: "${CHAT_VAR:=$PWD/var}"
+case $CHAT_VAR in
+/*) ;;
+*) CHAT_VAR=$PWD/$CHAT_VAR ;;
+esac
+
+: "${CHAT_HTTP_PORT:=8080}"
+
+: "${CHAT_MYSQL_HOST:=127.0.0.1}"
+: "${CHAT_MYSQL_PORT:=3307}"
+: "${CHAT_MYSQL_USER:=chat}"
+: "${CHAT_MYSQL_PASSWORD:=chat}"
+: "${CHAT_MYSQL_DATABASE:=chat}"
+
+: "${CHAT_REDIS_HOST:=127.0.0.1}"
+: "${CHAT_REDIS_PORT:=6380}"
+
+: "${CHAT_ES_PORT:=9250}"
+: "${CHAT_ES_URL:=http://127.0.0.1:$CHAT_ES_PORT}"
+: "${CHAT_ES_INDEX:=messages}"
+
+: "${CHAT_FCGI_PROCS:=4}"
+: "${CHAT_RATE:=10r/s}"
+: "${CHAT_BURST:=20}"
+: "${CHAT_SYNC_INTERVAL:=3600}"
+: "${CHAT_WORKERS:=1}"
+
+export CHAT_VAR CHAT_HTTP_PORT \
+	CHAT_MYSQL_HOST CHAT_MYSQL_PORT CHAT_MYSQL_USER CHAT_MYSQL_PASSWORD \
+	CHAT_MYSQL_DATABASE CHAT_REDIS_HOST CHAT_REDIS_PORT \
+	CHAT_ES_PORT CHAT_ES_URL CHAT_ES_INDEX \
+	CHAT_FCGI_PROCS CHAT_RATE CHAT_BURST CHAT_SYNC_INTERVAL CHAT_WORKERS

@@ -1,0 +1,837 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# The whole local stack, private to one directory ($CHAT_VAR):
+#
+#   mysql     mariadbd on 127.0.0.1:$CHAT_MYSQL_PORT, data in $CHAT_VAR/mysql
+#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis
+#   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
+#   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
+#             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run
+#   worker    $CHAT_WORKERS copies of jobs/worker
+#   sync      a timer running jobs/sync every $CHAT_SYNC_INTERVAL seconds
+#   nginx     on 127.0.0.1:$CHAT_HTTP_PORT, config from nginx/ written to
+#             $CHAT_VAR/nginx
+#
+# Usage: tests/harness/stack.sh start|stop|status|logs|run
+#
+#   start   starts every part that is not already running (so starting twice
+#           is harmless), then waits up to 120 s for GET /health to answer
+#           200. Exits non-zero naming the part that did not come up, with
+#           the tail of its log.
+#   stop    stops what start started, by pid file, in reverse order: TERM,
+#           then KILL after a timeout. A pid whose command line is not the
+#           one recorded is left alone (the pid was reused).
+#   status  prints each part up, down, absent (program not built) or skip;
+#           exit 0 when none is down, else 3.
+#   logs    tail -F of every log in $CHAT_VAR/log and the search engine's.
+#   run     start, then follow the logs in the foreground; Ctrl-C (or TERM)
+#           stops the stack.
+#
+# Settings are the CHAT_* variables of env.sh. Besides those:
+#   CHAT_SKIP_SEARCH=1  leave the search engine out (for developing the
+#                       harness only): start then accepts a /health 503 that
+#                       has only the search engine down
+#   CHAT_CGI_DIR        where the FastCGI programs are (default cgi-bin/)
+#   CHAT_JOBS_DIR       where worker and sync are (default jobs/)
+#   CHAT_DOCS_DIR       what /api-docs serves (default docs/)
+#
+# As root, the FastCGI programs, the workers, the sync job and the nginx
+# workers run as the unprivileged system user "chat" (created if missing);
+# MariaDB and Redis run as root, in their private directories (the search
+# engine's script chooses for itself). As an ordinary user, everything runs as
+# that user. A start that fails leaves the parts that came up running: stop
+# stops them.
+
+set -euo pipefail
+umask 022
+
+self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+here=${self%/*}
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=env.sh
+. "$here/env.sh"
+
+CHAT_CGI_DIR=${CHAT_CGI_DIR:-$repo/cgi-bin}
+CHAT_JOBS_DIR=${CHAT_JOBS_DIR:-$repo/jobs}
+CHAT_DOCS_DIR=${CHAT_DOCS_DIR:-$repo/docs}
+CHAT_SKIP_SEARCH=${CHAT_SKIP_SEARCH:-0}
+
+run_dir=$CHAT_VAR/run
+# The settings a running stack was started with: stop, status and logs act
+# on that stack whatever the environment says now.
+stack_env=$run_dir/stack.env
+saved_settings=(CHAT_CGI_DIR CHAT_JOBS_DIR CHAT_DOCS_DIR CHAT_SKIP_SEARCH
+	CHAT_HTTP_PORT CHAT_MYSQL_PORT CHAT_REDIS_PORT CHAT_ES_PORT CHAT_ES_URL
+	CHAT_SYNC_INTERVAL)
+if [ "${1:-}" != start ] && [ -r "$stack_env" ]; then
+	# shellcheck source=/dev/null
+	. "$stack_env"
+fi
+log_dir=$CHAT_VAR/log
+mysql_dir=$CHAT_VAR/mysql
+mysql_data=$mysql_dir/data
+mysql_sock=$mysql_dir/mysqld.sock
+mysql_pid=$mysql_dir/mysqld.pid
+mysql_cnf=$mysql_dir/my.cnf
+redis_dir=$CHAT_VAR/redis
+redis_pid=$run_dir/redis.pid
+es_dir=$CHAT_VAR/es
+es_script=$here/search-engine.sh
+nginx_dir=$CHAT_VAR/nginx
+nginx_conf=$nginx_dir/nginx.conf
+nginx_pid=$run_dir/nginx.pid
+sync_pid=$run_dir/sync-timer.pid
+fcgi_programs=(applications chats messages health)
+
+if [ "$(id -u)" -eq 0 ]; then is_root=1; else is_root=0; fi
+admin_user=$(id -un)
+
+say() { printf 'stack: %s\n' "$*"; }
+warn() { printf 'stack: warning: %s\n' "$*" >&2; }
+die() {
+	printf 'stack: %s\n' "$*" >&2
+	exit 1
+}
+
+# mark_log FILE: remember where FILE ends, so that fail shows only what was
+# written after (an old run's lines would mislead).
+declare -A log_mark=()
+mark_log() {
+	log_mark[$1]=$(stat -c %s -- "$1" 2>/dev/null || echo 0)
+}
+
+# fail PART LOG...: PART did not come up; show the end of its logs and stop.
+fail() {
+	local part=$1 f from
+	shift
+	printf 'stack: %s did not come up\n' "$part" >&2
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		from=${log_mark[$f]:-0}
+		printf -- '--- last lines of %s ---\n' "$f" >&2
+		tail -c +"$((from + 1))" -- "$f" | tail -n 30 >&2
+	done
+	exit 1
+}
+
+# Prefix that runs a command as the user the services run as ("chat" when
+# root); it execs, so the pid stays the command's.
+chat_prefix=()
+if [ "$is_root" -eq 1 ]; then
+	chat_prefix=(setpriv --reuid=chat --regid=chat --init-groups --)
+fi
+as_chat() { "${chat_prefix[@]}" "$@"; }
+
+# Starts a long-running command detached from this shell: its own session,
+# no terminal, and without the lock descriptor. Sets launched_pid.
+launch() {
+	local log=$1
+	shift
+	setsid "$@" </dev/null >>"$log" 2>&1 9>&- &
+	launched_pid=$!
+}
+
+# proc_is PID PATTERN: PID is alive and its command line contains PATTERN.
+proc_is() {
+	local pid=$1 pattern=$2 cmd
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	cmd=$(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline) || return 1
+	[[ $cmd == *"$pattern"* ]]
+}
+
+# read_pids FILE: the pids in FILE, one a line. (spawn-fcgi -F writes one
+# per line and leaves the last line without a newline.)
+read_pids() {
+	[ -s "$1" ] || return 0
+	grep -Eo '^[0-9]+' -- "$1" || true
+}
+
+# pidfile_alive FILE PATTERN: every pid in FILE is alive as PATTERN.
+pidfile_alive() {
+	local pid n=0
+	local -a pids
+	mapfile -t pids < <(read_pids "$1")
+	for pid in ${pids[@]+"${pids[@]}"}; do
+		proc_is "$pid" "$2" || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
+
+# pidfile_count FILE PATTERN: how many pids in FILE are alive as PATTERN.
+pidfile_count() {
+	local pid n=0
+	local -a pids
+	mapfile -t pids < <(read_pids "$1")
+	for pid in ${pids[@]+"${pids[@]}"}; do
+		if proc_is "$pid" "$2"; then n=$((n + 1)); fi
+	done
+	echo "$n"
+}
+
+# signal_tree SIGNAL PID: the started processes lead their own process group
+# (setsid, or the daemon's own), so the signal goes to the group, which
+# takes along children such as the timer's sleep; otherwise to PID alone.
+signal_tree() {
+	local pgid
+	pgid=$(ps -o pgid= -p "$2" 2>/dev/null | tr -d ' ') || pgid=
+	if [ "$pgid" = "$2" ]; then
+		kill "-$1" -- "-$2" 2>/dev/null || true
+	else
+		kill "-$1" "$2" 2>/dev/null || true
+	fi
+}
+
+# stop_pidfiles NAME TIMEOUT FILE PATTERN [FILE PATTERN]...: TERM every pid
+# of each FILE that is still its PATTERN, all at once; wait up to TIMEOUT
+# seconds, then KILL what is left; remove the files.
+stop_pidfiles() {
+	local name=$1 timeout=$2 pid i j
+	shift 2
+	local -a files=() pids=() patterns=() all left_p left_pat
+	while [ $# -ge 2 ]; do
+		files+=("$1")
+		if [ -e "$1" ]; then
+			mapfile -t all < <(read_pids "$1")
+			for pid in ${all[@]+"${all[@]}"}; do
+				if proc_is "$pid" "$2"; then
+					pids+=("$pid")
+					patterns+=("$2")
+				else
+					say "$name: pid $pid is gone or no longer ours; leaving it"
+				fi
+			done
+		fi
+		shift 2
+	done
+	if [ ${#pids[@]} -gt 0 ]; then
+		say "stopping $name (pid ${pids[*]})"
+		for pid in "${pids[@]}"; do signal_tree TERM "$pid"; done
+		for ((i = 0; i < timeout * 10; i++)); do
+			left_p=()
+			left_pat=()
+			for ((j = 0; j < ${#pids[@]}; j++)); do
+				if proc_is "${pids[j]}" "${patterns[j]}"; then
+					left_p+=("${pids[j]}")
+					left_pat+=("${patterns[j]}")
+				fi
+			done
+			pids=(${left_p[@]+"${left_p[@]}"})
+			patterns=(${left_pat[@]+"${left_pat[@]}"})
+			[ ${#pids[@]} -gt 0 ] || break
+			sleep 0.1
+		done
+		if [ ${#pids[@]} -gt 0 ]; then
+			warn "$name did not stop within ${timeout}s of TERM; killing pid ${pids[*]}"
+			for pid in "${pids[@]}"; do signal_tree KILL "$pid"; done
+			sleep 0.2
+		fi
+	fi
+	rm -f -- "${files[@]}"
+}
+
+# stop_pidfile NAME FILE PATTERN TIMEOUT: stop_pidfiles for one file.
+stop_pidfile() {
+	stop_pidfiles "$1" "$4" "$2" "$3"
+}
+
+# wait_for SECONDS PID PATTERN COMMAND...: polls COMMAND until it succeeds;
+# fails early when PID (if not empty) dies.
+wait_for() {
+	local seconds=$1 pid=$2 pattern=$3 i
+	shift 3
+	for ((i = 0; i < seconds * 5; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		if [ -n "$pid" ] && ! proc_is "$pid" "$pattern"; then return 1; fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# Replacement text for sed s||| with | & \ and newlines made literal.
+sed_quote() {
+	printf '%s' "$1" | sed -e 's/[|&\\]/\\&/g'
+}
+
+# SQL string literal body: backslashes and quotes escaped.
+sql_quote() {
+	printf '%s' "$1" | sed -e "s/\\\\/\\\\\\\\/g" -e "s/'/\\\\'/g"
+}
+
+check_socket_path() {
+	# sun_path holds 108 bytes, the terminating NUL included.
+	[ ${#1} -le 107 ] ||
+		die "socket path $1 is ${#1} bytes, over the 107 a Unix socket allows; use a shorter CHAT_VAR"
+}
+
+ensure_chat_user() {
+	[ "$is_root" -eq 1 ] || return 0
+	if ! getent passwd chat >/dev/null; then
+		say "creating system user chat"
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin chat ||
+			die "cannot create the system user chat"
+	fi
+	as_chat test -x "$run_dir" ||
+		die "user chat cannot reach $run_dir: every directory above CHAT_VAR=$CHAT_VAR must be searchable by others (chmod o+x), or choose a CHAT_VAR elsewhere"
+}
+
+prepare_dirs() {
+	mkdir -p -- "$CHAT_VAR" "$run_dir" "$log_dir" "$mysql_dir" "$redis_dir" \
+		"$nginx_dir/tmp"
+	check_socket_path "$mysql_sock"
+	check_socket_path "$run_dir/applications.sock"
+	ensure_chat_user
+}
+
+# ---------------------------------------------------------------- mysql
+
+mysql_admin() {
+	mariadb --no-defaults --socket="$mysql_sock" --user="$admin_user" --batch
+}
+
+mysql_pattern() { echo "--defaults-file=$mysql_cnf"; }
+
+mysql_alive() {
+	[ -s "$mysql_pid" ] && proc_is "$(head -n1 "$mysql_pid")" "$(mysql_pattern)"
+}
+
+write_mysql_cnf() {
+	{
+		echo "# Written by tests/harness/stack.sh; edits are overwritten."
+		echo "[mysqld]"
+		if [ "$is_root" -eq 1 ]; then echo "user = root"; fi
+		echo "datadir = $mysql_data"
+		echo "socket = $mysql_sock"
+		echo "pid-file = $mysql_pid"
+		echo "log-error = $log_dir/mysqld.log"
+		echo "port = $CHAT_MYSQL_PORT"
+		echo "bind-address = 127.0.0.1"
+		echo "skip-name-resolve"
+		echo "innodb_buffer_pool_size = 256M"
+		echo "innodb_flush_log_at_trx_commit = 2"
+		echo "character-set-server = utf8mb4"
+		echo "collation-server = utf8mb4_unicode_ci"
+		echo "default-time-zone = '+00:00'"
+		echo "max_connections = 500"
+	} >"$mysql_cnf"
+}
+
+start_mysql() {
+	if mysql_alive; then
+		say "mysql already running (pid $(head -n1 "$mysql_pid"))"
+	else
+		write_mysql_cnf
+		if [ ! -d "$mysql_data/mysql" ]; then
+			say "mysql: initialising $mysql_data"
+			rm -rf -- "$mysql_data"
+			# unix_socket authentication: the account named after the user
+			# running this script administers the server over the socket,
+			# with no password anywhere.
+			if ! mariadb-install-db --defaults-file="$mysql_cnf" \
+				--user="$admin_user" --auth-root-authentication-method=socket \
+				--skip-test-db >"$log_dir/mysql-install.log" 2>&1 9>&-; then
+				rm -rf -- "$mysql_data"
+				fail mysql "$log_dir/mysql-install.log"
+			fi
+		fi
+		say "starting mysql on 127.0.0.1:$CHAT_MYSQL_PORT"
+		rm -f -- "$mysql_pid"
+		mark_log "$log_dir/mysqld.log"
+		launch "$log_dir/mysqld.log" mariadbd --defaults-file="$mysql_cnf"
+		if ! wait_for 60 "$launched_pid" "$(mysql_pattern)" \
+			mariadb-admin --no-defaults --socket="$mysql_sock" --user="$admin_user" ping; then
+			fail mysql "$log_dir/mysqld.log"
+		fi
+		# mariadbd writes the pid file itself; make sure before relying on it.
+		[ -s "$mysql_pid" ] || echo "$launched_pid" >"$mysql_pid"
+	fi
+
+	[[ $CHAT_MYSQL_DATABASE =~ ^[A-Za-z0-9_]+$ ]] ||
+		die "CHAT_MYSQL_DATABASE must match [A-Za-z0-9_]+"
+	local user pw
+	user=$(sql_quote "$CHAT_MYSQL_USER")
+	pw=$(sql_quote "$CHAT_MYSQL_PASSWORD")
+	mysql_admin <<-EOF || fail mysql "$log_dir/mysqld.log"
+		CREATE DATABASE IF NOT EXISTS \`$CHAT_MYSQL_DATABASE\`
+		    CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+		CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
+		CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$pw';
+		ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
+		ALTER USER '$user'@'localhost' IDENTIFIED BY '$pw';
+		GRANT ALL PRIVILEGES ON \`$CHAT_MYSQL_DATABASE\`.* TO '$user'@'127.0.0.1';
+		GRANT ALL PRIVILEGES ON \`$CHAT_MYSQL_DATABASE\`.* TO '$user'@'localhost';
+	EOF
+	"$here/migrate.sh" 9>&- || fail "mysql (migrations)" "$log_dir/mysqld.log"
+}
+
+stop_mysql() {
+	stop_pidfile mysql "$mysql_pid" "$(mysql_pattern)" 120
+}
+
+# ---------------------------------------------------------------- redis
+
+redis_ping() {
+	[ "$(redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" ping 2>/dev/null)" = PONG ]
+}
+
+start_redis() {
+	if pidfile_alive "$redis_pid" redis-server; then
+		say "redis already running (pid $(head -n1 "$redis_pid"))"
+		return 0
+	fi
+	say "starting redis on 127.0.0.1:$CHAT_REDIS_PORT"
+	rm -f -- "$redis_pid"
+	mark_log "$log_dir/redis.log"
+	redis-server --port "$CHAT_REDIS_PORT" --bind 127.0.0.1 \
+		--dir "$redis_dir" --appendonly yes --appendfsync everysec \
+		--daemonize yes --pidfile "$redis_pid" \
+		--logfile "$log_dir/redis.log" </dev/null 9>&- ||
+		fail redis "$log_dir/redis.log"
+	local i
+	for ((i = 0; i < 150; i++)); do
+		[ -s "$redis_pid" ] && break
+		sleep 0.2
+	done
+	wait_for 30 "$(head -n1 "$redis_pid" 2>/dev/null || echo 0)" redis-server redis_ping ||
+		fail redis "$log_dir/redis.log"
+}
+
+stop_redis() {
+	stop_pidfile redis "$redis_pid" redis-server 60
+}
+
+# ---------------------------------------------------------------- search
+
+es_logs() {
+	[ -d "$es_dir" ] && find "$es_dir" -maxdepth 3 -name '*.log' -type f 2>/dev/null | sort
+	return 0
+}
+
+start_search() {
+	if [ "$CHAT_SKIP_SEARCH" = 1 ]; then
+		warn "CHAT_SKIP_SEARCH=1: not starting the search engine (harness development only)"
+		return 0
+	fi
+	case $CHAT_ES_URL in
+	http://127.0.0.1:"$CHAT_ES_PORT" | http://localhost:"$CHAT_ES_PORT") ;;
+	*) warn "CHAT_ES_URL=$CHAT_ES_URL is not the search engine this stack starts (port $CHAT_ES_PORT)" ;;
+	esac
+	[ -f "$es_script" ] ||
+		die "search did not come up: $es_script is missing (CHAT_SKIP_SEARCH=1 skips it, for harness development only)"
+	say "starting search engine on port $CHAT_ES_PORT"
+	local out=$log_dir/search-engine.log f
+	mark_log "$out"
+	while read -r f; do mark_log "$f"; done < <(es_logs)
+	if ! CHAT_ES_DIR=$es_dir bash "$es_script" start 9>&- 2>&1 | tee -a "$out"; then
+		local -a logs
+		mapfile -t logs < <(es_logs)
+		fail search "$out" ${logs[@]+"${logs[@]}"}
+	fi
+}
+
+stop_search() {
+	[ "$CHAT_SKIP_SEARCH" != 1 ] || return 0
+	[ -f "$es_script" ] || return 0
+	[ -d "$es_dir" ] || return 0
+	CHAT_ES_DIR=$es_dir bash "$es_script" stop || warn "search engine stop failed"
+}
+
+# ---------------------------------------------------------------- fcgi
+
+start_fcgi() {
+	local name=$1 prog=$CHAT_CGI_DIR/$1
+	local sock=$run_dir/$name.sock pidf=$run_dir/$name.pid log=$log_dir/$name.log
+	if [ ! -x "$prog" ]; then
+		warn "fcgi $name: $prog is not built; not started"
+		return 0
+	fi
+	if pidfile_alive "$pidf" "$prog"; then
+		say "fcgi $name already running ($(pidfile_count "$pidf" "$prog") processes)"
+		return 0
+	fi
+	# Some of its processes died: start the program afresh.
+	stop_pidfile "fcgi $name" "$pidf" "$prog" 10
+	say "starting fcgi $name ($CHAT_FCGI_PROCS processes on $sock)"
+	local -a owner=()
+	touch -- "$log"
+	mark_log "$log"
+	mark_log "$log_dir/spawn-fcgi.log"
+	if [ "$is_root" -eq 1 ]; then
+		as_chat test -x "$prog" ||
+			die "fcgi $name: user chat cannot execute $prog (check the permissions of it and of its directories)"
+		chown chat:chat -- "$log"
+		owner=(-u chat -g chat -U chat -G chat)
+	fi
+	# spawn-fcgi sends the programs' stdout and stderr to /dev/null; the
+	# shell in front keeps them in the log, then execs the program itself,
+	# so the recorded pid is the program's.
+	# shellcheck disable=SC2016 # $0 and $1 are the inner shell's
+	if ! spawn-fcgi -s "$sock" -M 0660 -F "$CHAT_FCGI_PROCS" -P "$pidf" \
+		${owner[@]+"${owner[@]}"} -- /bin/sh -c 'exec "$0" >>"$1" 2>&1' "$prog" "$log" \
+		</dev/null >>"$log_dir/spawn-fcgi.log" 2>&1 9>&-; then
+		fail "fcgi $name" "$log_dir/spawn-fcgi.log" "$log"
+	fi
+	# A program that dies at once (bad config, missing library) shows here.
+	sleep 0.3
+	pidfile_alive "$pidf" "$prog" || fail "fcgi $name" "$log" "$log_dir/spawn-fcgi.log"
+}
+
+# stop_fcgi NAME...: all the named programs at once.
+stop_fcgi() {
+	local name
+	local -a args=()
+	for name in "$@"; do
+		args+=("$run_dir/$name.pid" "$CHAT_CGI_DIR/$name")
+	done
+	stop_pidfiles "fcgi $*" 10 "${args[@]}"
+	for name in "$@"; do
+		rm -f -- "$run_dir/$name.sock"
+	done
+}
+
+# ---------------------------------------------------------------- worker
+
+start_workers() {
+	local prog=$CHAT_JOBS_DIR/worker i pidf log
+	if [ ! -x "$prog" ]; then
+		warn "worker: $prog is not built; not started"
+		return 0
+	fi
+	for ((i = 1; i <= CHAT_WORKERS; i++)); do
+		pidf=$run_dir/worker.$i.pid
+		log=$log_dir/worker.$i.log
+		if pidfile_alive "$pidf" "$prog"; then
+			say "worker $i already running (pid $(head -n1 "$pidf"))"
+			continue
+		fi
+		say "starting worker $i"
+		mark_log "$log"
+		launch "$log" nohup "${chat_prefix[@]}" "$prog"
+		echo "$launched_pid" >"$pidf"
+	done
+	sleep 0.3
+	for ((i = 1; i <= CHAT_WORKERS; i++)); do
+		pidfile_alive "$run_dir/worker.$i.pid" "$prog" ||
+			fail "worker $i" "$log_dir/worker.$i.log"
+	done
+}
+
+stop_workers() {
+	local f
+	local -a args=()
+	for f in "$run_dir"/worker.*.pid; do
+		[ -e "$f" ] || continue
+		args+=("$f" "$CHAT_JOBS_DIR/worker")
+	done
+	[ ${#args[@]} -eq 0 ] || stop_pidfiles workers 30 "${args[@]}"
+}
+
+# ---------------------------------------------------------------- sync
+
+# CHAT_VAR on the command line tells this stack's timer from another's.
+sync_pattern() { echo "$self _sync-loop $CHAT_VAR"; }
+
+# The timer itself: runs in the background, started by start_sync.
+sync_loop() {
+	local prog=$CHAT_JOBS_DIR/sync child=
+	trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; exit 0' TERM INT
+	while :; do
+		sleep "$CHAT_SYNC_INTERVAL" &
+		child=$!
+		wait "$child" || true
+		printf 'sync-timer: running %s at %s\n' "$prog" "$(date -u +%FT%TZ)"
+		"${chat_prefix[@]}" "$prog" &
+		child=$!
+		wait "$child" || printf 'sync-timer: %s exited with status %d\n' "$prog" "$?"
+		child=
+	done
+}
+
+start_sync() {
+	local prog=$CHAT_JOBS_DIR/sync
+	if [ ! -x "$prog" ]; then
+		warn "sync: $prog is not built; timer not started"
+		return 0
+	fi
+	if pidfile_alive "$sync_pid" "$(sync_pattern)"; then
+		say "sync timer already running (pid $(head -n1 "$sync_pid"))"
+		return 0
+	fi
+	say "starting sync timer (every ${CHAT_SYNC_INTERVAL}s)"
+	mark_log "$log_dir/sync.log"
+	launch "$log_dir/sync.log" bash "$self" _sync-loop "$CHAT_VAR"
+	echo "$launched_pid" >"$sync_pid"
+	sleep 0.2
+	pidfile_alive "$sync_pid" "$(sync_pattern)" || fail sync "$log_dir/sync.log"
+}
+
+stop_sync() {
+	stop_pidfile "sync timer" "$sync_pid" "$(sync_pattern)" 30
+}
+
+# ---------------------------------------------------------------- nginx
+
+nginx_pattern() { echo "$nginx_conf"; }
+
+write_nginx_conf() {
+	local user_line='# not started as root: workers run as the user who started nginx'
+	[ "$is_root" -eq 0 ] || user_line='user chat chat;'
+	local -a subst=(
+		-e "s|@USER@|$(sed_quote "$user_line")|g"
+		-e "s|@VAR@|$(sed_quote "$CHAT_VAR")|g"
+		-e "s|@HTTP_PORT@|$(sed_quote "$CHAT_HTTP_PORT")|g"
+		-e "s|@RUN_DIR@|$(sed_quote "$run_dir")|g"
+		-e "s|@DOCS_DIR@|$(sed_quote "$CHAT_DOCS_DIR")|g"
+		-e "s|@RATE@|$(sed_quote "$CHAT_RATE")|g"
+		-e "s|@BURST@|$(sed_quote "$CHAT_BURST")|g"
+	)
+	local f
+	for f in chat-http.conf chat-api.conf; do
+		sed "${subst[@]}" "$repo/nginx/$f" >"$nginx_dir/$f.new"
+		mv -f -- "$nginx_dir/$f.new" "$nginx_dir/$f"
+	done
+	sed "${subst[@]}" "$repo/nginx/nginx.conf.in" >"$nginx_conf.new"
+	mv -f -- "$nginx_conf.new" "$nginx_conf"
+	# Relative includes resolve against the directory of nginx.conf.
+	cp -f /etc/nginx/fastcgi_params /etc/nginx/mime.types "$nginx_dir/"
+	if grep -q '@[A-Z_]*@' "$nginx_dir"/*.conf; then
+		die "nginx: unreplaced placeholder in $(grep -l '@[A-Z_]*@' "$nginx_dir"/*.conf | tr '\n' ' ')"
+	fi
+}
+
+nginx_cmd() {
+	nginx -p "$nginx_dir/" -c "$nginx_conf" -e "$log_dir/nginx-error.log" "$@"
+}
+
+start_nginx() {
+	write_nginx_conf
+	mark_log "$log_dir/nginx-error.log"
+	if ! nginx_cmd -t >"$log_dir/nginx-test.log" 2>&1; then
+		fail "nginx (configuration test)" "$log_dir/nginx-test.log"
+	fi
+	if pidfile_alive "$nginx_pid" "$(nginx_pattern)"; then
+		say "nginx already running (pid $(head -n1 "$nginx_pid")); reloading its configuration"
+		kill -HUP "$(head -n1 "$nginx_pid")"
+		return 0
+	fi
+	say "starting nginx on 127.0.0.1:$CHAT_HTTP_PORT"
+	rm -f -- "$nginx_pid"
+	nginx_cmd </dev/null >>"$log_dir/nginx-error.log" 2>&1 9>&- ||
+		fail nginx "$log_dir/nginx-error.log"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		pidfile_alive "$nginx_pid" "$(nginx_pattern)" && return 0
+		sleep 0.2
+	done
+	fail nginx "$log_dir/nginx-error.log"
+}
+
+stop_nginx() {
+	stop_pidfile nginx "$nginx_pid" "$(nginx_pattern)" 30
+}
+
+# ---------------------------------------------------------------- http
+
+http_code() {
+	curl -s -o "$2" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$CHAT_HTTP_PORT$1" 2>/dev/null || true
+}
+
+# health_ok_but_search CODE BODY: /health says only the search engine is down.
+health_ok_but_search() {
+	[ "$1" = 503 ] && grep -q '"mysql":"ok"' "$2" && grep -q '"redis":"ok"' "$2"
+}
+
+wait_http() {
+	local body=$run_dir/health.body code='' i
+	if [ ! -x "$CHAT_CGI_DIR/health" ]; then
+		warn "cgi-bin/health is not built: checking nginx alone, not the application"
+		for ((i = 0; i < 50; i++)); do
+			code=$(http_code /bench/ceiling "$body")
+			[ "$code" != 200 ] || return 0
+			sleep 0.2
+		done
+		fail "nginx (GET /bench/ceiling answered ${code:-nothing})" "$log_dir/nginx-error.log"
+	fi
+	for ((i = 0; i < 240; i++)); do
+		code=$(http_code /health "$body")
+		if [ "$code" = 200 ]; then
+			say "up: GET http://127.0.0.1:$CHAT_HTTP_PORT/health answered 200"
+			return 0
+		fi
+		# Without the search engine, the best /health can say is that the
+		# rest is up.
+		if [ "$CHAT_SKIP_SEARCH" = 1 ] && health_ok_but_search "$code" "$body"; then
+			warn "GET /health answered 503 (no search engine: CHAT_SKIP_SEARCH=1): $(cat "$body")"
+			return 0
+		fi
+		sleep 0.5
+	done
+	printf 'stack: GET /health answered %s after 120 s: %s\n' "${code:-nothing}" \
+		"$(cat "$body" 2>/dev/null)" >&2
+	fail "the application (GET /health)" "$log_dir/health.log" "$log_dir/nginx-error.log"
+}
+
+# ---------------------------------------------------------------- commands
+
+lock() {
+	exec 9>"$run_dir/stack.lock"
+	flock -w 600 9 || die "another stack.sh holds $run_dir/stack.lock"
+}
+
+save_settings() {
+	local v
+	for v in "${saved_settings[@]}"; do
+		printf '%s=%q\n' "$v" "${!v}"
+	done >"$stack_env.new"
+	mv -f -- "$stack_env.new" "$stack_env"
+}
+
+cmd_start() {
+	prepare_dirs
+	lock
+	save_settings
+	start_mysql
+	start_redis
+	start_search
+	local name
+	for name in "${fcgi_programs[@]}"; do
+		start_fcgi "$name"
+	done
+	start_workers
+	start_sync
+	start_nginx
+	wait_http
+	say "stack is up in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
+}
+
+cmd_stop() {
+	[ -d "$run_dir" ] || {
+		say "nothing to stop in $CHAT_VAR"
+		return 0
+	}
+	lock
+	stop_nginx
+	stop_sync
+	stop_workers
+	stop_fcgi "${fcgi_programs[@]}"
+	stop_search
+	stop_redis
+	stop_mysql
+	say "stopped"
+}
+
+cmd_status() {
+	local rc=0
+	# part NAME STATE DETAIL: STATE up, down, or anything else (skip, absent)
+	# which does not count as down.
+	part() {
+		printf '%-18s %-6s %s\n' "$1" "$2" "$3"
+		[ "$2" != down ] || rc=3
+	}
+	updown() { if "$@" >/dev/null 2>&1; then echo up; else echo down; fi; }
+	redis_up() { pidfile_alive "$redis_pid" redis-server && redis_ping; }
+
+	part mysql "$(updown mysql_alive)" "127.0.0.1:$CHAT_MYSQL_PORT"
+	part redis "$(updown redis_up)" \
+		"127.0.0.1:$CHAT_REDIS_PORT"
+	if [ "$CHAT_SKIP_SEARCH" = 1 ]; then
+		part search skip "CHAT_SKIP_SEARCH=1"
+	elif [ -f "$es_script" ]; then
+		part search "$(updown env CHAT_ES_DIR="$es_dir" bash "$es_script" status)" "$CHAT_ES_URL"
+	else
+		part search down "$es_script missing"
+	fi
+
+	local name prog
+	for name in "${fcgi_programs[@]}"; do
+		prog=$CHAT_CGI_DIR/$name
+		if [ -x "$prog" ] || [ -s "$run_dir/$name.pid" ]; then
+			part "fcgi $name" "$(updown pidfile_alive "$run_dir/$name.pid" "$prog")" \
+				"$(pidfile_count "$run_dir/$name.pid" "$prog") processes"
+		else
+			part "fcgi $name" absent "not built"
+		fi
+	done
+
+	local f n i=0
+	for f in "$run_dir"/worker.*.pid; do
+		[ -e "$f" ] || continue
+		i=$((i + 1))
+		n=${f##*/worker.}
+		part "worker ${n%.pid}" "$(updown pidfile_alive "$f" "$CHAT_JOBS_DIR/worker")" ""
+	done
+	if [ "$i" -eq 0 ]; then
+		if [ -x "$CHAT_JOBS_DIR/worker" ]; then
+			part worker down "not started"
+		else
+			part worker absent "not built"
+		fi
+	fi
+	if [ -x "$CHAT_JOBS_DIR/sync" ] || [ -s "$sync_pid" ]; then
+		part "sync timer" "$(updown pidfile_alive "$sync_pid" "$(sync_pattern)")" \
+			"every ${CHAT_SYNC_INTERVAL}s"
+	else
+		part "sync timer" absent "jobs/sync not built"
+	fi
+	part nginx "$(updown pidfile_alive "$nginx_pid" "$(nginx_pattern)")" \
+		"127.0.0.1:$CHAT_HTTP_PORT"
+
+	local body code state=down
+	body=$(mktemp)
+	code=$(http_code /health "$body")
+	if [ "$code" = 200 ]; then
+		state=up
+	elif [ "$CHAT_SKIP_SEARCH" = 1 ] && health_ok_but_search "$code" "$body"; then
+		state=skip
+	fi
+	part "GET /health" "$state" "${code:-no answer} $(head -c 200 "$body")"
+	rm -f -- "$body"
+	return $rc
+}
+
+cmd_logs() {
+	local -a files=()
+	mapfile -t files < <(
+		ls -1 "$log_dir"/*.log 2>/dev/null
+		es_logs
+	)
+	[ ${#files[@]} -gt 0 ] || die "no logs in $log_dir yet"
+	exec tail -n 20 -F -- "${files[@]}"
+}
+
+# run: the stack in the foreground: start it, follow the logs, and stop it
+# on Ctrl-C or TERM.
+cmd_run() {
+	cmd_start
+	exec 9>&-
+	say "following the logs; Ctrl-C stops the stack"
+	local -a files=()
+	mapfile -t files < <(
+		ls -1 "$log_dir"/*.log 2>/dev/null
+		es_logs
+	)
+	local tail_pid
+	tail -n 0 -F -- "${files[@]}" &
+	tail_pid=$!
+	# A background command ignores Ctrl-C here: this shell stops it.
+	trap 'kill "$tail_pid" 2>/dev/null || true' INT TERM
+	wait "$tail_pid" || true
+	trap - INT TERM
+	kill "$tail_pid" 2>/dev/null || true
+	echo
+	cmd_stop
+}
+
+case ${1:-} in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+logs) cmd_logs ;;
+run) cmd_run ;;
+_sync-loop) sync_loop ;;
+*)
+	echo "usage: $0 start|stop|status|logs|run" >&2
+	exit 2
+	;;
+esac
