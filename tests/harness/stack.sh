@@ -507,7 +507,10 @@ start_workers() {
 		fi
 		say "starting worker $i"
 		mark_log "$log"
-		launch "$log" nohup "${chat_prefix[@]}" "$prog"
+		# A stable consumer name per copy: a restarted worker finds the
+		# jobs it had read but not finished under its own name.
+		launch "$log" env CHAT_WORKER_NAME="${CHAT_WORKER_NAME:-worker}-$i" \
+			nohup "${chat_prefix[@]}" "$prog"
 		echo "$launched_pid" >"$pidf"
 	done
 	sleep 0.3
