@@ -445,14 +445,16 @@ static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
  * its jobs one by one, so that one bad job cannot hold back the others;
  * the one that keeps failing is dead-lettered.
  */
-static void persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
+static int persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
 {
-	for (size_t i = 0; i < n && !stop_requested; i++) {
+	for (size_t i = 0; i < n; i++) {
 		unsigned tries = 0;
 
 		if (!live(&jobs[i], 'c') && !live(&jobs[i], 'm'))
 			continue;
 		while (persist(w, &jobs[i], 1)) {
+			if (stop_requested)
+				return -1;
 			if (chat_db_down(w->ctx.db)) {
 				sleep_ms(BACKOFF_MAX_MS / 10);
 				continue;
@@ -461,33 +463,44 @@ static void persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
 				chat_buf_reset(&w->dead_reason);
 				chat_buf_addf(&w->dead_reason, "database: %s",
 					      w->ctx.db->errstr);
-				jobs[i].dead = w->dead_reason.data;
-				dead_letter(w, &jobs[i], jobs[i].dead);
+				if (dead_letter(w, &jobs[i],
+						w->dead_reason.data))
+					return -1;
 				jobs[i].dead = "dead-lettered";
 				break;
 			}
 			sleep_ms(50U << tries);
 		}
 	}
+	return 0;
 }
 
+/*
+ * Persist, delete, index, acknowledge.  A stop request only cuts short the
+ * waits for a store to come back: a batch that is persisted is finished.
+ * Jobs not acknowledged stay pending and are redone (idempotently).
+ */
 static void process(struct worker *w, struct job *jobs, size_t n)
 {
 	unsigned backoff = 100;
+	bool persisted = false;
 
 	for (size_t i = 0; i < n; i++)
-		if (jobs[i].dead && jobs[i].id)
-			dead_letter(w, &jobs[i], jobs[i].dead);
+		if (jobs[i].dead && jobs[i].id &&
+		    dead_letter(w, &jobs[i], jobs[i].dead))
+			return;
 	/* Redis or MariaDB down: keep the jobs and retry with backoff. */
-	while (!stop_requested) {
+	while (!persisted && !stop_requested) {
 		if (mark_deleted_chats(w, jobs, n) == 0) {
-			if (persist(w, jobs, n) == 0)
+			if (persist(w, jobs, n) == 0) {
+				persisted = true;
 				break;
+			}
 			if (!chat_db_down(w->ctx.db)) {
 				chat_log_warn("batch failed (%s); persisting "
 					      "jobs one by one",
 					      w->ctx.db->errstr);
-				persist_one_by_one(w, jobs, n);
+				persisted = persist_one_by_one(w, jobs, n) == 0;
 				break;
 			}
 		}
@@ -498,15 +511,18 @@ static void process(struct worker *w, struct job *jobs, size_t n)
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 							 backoff * 2;
 	}
-	if (stop_requested)
+	if (!persisted)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (!live(&jobs[i], 'd'))
 			continue;
-		while (delete_chat(w, &jobs[i]) && !stop_requested)
+		while (delete_chat(w, &jobs[i])) {
+			if (stop_requested)
+				return;
 			sleep_ms(backoff);
+		}
 	}
-	if (stop_requested || index_new(w, jobs, n))
+	if (index_new(w, jobs, n))
 		return;
 	mark_dirty(w, jobs, n);
 	finish(w, jobs, n);
