@@ -23,7 +23,11 @@ packages=(
 	maven default-jdk-headless
 	# tools of the harness and benchmarks
 	curl unzip wrk
+	# /api-docs (make docs) and tests/docs: Node.js 20+, headless Chromium
+	nodejs chromium
 )
+# npm: NodeSource's nodejs has it built in (and conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 installed() {
 	dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed

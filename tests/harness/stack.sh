@@ -33,7 +33,8 @@
 #                       has only the search engine down
 #   CHAT_CGI_DIR        where the FastCGI programs are (default cgi-bin/)
 #   CHAT_JOBS_DIR       where worker and sync are (default jobs/)
-#   CHAT_DOCS_DIR       what /api-docs serves (default docs/)
+#   CHAT_DOCS_DIR       what /api-docs serves (default var/docs, which
+#                       `make docs` builds)
 #
 # As root, the FastCGI programs, the workers, the sync job and the nginx
 # workers run as the unprivileged system user "chat" (created if missing);
@@ -53,7 +54,7 @@ repo=$(cd "$here/../.." && pwd)
 
 CHAT_CGI_DIR=${CHAT_CGI_DIR:-$repo/cgi-bin}
 CHAT_JOBS_DIR=${CHAT_JOBS_DIR:-$repo/jobs}
-CHAT_DOCS_DIR=${CHAT_DOCS_DIR:-$repo/docs}
+CHAT_DOCS_DIR=${CHAT_DOCS_DIR:-$repo/var/docs}
 CHAT_SKIP_SEARCH=${CHAT_SKIP_SEARCH:-0}
 
 run_dir=$CHAT_VAR/run

@@ -1,0 +1,226 @@
+// docker-compose.yml: valid against the Compose Specification's JSON schema
+// (the copy dclint ships), clean under dclint's error rules, and consistent
+// with the repository: services named in depends_on exist, every long-running
+// service has a healthcheck, every CHAT_* variable set is one the programs
+// or the harness scripts read, the API is published on 8080, every file
+// the build or a mount uses exists, and the nginx configuration the
+// nginx-config service writes (the project's own nginx/chat-*.conf) passes
+// nginx -t.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import Ajv from 'ajv';
+import YAML from 'yaml';
+import { read, rel, repo } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const composeText = read('docker-compose.yml');
+const compose = YAML.parse(composeText, { merge: true });
+const services = compose.services;
+const entrypoint = read('jobs', 'deploy', 'docker-entrypoint.sh');
+
+// Compose interpolation: ${VAR:-default} and ${VAR-default} to the default.
+const interpolate = (s) => String(s).replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g, (_, d) => d ?? '');
+const envOf = (svc) => {
+  const e = svc.environment ?? {};
+  if (Array.isArray(e)) return Object.fromEntries(e.map((x) => [x.split('=')[0], x.split('=').slice(1).join('=')]));
+  return e;
+};
+const oneShot = (name) => services[name].restart === 'no';
+const appServices = Object.keys(services).filter((n) => services[n].build);
+
+test('valid against the Compose Specification JSON schema', () => {
+  const schemaFile = join(dirname(require.resolve('dclint/package.json')), 'schemas', 'compose.schema.json');
+  const schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
+  // Draft-07, named by an https URI that Ajv's built-in meta-schema lacks.
+  delete schema.$schema;
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  const validate = ajv.compile(schema);
+  const ok = validate(compose);
+  assert.ok(ok, JSON.stringify(validate.errors, null, 1));
+});
+
+test('dclint finds no error', () => {
+  const bin = join(dirname(require.resolve('dclint/package.json')), 'bin', 'dclint.cjs');
+  const r = spawnSync(process.execPath, [bin, '-q', '--color', 'false', rel('docker-compose.yml')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test('depends_on names services that exist, with conditions that fit them', () => {
+  for (const [name, svc] of Object.entries(services)) {
+    for (const [dep, spec] of Object.entries(svc.depends_on ?? {})) {
+      assert.ok(services[dep], `${name} depends on unknown service ${dep}`);
+      const cond = spec.condition;
+      if (oneShot(dep)) assert.equal(cond, 'service_completed_successfully', `${name} -> ${dep}`);
+      else assert.equal(cond, 'service_healthy', `${name} -> ${dep}`);
+      if (cond === 'service_healthy') assert.ok(services[dep].healthcheck, `${dep} has a healthcheck`);
+    }
+  }
+});
+
+test('every long-running service has a healthcheck; one-shots are not restarted', () => {
+  for (const [name, svc] of Object.entries(services)) {
+    if (oneShot(name)) continue;
+    assert.ok(svc.healthcheck?.test, `${name}: healthcheck`);
+    assert.ok(['always', 'unless-stopped', 'on-failure'].includes(svc.restart), `${name}: restart policy`);
+  }
+  // Serving the API needs everything up: nginx waits (transitively) for all.
+  const seen = new Set();
+  const visit = (n) => { if (!seen.has(n)) { seen.add(n); Object.keys(services[n].depends_on ?? {}).forEach(visit); } };
+  visit('nginx');
+  const unrelated = Object.keys(services).filter((n) => !seen.has(n) && n !== 'sync');
+  assert.deepEqual(unrelated, [], 'services nginx does not wait for');
+});
+
+test('the services are the ones asked for: official images, AOF, single-node Elasticsearch', () => {
+  assert.match(services.mysql.image, /^(mariadb|mysql):/);
+  assert.match(services.redis.image, /^redis:7/);
+  assert.ok(services.redis.command.join(' ').includes('--appendonly yes'));
+  assert.match(services.elasticsearch.image, /^(docker\.elastic\.co\/elasticsearch\/)?elasticsearch:8\./);
+  const es = envOf(services.elasticsearch);
+  assert.equal(es['discovery.type'], 'single-node');
+  assert.equal(String(es['xpack.security.enabled']), 'false');
+  assert.match(es.ES_JAVA_OPTS, /-Xms\S+ -Xmx\S+/);
+  assert.match(services.nginx.image, /^nginx:/);
+  for (const n of appServices) assert.equal(services[n].build.dockerfile, 'jobs/deploy/Dockerfile');
+  assert.deepEqual([...new Set(appServices.map((n) => services[n].command[0]))].sort(),
+    ['fcgi', 'migrate', 'nginx-config', 'sync', 'worker']);
+});
+
+test('every CHAT_* variable set is one that the programs or the scripts read', () => {
+  const known = new Set();
+  const scan = (text) => {
+    for (const m of text.matchAll(/(?:getenv|str_env|uint_env)\("(CHAT_[A-Z0-9_]+)"/g)) known.add(m[1]);
+  };
+  for (const dir of ['lib', 'jobs', 'cgi-bin']) {
+    for (const f of readdirSync(rel(dir)).filter((x) => x.endsWith('.c'))) scan(read(dir, f));
+  }
+  for (const f of ['env.sh', 'migrate.sh', 'stack.sh']) {
+    for (const m of read('tests', 'harness', f).matchAll(/\$\{?(CHAT_[A-Z0-9_]+)/g)) known.add(m[1]);
+  }
+  assert.ok(known.has('CHAT_MYSQL_HOST') && known.has('CHAT_ES_URL'), 'found lib/config.c');
+  const set = [];
+  for (const [name, svc] of Object.entries(services)) {
+    for (const v of Object.keys(envOf(svc))) if (v.startsWith('CHAT_')) set.push([name, v]);
+  }
+  assert.ok(set.length > 0);
+  const unknown = set.filter(([, v]) => !known.has(v)).map(([n, v]) => `${n}: ${v}`);
+  assert.deepEqual(unknown, []);
+  // The programs' own settings reach every service that runs one.
+  for (const n of ['migrate', 'fcgi', 'worker', 'sync']) {
+    const env = envOf(services[n]);
+    for (const v of ['CHAT_MYSQL_HOST', 'CHAT_MYSQL_PORT', 'CHAT_MYSQL_USER', 'CHAT_MYSQL_PASSWORD',
+      'CHAT_MYSQL_DATABASE', 'CHAT_REDIS_HOST', 'CHAT_REDIS_PORT', 'CHAT_ES_URL']) {
+      assert.ok(env[v] !== undefined, `${n}: ${v}`);
+    }
+    assert.ok(services[env.CHAT_MYSQL_HOST], `${n}: CHAT_MYSQL_HOST names a service`);
+    assert.ok(services[env.CHAT_REDIS_HOST], `${n}: CHAT_REDIS_HOST names a service`);
+    assert.ok(services[new URL(env.CHAT_ES_URL).hostname], `${n}: CHAT_ES_URL names a service`);
+  }
+  // One password for MariaDB and the programs.
+  const mysqlEnv = envOf(services.mysql);
+  assert.equal(interpolate(mysqlEnv.MARIADB_PASSWORD), interpolate(envOf(services.fcgi).CHAT_MYSQL_PASSWORD));
+  assert.equal(mysqlEnv.MARIADB_USER, envOf(services.fcgi).CHAT_MYSQL_USER);
+  assert.equal(mysqlEnv.MARIADB_DATABASE, envOf(services.fcgi).CHAT_MYSQL_DATABASE);
+});
+
+test('the API is published on port 8080 and nginx listens there', () => {
+  const ports = services.nginx.ports.map(String);
+  assert.ok(ports.some((p) => /(^|:)8080:8080$/.test(p)), ports.join(', '));
+  for (const [n, svc] of Object.entries(services)) if (n !== 'nginx') assert.equal(svc.ports, undefined, `${n} publishes no port`);
+  assert.match(read('jobs', 'deploy', 'nginx-server.conf'), /^\s*listen 8080;/m);
+});
+
+test('the sockets volume is shared by fcgi and nginx at the path of the entrypoint', () => {
+  const runDir = entrypoint.match(/^run_dir=(\S+)$/m)[1];
+  const mountOf = (svc, vol) => (svc.volumes ?? []).map(String).find((v) => v.split(':')[0] === vol)?.split(':')[1];
+  assert.equal(mountOf(services.fcgi, 'fcgi-run'), runDir);
+  assert.equal(mountOf(services.nginx, 'fcgi-run'), runDir);
+  assert.equal(mountOf(services['nginx-config'], 'nginx-conf'), '/etc/chat-nginx');
+  assert.equal(mountOf(services.nginx, 'nginx-conf'), '/etc/nginx/conf.d');
+  assert.equal(mountOf(services['nginx-config'], 'docs'), '/srv/chat-docs');
+  assert.equal(mountOf(services.nginx, 'docs'), entrypoint.match(/@DOCS_DIR@\|([^|]+)\|/)[1]);
+  for (const [n, svc] of Object.entries(services)) {
+    for (const v of (svc.volumes ?? []).map(String)) {
+      const src = v.split(':')[0];
+      if (src.startsWith('.') || src.startsWith('/')) assert.ok(existsSync(join(repo, src)), `${n}: bind mount ${src}`);
+      else assert.ok(Object.hasOwn(compose.volumes, src), `${n}: volume ${src} is declared`);
+    }
+  }
+});
+
+test('the build context has every file the Dockerfile copies', () => {
+  const dockerfile = read(services.fcgi.build.dockerfile);
+  let n = 0;
+  for (const line of dockerfile.split('\n')) {
+    const m = line.match(/^COPY\s+(?!--from)(.*)$/);
+    if (!m) continue;
+    const args = m[1].trim().split(/\s+/);
+    for (const src of args.slice(0, -1)) {
+      if (src === '.') continue;
+      assert.ok(existsSync(join(repo, services.fcgi.build.context, src)), `COPY ${src}`);
+      n++;
+    }
+  }
+  assert.ok(n > 0);
+  for (const f of ['docker-entrypoint.sh', 'nginx-server.conf']) {
+    assert.ok(dockerfile.includes(`jobs/deploy/${f}`), `the image gets jobs/deploy/${f}`);
+  }
+  assert.ok(existsSync(rel('jobs', 'deploy', 'Dockerfile.dockerignore')));
+});
+
+test('the entrypoint replaces every placeholder of nginx/chat-http.conf and chat-api.conf', () => {
+  for (const f of ['chat-http.conf', 'chat-api.conf']) {
+    for (const [ph] of read('nginx', f).matchAll(/@[A-Z_]+@/g)) {
+      assert.ok(entrypoint.includes(`s|${ph}|`), `${ph} of nginx/${f}`);
+    }
+  }
+});
+
+test('the nginx configuration of the nginx service passes nginx -t', { skip: spawnSync('nginx', ['-v']).error ? 'nginx is not installed' : false }, () => {
+  // What the nginx-config service writes, with the container's paths moved
+  // under a temporary directory, inside an nginx.conf like the official
+  // image's.
+  const dir = mkdtempSync(join(tmpdir(), 'chat-compose-nginx-'));
+  try {
+    const conf = join(dir, 'conf.d');
+    mkdirSync(join(conf, 'chat'), { recursive: true });
+    const subst = [...entrypoint.matchAll(/-e "s\|(@[A-Z_]+@)\|([^|]+)\|g"/g)].map((m) => [m[1], m[2]]);
+    const values = { '$run_dir': entrypoint.match(/^run_dir=(\S+)$/m)[1], '$rate': '10r/s', '$burst': '20' };
+    for (const f of ['chat-http.conf', 'chat-api.conf']) {
+      let text = read('nginx', f);
+      for (const [ph, v] of subst) text = text.replaceAll(ph, values[v] ?? v);
+      assert.doesNotMatch(text, /@[A-Z_]+@/);
+      writeFileSync(join(conf, 'chat', f), text);
+    }
+    writeFileSync(join(conf, 'default.conf'),
+      read('jobs', 'deploy', 'nginx-server.conf').replaceAll('/etc/nginx/conf.d/', `${conf}/`).replace('listen 8080;', 'listen 127.0.0.1:8080;'));
+    copyFileSync('/etc/nginx/fastcgi_params', join(dir, 'fastcgi_params'));
+    copyFileSync('/etc/nginx/mime.types', join(dir, 'mime.types'));
+    writeFileSync(join(dir, 'nginx.conf'), [
+      `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'events { worker_connections 64; }',
+      'http {', '  include mime.types;', '  default_type application/octet-stream;',
+      `  access_log ${dir}/access.log;`, `  client_body_temp_path ${dir}/cb;`, `  fastcgi_temp_path ${dir}/fc;`,
+      `  proxy_temp_path ${dir}/p;`, `  uwsgi_temp_path ${dir}/u;`, `  scgi_temp_path ${dir}/s;`,
+      `  include ${conf}/*.conf;`, '}', ''].join('\n'));
+    const r = spawnSync('nginx', ['-t', '-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the entrypoint and the deploy scripts pass bash -n (and shellcheck when installed)', () => {
+  const scripts = ['jobs/deploy/docker-entrypoint.sh', 'nginx/api-docs/build.sh', 'jobs/deploy/chat-migrate.in'];
+  for (const s of scripts) execFileSync(s.endsWith('.sh') && s.includes('entrypoint') ? 'bash' : 'sh', ['-n', rel(s)]);
+  if (!spawnSync('shellcheck', ['--version']).error) {
+    const r = spawnSync('shellcheck', ['-s', 'bash', rel('jobs/deploy/docker-entrypoint.sh')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout);
+    const r2 = spawnSync('shellcheck', ['-s', 'sh', rel('nginx/api-docs/build.sh'), rel('jobs/deploy/chat-migrate.in')], { encoding: 'utf8' });
+    assert.equal(r2.status, 0, r2.stdout);
+  }
+});

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Tests `make install`: installs into a fresh DESTDIR (twice: PREFIX
+# /usr/local, then /opt/chat-backend) and checks the tree: every file in its
+# place with its mode, the programs linked against libraries that exist,
+# the paths written into the cron file, the systemd units and chat-migrate
+# pointing at installed files, the units accepted by `systemd-analyze
+# verify` (when installed; else checked with grep), the nginx includes,
+# migrations and /api-docs files identical to the repository's, and an
+# existing env file left alone by a second install.
+#
+# Usage: tests/install/run.sh
+#
+# Builds what `make install` needs (make all docs: the docs need npm the
+# first time).  Prints one line per check, then one line alone:
+#
+#   N passed, M failed
+#
+# and exits 0 only when M is 0.
+
+# shellcheck disable=SC2016 # the sh -c scripts expand their own $1
+# shellcheck disable=SC2317 # the helpers are called through check
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo" || exit 1
+
+passed=0
+failed=0
+work=$(mktemp -d "${TMPDIR:-/tmp}/chat-install-test.XXXXXX") || exit 1
+trap 'rm -rf -- "$work"' EXIT
+
+ok() {
+	passed=$((passed + 1))
+	printf 'ok     %s\n' "$*"
+}
+not_ok() {
+	failed=$((failed + 1))
+	printf 'FAILED %s\n' "$*"
+}
+# check DESCRIPTION COMMAND...: one check.
+check() {
+	local what=$1
+	shift
+	if "$@" >"$work/out" 2>&1; then ok "$what"; else
+		not_ok "$what"
+		sed 's/^/       | /' "$work/out" | head -n 20
+	fi
+}
+finish() {
+	printf '%d passed, %d failed\n' "$passed" "$failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+mode_is() { [ "$(stat -c %a -- "$2")" = "$1" ] || { echo "$2: mode $(stat -c %a -- "$2"), want $1"; return 1; }; }
+same() { cmp -- "$1" "$2"; }
+no_placeholder() { ! grep -n '@[A-Z_]*@' "$@"; }
+
+# libs_resolve BIN: ldd finds every shared library.
+libs_resolve() { ! ldd "$1" | grep 'not found'; }
+
+# ---------------------------------------------------------------- install
+
+dest=$work/root
+if make install DESTDIR="$dest" >"$work/make.log" 2>&1; then
+	ok "make install DESTDIR=$dest"
+else
+	not_ok "make install DESTDIR=$dest"
+	tail -n 30 "$work/make.log" | sed 's/^/       | /'
+	finish
+fi
+
+p=$dest/usr/local
+lib=$p/lib/chat-backend
+share=$p/share/chat-backend
+etc=$dest/etc
+
+for prog in applications chats messages health; do
+	f=$lib/cgi-bin/$prog
+	check "cgi-bin/$prog in lib/chat-backend/cgi-bin, mode 755" mode_is 755 "$f"
+	check "cgi-bin/$prog finds its shared libraries" libs_resolve "$f"
+done
+for prog in worker sync; do
+	f=$p/bin/chat-$prog
+	check "jobs/$prog as bin/chat-$prog, mode 755" mode_is 755 "$f"
+	check "chat-$prog finds its shared libraries" libs_resolve "$f"
+done
+check "bin/chat-migrate, mode 755" mode_is 755 "$p/bin/chat-migrate"
+check "chat-migrate is valid sh" sh -n "$p/bin/chat-migrate"
+check "chat-migrate runs the installed migrate.sh on the installed sql/" \
+	grep -q -e "exec /usr/local/lib/chat-backend/migrate.sh" -e "CHAT_SQL_DIR:=/usr/local/share/chat-backend/sql" "$p/bin/chat-migrate"
+check "migrate.sh (755) and env.sh beside it" \
+	sh -c 'test "$(stat -c %a "$1/migrate.sh")" = 755 && cmp "$1/env.sh" "$2/tests/harness/env.sh" && cmp "$1/migrate.sh" "$2/tests/harness/migrate.sh"' _ "$lib" "$repo"
+
+for f in chat-http.conf chat-api.conf; do
+	check "nginx/$f in share/chat-backend/nginx, unchanged, mode 644" \
+		sh -c 'cmp "$1" "$2" && test "$(stat -c %a "$2")" = 644' _ "nginx/$f" "$share/nginx/$f"
+done
+for f in sql/*.sql; do
+	check "$f in share/chat-backend/sql, unchanged" same "$f" "$share/sql/${f##*/}"
+done
+check "no other file in share/chat-backend/sql" \
+	test "$(find "$share/sql" -type f | wc -l)" -eq "$(find sql -maxdepth 1 -name '*.sql' | wc -l)"
+for f in index.html swagger-init.js openapi.json; do
+	check "/api-docs: $f in share/chat-backend/docs, unchanged" same "nginx/api-docs/$f" "$share/docs/$f"
+done
+for f in swagger-ui-bundle.js swagger-ui.css; do
+	check "/api-docs: Swagger UI's $f in share/chat-backend/docs" test -s "$share/docs/$f"
+done
+
+# ---------------------------------------------------------------- cron
+
+cron=$etc/cron.d/chat-backend
+check "jobs/crontab as /etc/cron.d/chat-backend, mode 644" mode_is 644 "$cron"
+check "the cron job runs the installed chat-sync as user chat" \
+	grep -Eq '^[0-9*,/-]+ [0-9*,/-]+ [0-9*,/-]+ [0-9*,/-]+ [0-9*,/-]+ chat .*/usr/local/bin/chat-sync' "$cron"
+check "the cron job reads /etc/chat-backend/env" grep -q '\. /etc/chat-backend/env' "$cron"
+
+# ---------------------------------------------------------------- env
+
+env=$etc/chat-backend/env
+check "/etc/chat-backend/env, mode 640" mode_is 640 "$env"
+check "share/chat-backend/env.example, mode 644" mode_is 644 "$share/env.example"
+check "the env file sets the programs' settings" \
+	grep -q -e '^CHAT_MYSQL_PASSWORD=' -e '^CHAT_ES_URL=' "$env"
+check "the env file is plain NAME=value lines (sh and systemd read it alike)" \
+	sh -c '! grep -Ev "^(#.*|[A-Z_][A-Z0-9_]*=[^\"'"'"' \$]*|)$" "$1"' _ "$env"
+check "the env file sources in sh" sh -c 'set -a; . "$1"; test -n "$CHAT_MYSQL_HOST"' _ "$env"
+
+# ---------------------------------------------------------------- systemd
+
+units=$etc/systemd/system
+for u in chat-fcgi@.service chat-worker.service; do
+	check "$u in /etc/systemd/system, mode 644" mode_is 644 "$units/$u"
+	check "$u: every placeholder replaced" no_placeholder "$units/$u"
+	check "$u: reads /etc/chat-backend/env" grep -qx 'EnvironmentFile=/etc/chat-backend/env' "$units/$u"
+	check "$u: [Unit], [Service] and [Install]" \
+		sh -c 'grep -qx "\[Unit\]" "$1" && grep -qx "\[Service\]" "$1" && grep -qx "\[Install\]" "$1"' _ "$units/$u"
+done
+check "chat-fcgi@.service: spawn-fcgi runs cgi-bin/%i on /run/chat-backend/%i.sock" \
+	grep -q -e '-s /run/chat-backend/%i.sock' "$units/chat-fcgi@.service"
+check "chat-fcgi@.service: the program path is installed" \
+	grep -q -e "/usr/local/lib/chat-backend/cgi-bin/%i" "$units/chat-fcgi@.service"
+check "chat-http.conf's sockets are under @RUN_DIR@ (the units' /run/chat-backend)" \
+	grep -q 'server unix:@RUN_DIR@/applications.sock;' "$share/nginx/chat-http.conf"
+check "chat-worker.service runs the installed chat-worker as chat" \
+	sh -c 'grep -qx "ExecStart=/usr/local/bin/chat-worker" "$1" && grep -qx "User=chat" "$1"' _ "$units/chat-worker.service"
+
+# systemd-analyze verify checks that the commands exist: the units are
+# checked with their /usr/local paths moved into DESTDIR.
+if command -v systemd-analyze >/dev/null 2>&1; then
+	vdir=$work/verify
+	mkdir -p "$vdir"
+	for u in chat-fcgi@.service chat-worker.service; do
+		sed "s|/usr/local/|$p/|g" "$units/$u" >"$vdir/$u"
+	done
+	verify() {
+		local out
+		out=$(cd "$vdir" && systemd-analyze verify --man=no "$@" 2>&1)
+		local rc=$?
+		printf '%s' "$out"
+		# Any message (an unknown key is only a warning) is a failure.
+		[ "$rc" -eq 0 ] && [ -z "$out" ]
+	}
+	for u in chat-fcgi@applications.service chat-worker.service; do
+		check "systemd-analyze verify $u" verify "$u"
+	done
+else
+	ok "systemd-analyze not installed: units checked with grep only (above)"
+fi
+
+# ---------------------------------------------------------------- PREFIX
+
+dest2=$work/opt
+if make install DESTDIR="$dest2" PREFIX=/opt/chat-backend >"$work/make2.log" 2>&1; then
+	ok "make install PREFIX=/opt/chat-backend DESTDIR=$dest2"
+	o=$dest2/opt/chat-backend
+	check "PREFIX: programs under /opt/chat-backend" \
+		test -x "$o/bin/chat-worker" -a -x "$o/bin/chat-sync" -a -x "$o/lib/chat-backend/cgi-bin/messages"
+	check "PREFIX: the cron job runs /opt/chat-backend/bin/chat-sync" \
+		grep -q ' /opt/chat-backend/bin/chat-sync' "$dest2/etc/cron.d/chat-backend"
+	check "PREFIX: the units run /opt/chat-backend programs" \
+		sh -c 'grep -q "/opt/chat-backend/lib/chat-backend/cgi-bin/%i" "$1/chat-fcgi@.service" && grep -qx "ExecStart=/opt/chat-backend/bin/chat-worker" "$1/chat-worker.service"' _ "$dest2/etc/systemd/system"
+	check "PREFIX: chat-migrate uses /opt/chat-backend" \
+		grep -q 'exec /opt/chat-backend/lib/chat-backend/migrate.sh' "$o/bin/chat-migrate"
+	check "PREFIX: nothing written under /usr/local" test ! -e "$dest2/usr/local"
+else
+	not_ok "make install PREFIX=/opt/chat-backend DESTDIR=$dest2"
+	tail -n 30 "$work/make2.log" | sed 's/^/       | /'
+fi
+
+# ---------------------------------------------------------------- again
+
+echo 'CHAT_MYSQL_PASSWORD=kept' >>"$env"
+if make install DESTDIR="$dest" >"$work/make3.log" 2>&1; then
+	ok "make install again into the same DESTDIR"
+	check "a second install keeps the existing /etc/chat-backend/env" grep -qx 'CHAT_MYSQL_PASSWORD=kept' "$env"
+else
+	not_ok "make install again into the same DESTDIR"
+	tail -n 30 "$work/make3.log" | sed 's/^/       | /'
+fi
+
+finish
