@@ -287,6 +287,10 @@ static void delete(struct chat_req *req)
 	switch (chat_messages_delete(req->ctx->db, chat.id, req->message)) {
 	case 1:
 		chat_res_empty(req, 204);
+		if (chat_queue_message_deleted(req->ctx, chat.app, chat.number,
+					       req->message))
+			chat_log_warn("deleted message number not recorded: "
+				      "a lost counter could hand it out again");
 		reindex(req, &chat, NULL);
 		if (chat_queue_mark_dirty(req->ctx, chat.app, chat.number))
 			chat_log_warn("messages_count will be fixed only by "

@@ -154,7 +154,17 @@ static void collect(struct job **jobs, size_t *n, size_t *cap, unsigned shard,
 	}
 }
 
-/* Messages into chats deleted since they were queued are dropped. */
+/* True for the jobs that write into a chat: chat and message jobs. */
+static bool writes_chat(const struct job *j)
+{
+	return !j->dead && (j->type == 'm' || j->type == 'c');
+}
+
+/*
+ * Messages into chats deleted since they were queued are dropped; so is
+ * a chat job of a deleted chat, which can only be one delivered again
+ * (a chat is deleted only once persisted) and would bring it back.
+ */
 static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 {
 	struct chat_buf key;
@@ -166,7 +176,7 @@ static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 		char num[24];
 		const char *argv[3];
 
-		if (jobs[i].dead || jobs[i].type != 'm')
+		if (!writes_chat(&jobs[i]))
 			continue;
 		chat_buf_reset(&key);
 		chat_queue_key(&key, jobs[i].shard, "a%llu:del",
@@ -185,7 +195,7 @@ static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 	for (size_t i = 0; i < n && sent; i++) {
 		redisReply *r;
 
-		if (jobs[i].dead || jobs[i].type != 'm')
+		if (!writes_chat(&jobs[i]))
 			continue;
 		r = chat_redis_reply(w->ctx.redis);
 		sent--;

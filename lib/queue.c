@@ -30,7 +30,13 @@
 	"  return s\n" \
 	"end\n"
 
-/* KEYS: chat counter, deleted set, stream.  ARGV: seed, app, ts. */
+/*
+ * KEYS: chat counter, deleted set, stream.  ARGV: seed, app, ts.
+ * The new chat's message counter starts at 0 here, so that its first
+ * messages need no seed from MariaDB (which may be down).  That key is
+ * not in KEYS, since its name holds the number made here; it shares the
+ * application's hash tag, hence its slot, so this is fine on a Cluster.
+ */
 static struct chat_script create_chat_script = {
 	.name = "create_chat",
 	.body = SEED_CHATS
@@ -38,16 +44,20 @@ static struct chat_script create_chat_script = {
 		"  return -1\n"
 		"end\n"
 		"local n = redis.call('INCR', KEYS[1])\n"
+		"redis.call('SET', string.sub(KEYS[1], 1, -2) .. 'c' .. n ..\n"
+		"  ':n', 0, 'NX')\n"
 		"redis.call('XADD', KEYS[3], '*', 't', 'c', 'a', ARGV[2],\n"
 		"  'c', n, 'ts', ARGV[3])\n"
 		"return n\n",
 };
 
 /*
- * KEYS: chat counter, deleted set, message counter, stream.
- * ARGV: chat, chat seed, message seed, app, ts, body.
+ * KEYS: chat counter, deleted set, message counter, stream, highest
+ * deleted message.  ARGV: chat, chat seed, message seed, app, ts, body.
  * Returns the number, 0 for an unknown or deleted chat, -1 or -2 when
- * the chat or message counter needs a seed from MariaDB.
+ * the chat or message counter needs a seed from MariaDB.  A missing
+ * message counter starts at the larger of MariaDB's highest message and
+ * the highest deleted one, so no number is handed out twice.
  */
 static struct chat_script create_message_script = {
 	.name = "create_message",
@@ -60,12 +70,25 @@ static struct chat_script create_message_script = {
 		"end\n"
 		"if not redis.call('GET', KEYS[3]) then\n"
 		"  if ARGV[3] == '' then return -2 end\n"
-		"  redis.call('SET', KEYS[3], ARGV[3])\n"
+		"  local s = tonumber(ARGV[3])\n"
+		"  local d = tonumber(redis.call('GET', KEYS[5]) or '0')\n"
+		"  if d > s then s = d end\n"
+		"  redis.call('SET', KEYS[3], s)\n"
 		"end\n"
 		"local n = redis.call('INCR', KEYS[3])\n"
 		"redis.call('XADD', KEYS[4], '*', 't', 'm', 'a', ARGV[4],\n"
 		"  'c', ARGV[1], 'n', n, 'ts', ARGV[5], 'b', ARGV[6])\n"
 		"return n\n",
+};
+
+/* KEYS: highest deleted message of a chat.  ARGV: its number. */
+static struct chat_script message_deleted_script = {
+	.name = "message_deleted",
+	.body = "local v = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+		"if tonumber(ARGV[1]) > v then\n"
+		"  redis.call('SET', KEYS[1], ARGV[1])\n"
+		"end\n"
+		"return 1\n",
 };
 
 /* KEYS: deleted set, stream.  ARGV: chat, app, ts, chat id. */
@@ -129,6 +152,17 @@ static void call_key(struct call *c, uint64_t app, const char *suffix,
 		       (unsigned long long)app, suffix);
 	if (chat)
 		chat_buf_addf(&c->text, ":c%llu:n", (unsigned long long)chat);
+	c->lens[c->argc] = c->text.len - c->offs[c->argc];
+	chat_buf_addch(&c->text, '\0');
+	c->argc++;
+}
+
+/* The key of chat `chat`'s highest deleted message. */
+static void call_deleted_key(struct call *c, uint64_t app, uint64_t chat)
+{
+	c->offs[c->argc] = c->text.len;
+	chat_queue_key(&c->text, chat_queue_shard(app), "a%llu:c%llu:dmax",
+		       (unsigned long long)app, (unsigned long long)chat);
 	c->lens[c->argc] = c->text.len - c->offs[c->argc];
 	chat_buf_addch(&c->text, '\0');
 	c->argc++;
@@ -229,6 +263,7 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 		call_key(&c, app, ":del", 0);
 		call_key(&c, app, "", chat);
 		call_stream(&c, app, "jobs");
+		call_deleted_key(&c, app, chat);
 		call_addf(&c, "%llu", (unsigned long long)chat);
 		if (have_chat_seed)
 			call_addf(&c, "%llu", (unsigned long long)chat_seed);
@@ -240,7 +275,7 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 			call_addf(&c, "%s", "");
 		call_addf(&c, "%llu", (unsigned long long)app);
 		call_addf(&c, "%lld", now);
-		reply = call_run(ctx, &c, &create_message_script, 4, body, len);
+		reply = call_run(ctx, &c, &create_message_script, 5, body, len);
 		chat_buf_release(&c.text);
 		if (int_reply(reply, &n)) {
 			freeReplyObject(reply);
@@ -281,6 +316,24 @@ int chat_queue_delete_chat(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
 	call_addf(&c, "%lld", (long long)time(NULL));
 	call_addf(&c, "%llu", (unsigned long long)chat_id);
 	reply = call_run(ctx, &c, &delete_chat_script, 2, NULL, 0);
+	chat_buf_release(&c.text);
+	rc = int_reply(reply, &n);
+	freeReplyObject(reply);
+	return rc;
+}
+
+int chat_queue_message_deleted(struct chat_ctx *ctx, uint64_t app,
+			       uint64_t chat, uint64_t number)
+{
+	struct call c;
+	redisReply *reply;
+	long long n = 0;
+	int rc;
+
+	call_init(&c);
+	call_deleted_key(&c, app, chat);
+	call_addf(&c, "%llu", (unsigned long long)number);
+	reply = call_run(ctx, &c, &message_deleted_script, 1, NULL, 0);
 	chat_buf_release(&c.text);
 	rc = int_reply(reply, &n);
 	freeReplyObject(reply);

@@ -10,6 +10,7 @@
  *   chat:{sK}:a<app>:n          chats handed out in the application
  *   chat:{sK}:a<app>:c<n>:n     messages handed out in chat n
  *   chat:{sK}:a<app>:del        sorted set of deleted chat numbers
+ *   chat:{sK}:a<app>:c<n>:dmax  highest deleted message number in chat n
  *   chat:{sK}:jobs              the job stream of shard K
  *   chat:{sK}:reindex           messages whose index entry must be redone
  *   chat:{sK}:dead              jobs that could not be persisted
@@ -61,6 +62,13 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
  */
 int chat_queue_delete_chat(struct chat_ctx *ctx, uint64_t app,
 			   uint64_t chat, uint64_t chat_id);
+/*
+ * Remember that message `number` of chat `chat` was deleted, so that a
+ * message counter lost from Redis is never seeded below it.  Returns 0
+ * or -1 when Redis is unavailable.
+ */
+int chat_queue_message_deleted(struct chat_ctx *ctx, uint64_t app,
+			       uint64_t chat, uint64_t number);
 /*
  * Ask the worker to bring the index entry of a message (or, with
  * number 0, of a whole chat) in line with MariaDB.  Returns 0 or -1.
