@@ -9,6 +9,9 @@
 #include "db.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
+#include "queue.h"
+#include "redis.h"
 #include "xalloc.h"
 
 static const struct chat_field name_field = {
@@ -66,6 +69,9 @@ static void create(struct chat_req *req)
 		chat_res_unavailable(req, "The database");
 		goto out;
 	}
+	if (chat_queue_init_app(req->ctx, app.id))
+		chat_log_warn("chat counter not started: %s",
+			      req->ctx->redis->errstr);
 	chat_res_header(req, "Location: /applications/%s", app.token);
 	answer_app(req, 201, &app);
 out:

@@ -36,7 +36,7 @@ static void create(struct chat_req *req)
 	if (resolve_app(req, &app))
 		return;
 	if (chat_queue_create_chat(req->ctx, app, &number)) {
-		chat_res_unavailable(req, "The queue");
+		chat_res_unavailable(req, "A backing store");
 		return;
 	}
 	chat_res_accepted(req, number);
@@ -111,7 +111,7 @@ static void delete(struct chat_req *req)
 	if (find_chat(req, &chat))
 		return;
 	if (chat_queue_delete_chat(req->ctx, chat.app, chat.number, chat.id)) {
-		chat_res_unavailable(req, "The queue");
+		chat_res_unavailable(req, "A backing store");
 		return;
 	}
 	if (chat_chats_delete_row(req->ctx->db, chat.id)) {

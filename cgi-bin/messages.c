@@ -102,7 +102,7 @@ static void create(struct chat_req *req)
 		chat_res_not_found(req, "The chat");
 		break;
 	default:
-		chat_res_unavailable(req, "The queue");
+		chat_res_unavailable(req, "A backing store");
 	}
 out:
 	json_object_put(json);

@@ -358,19 +358,36 @@ out:
 	return rc;
 }
 
-/* A deleted chat: its messages in short batches, its row, its index. */
-static int delete_chat(struct worker *w, const struct job *j)
+/* Delete chat row `chat_id` and its messages, in short batches. */
+static int delete_chat_row(struct worker *w, uint64_t chat_id)
 {
-	bool skipped;
 	long n;
 
 	do {
-		n = chat_messages_delete_some(w->ctx.db, j->chat_id,
-					      DELETE_BATCH);
+		n = chat_messages_delete_some(w->ctx.db, chat_id, DELETE_BATCH);
 		if (n < 0)
 			return -1;
 	} while (n == DELETE_BATCH && !stop_requested);
-	if (n == DELETE_BATCH || chat_chats_delete_row(w->ctx.db, j->chat_id))
+	if (n == DELETE_BATCH)
+		return -1;
+	return chat_chats_delete_row(w->ctx.db, chat_id);
+}
+
+/* A deleted chat: its messages in short batches, its row, its index. */
+static int delete_chat(struct worker *w, const struct job *j)
+{
+	struct chat_chat again;
+	bool skipped;
+	int found;
+
+	if (delete_chat_row(w, j->chat_id))
+		return -1;
+	/*
+	 * A message job whose batch checked the deleted set just before the
+	 * delete may have created the chat row again, under a new id.
+	 */
+	found = chat_chats_get(w->ctx.db, j->app, j->chat, &again);
+	if (found < 0 || (found && delete_chat_row(w, again.id)))
 		return -1;
 	skipped = search_backed_off(w);
 	if (skipped || chat_search_delete_chat(w->ctx.es, j->app, j->chat)) {
@@ -582,7 +599,21 @@ static void reindex_pending(struct worker *w)
 				bool failed = false;
 
 				rc = chat_search_bulk(w->ctx.es, &d, 1, false,
-						      &failed) || failed ? -1 : 0;
+						      &failed);
+				/*
+				 * The engine answers but refuses this one
+				 * document: retrying cannot help, and must
+				 * not hold back the others.
+				 */
+				if (rc == 0 && failed) {
+					chat_buf_reset(&w->dead_reason);
+					chat_buf_addf(&w->dead_reason,
+						      "index: %s",
+						      w->ctx.es->errstr);
+					if (dead_letter(w, &j,
+							w->dead_reason.data))
+						break;
+				}
 			} else {
 				rc = chat_search_delete_message(
 					w->ctx.es, j.app, j.chat, j.number);

@@ -205,6 +205,22 @@ static int int_reply(redisReply *reply, long long *out)
 	return 0;
 }
 
+int chat_queue_init_app(struct chat_ctx *ctx, uint64_t app)
+{
+	struct chat_buf key;
+	redisReply *reply;
+	int rc;
+
+	chat_buf_init(&key);
+	chat_queue_key(&key, chat_queue_shard(app), "a%llu:n",
+		       (unsigned long long)app);
+	reply = chat_redis_cmd(ctx->redis, "SET %s 0 NX", key.data);
+	rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -1;
+	freeReplyObject(reply);
+	chat_buf_release(&key);
+	return rc;
+}
+
 int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 			   uint64_t *number)
 {

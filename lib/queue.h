@@ -43,6 +43,13 @@ void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
 		    ...);
 
 /*
+ * Start the chat counter of a new application at 0, so that its first
+ * chat needs no seed from MariaDB.  Returns 0 or -1 (harmless: the
+ * counter is then seeded on first use).
+ */
+int chat_queue_init_app(struct chat_ctx *ctx, uint64_t app);
+
+/*
  * Hand out the next chat number of `app` and queue the chat.
  * Returns 0, or -1 when Redis (or MariaDB, for a seed) is unavailable.
  */
