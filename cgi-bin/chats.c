@@ -7,22 +7,8 @@
 #include "ctx.h"
 #include "db.h"
 #include "http.h"
+#include "lookup.h"
 #include "queue.h"
-
-/* Resolve the token of the path; answers and returns -1 on failure. */
-static int resolve_app(struct chat_req *req, uint64_t *app)
-{
-	switch (chat_app_id(req->ctx, req->token, req->token_len, app)) {
-	case 1:
-		return 0;
-	case 0:
-		chat_res_not_found(req, "The application");
-		return -1;
-	default:
-		chat_res_unavailable(req, "The database");
-		return -1;
-	}
-}
 
 static void create(struct chat_req *req)
 {
@@ -33,7 +19,7 @@ static void create(struct chat_req *req)
 	if (chat_req_json(req, &obj))
 		return;
 	json_object_put(obj);
-	if (resolve_app(req, &app))
+	if (chat_lookup_app(req, &app))
 		return;
 	if (chat_queue_create_chat(req->ctx, app, &number)) {
 		chat_res_unavailable(req, "A backing store");
@@ -49,42 +35,14 @@ static void list(struct chat_req *req)
 	unsigned limit;
 	bool more;
 
-	if (chat_req_page(req, 50, &limit, &after) || resolve_app(req, &app))
+	if (chat_req_page(req, 50, &limit, &after) || chat_lookup_app(req, &app))
 		return;
 	if (chat_chats_list(req->ctx->db, app, after, limit, &arr, &more)) {
 		chat_res_unavailable(req, "The database");
 		return;
 	}
-	if (more) {
-		struct json_object *last = json_object_array_get_idx(
-			arr, json_object_array_length(arr) - 1);
-		struct json_object *num = NULL;
-
-		json_object_object_get_ex(last, "number", &num);
-		chat_res_next_link(req, (uint64_t)json_object_get_int64(num),
-				   limit);
-	}
-	chat_res_json(req, 200, arr);
+	chat_res_page(req, arr, more, limit);
 	json_object_put(arr);
-}
-
-/* Find the chat of the path; answers and returns -1 when there is none. */
-static int find_chat(struct chat_req *req, struct chat_chat *chat)
-{
-	uint64_t app;
-
-	if (resolve_app(req, &app))
-		return -1;
-	switch (chat_chats_get(req->ctx->db, app, req->chat, chat)) {
-	case 1:
-		return 0;
-	case 0:
-		chat_res_not_found(req, "The chat");
-		return -1;
-	default:
-		chat_res_unavailable(req, "The database");
-		return -1;
-	}
 }
 
 static void show(struct chat_req *req)
@@ -92,7 +50,7 @@ static void show(struct chat_req *req)
 	struct chat_chat chat;
 	struct json_object *obj;
 
-	if (find_chat(req, &chat))
+	if (chat_lookup_chat(req, &chat))
 		return;
 	obj = chat_chat_json(&chat);
 	chat_res_json(req, 200, obj);
@@ -108,7 +66,7 @@ static void delete(struct chat_req *req)
 {
 	struct chat_chat chat;
 
-	if (find_chat(req, &chat))
+	if (chat_lookup_chat(req, &chat))
 		return;
 	if (chat_queue_delete_chat(req->ctx, chat.app, chat.number, chat.id)) {
 		chat_res_unavailable(req, "A backing store");

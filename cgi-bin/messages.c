@@ -12,6 +12,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "lookup.h"
 #include "messages.h"
 #include "queue.h"
 #include "search.h"
@@ -49,39 +50,6 @@ static int read_body_field(struct chat_req *req, bool required,
 	return rc;
 }
 
-static int resolve_app(struct chat_req *req, uint64_t *app)
-{
-	switch (chat_app_id(req->ctx, req->token, req->token_len, app)) {
-	case 1:
-		return 0;
-	case 0:
-		chat_res_not_found(req, "The application");
-		return -1;
-	default:
-		chat_res_unavailable(req, "The database");
-		return -1;
-	}
-}
-
-/* The persisted chat of the path; answers and returns -1 without one. */
-static int find_chat(struct chat_req *req, struct chat_chat *chat)
-{
-	uint64_t app;
-
-	if (resolve_app(req, &app))
-		return -1;
-	switch (chat_chats_get(req->ctx->db, app, req->chat, chat)) {
-	case 1:
-		return 0;
-	case 0:
-		chat_res_not_found(req, "The chat");
-		return -1;
-	default:
-		chat_res_unavailable(req, "The database");
-		return -1;
-	}
-}
-
 static void create(struct chat_req *req)
 {
 	struct json_object *json = NULL;
@@ -91,7 +59,7 @@ static void create(struct chat_req *req)
 
 	if (read_body_field(req, true, &json, &body, &len))
 		return;
-	if (resolve_app(req, &app))
+	if (chat_lookup_app(req, &app))
 		goto out;
 	switch (chat_queue_create_message(req->ctx, app, req->chat, body, len,
 					  &number)) {
@@ -116,23 +84,14 @@ static void list(struct chat_req *req)
 	unsigned limit;
 	bool more;
 
-	if (chat_req_page(req, 50, &limit, &after) || find_chat(req, &chat))
+	if (chat_req_page(req, 50, &limit, &after) || chat_lookup_chat(req, &chat))
 		return;
 	if (chat_messages_list(req->ctx->db, chat.id, after, limit, &arr,
 			       &more)) {
 		chat_res_unavailable(req, "The database");
 		return;
 	}
-	if (more) {
-		struct json_object *last = json_object_array_get_idx(
-			arr, json_object_array_length(arr) - 1);
-		struct json_object *num = NULL;
-
-		json_object_object_get_ex(last, "number", &num);
-		chat_res_next_link(req, (uint64_t)json_object_get_int64(num),
-				   limit);
-	}
-	chat_res_json(req, 200, arr);
+	chat_res_page(req, arr, more, limit);
 	json_object_put(arr);
 }
 
@@ -155,7 +114,8 @@ static void search(struct chat_req *req)
 			       "be blank.");
 		goto out;
 	}
-	if (chat_req_page(req, 20, &limit, &after) || find_chat(req, &chat))
+	if (chat_req_page(req, 20, &limit, &after) ||
+	    chat_lookup_chat(req, &chat))
 		goto out;
 	if (chat_search_query(req->ctx->es, chat.app, chat.number, q,
 			      strlen(q), limit, &arr)) {
@@ -169,14 +129,13 @@ out:
 	free(q);
 }
 
-/* Answer with message `number` of `chat`, read back from the database. */
-static void answer_message(struct chat_req *req, const struct chat_chat *chat,
-			   struct chat_message *m)
+/* Answer with `m`, the result of a lookup that returned `found`. */
+static void answer_message(struct chat_req *req, int found,
+			   const struct chat_message *m)
 {
 	struct json_object *obj;
 
-	switch (chat_messages_get_by_chat_id(req->ctx->db, chat->id,
-					     req->message, m)) {
+	switch (found) {
 	case 1:
 		obj = chat_message_json(m);
 		chat_res_json(req, 200, obj);
@@ -195,24 +154,11 @@ static void show(struct chat_req *req)
 	struct chat_message m;
 	uint64_t app;
 
-	if (resolve_app(req, &app))
+	if (chat_lookup_app(req, &app))
 		return;
 	chat_message_init(&m);
-	switch (chat_messages_get(req->ctx->db, app, req->chat, req->message,
-				  &m)) {
-	case 1: {
-		struct json_object *obj = chat_message_json(&m);
-
-		chat_res_json(req, 200, obj);
-		json_object_put(obj);
-		break;
-	}
-	case 0:
-		chat_res_not_found(req, "The message");
-		break;
-	default:
-		chat_res_unavailable(req, "The database");
-	}
+	answer_message(req, chat_messages_get(req->ctx->db, app, req->chat,
+					      req->message, &m), &m);
 	chat_message_release(&m);
 }
 
@@ -256,7 +202,7 @@ static void update(struct chat_req *req)
 
 	chat_message_init(&m);
 	if (read_body_field(req, req->method == CHAT_PUT, &json, &body, &len) ||
-	    find_chat(req, &chat))
+	    chat_lookup_chat(req, &chat))
 		goto out;
 	if (body) {
 		rc = chat_messages_set_body(req->ctx->db, chat.id, req->message,
@@ -270,7 +216,9 @@ static void update(struct chat_req *req)
 			goto out;
 		}
 	}
-	answer_message(req, &chat, &m);
+	answer_message(req, chat_messages_get_by_chat_id(req->ctx->db, chat.id,
+							 req->message, &m),
+		       &m);
 	if (body && req->status == 200)
 		reindex(req, &chat, &m);
 out:
@@ -282,7 +230,7 @@ static void delete(struct chat_req *req)
 {
 	struct chat_chat chat;
 
-	if (find_chat(req, &chat))
+	if (chat_lookup_chat(req, &chat))
 		return;
 	switch (chat_messages_delete(req->ctx->db, chat.id, req->message)) {
 	case 1:

@@ -182,10 +182,19 @@ void chat_res_accepted(struct chat_req *req, uint64_t number)
 	json_object_put(obj);
 }
 
-void chat_res_next_link(struct chat_req *req, uint64_t last, unsigned limit)
+void chat_res_page(struct chat_req *req, struct json_object *arr, bool more,
+		   unsigned limit)
 {
-	chat_res_header(req, "Link: <%s?after=%llu&limit=%u>; rel=\"next\"",
-			req->path, (unsigned long long)last, limit);
+	size_t n = json_object_array_length(arr);
+	struct json_object *num = NULL;
+
+	if (more && n &&
+	    json_object_object_get_ex(json_object_array_get_idx(arr, n - 1),
+				      "number", &num))
+		chat_res_header(req, "Link: <%s?after=%lld&limit=%u>; "
+			        "rel=\"next\"", req->path,
+			        (long long)json_object_get_int64(num), limit);
+	chat_res_json(req, 200, arr);
 }
 
 void chat_res_not_found(struct chat_req *req, const char *what)

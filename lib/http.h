@@ -95,10 +95,11 @@ void chat_res_empty(struct chat_req *req, int status);
 void chat_res_accepted(struct chat_req *req, uint64_t number);
 
 /*
- * After a full list page whose last number is `last`: add the Link
- * header to the next page of the same path.
+ * Answer 200 with a list page `arr` (objects with a "number").  When
+ * `more` remain, a Link header points at the next page of the same path.
  */
-void chat_res_next_link(struct chat_req *req, uint64_t last, unsigned limit);
+void chat_res_page(struct chat_req *req, struct json_object *arr, bool more,
+		   unsigned limit);
 
 /* The common failures, worded once. */
 void chat_res_not_found(struct chat_req *req, const char *what);

@@ -1,0 +1,41 @@
+/*
+ * lookup.c - resolve the token and chat number of a request path.
+ */
+#include "lookup.h"
+
+#include "applications.h"
+#include "chats.h"
+#include "ctx.h"
+#include "http.h"
+
+int chat_lookup_app(struct chat_req *req, uint64_t *app)
+{
+	switch (chat_app_id(req->ctx, req->token, req->token_len, app)) {
+	case 1:
+		return 0;
+	case 0:
+		chat_res_not_found(req, "The application");
+		return -1;
+	default:
+		chat_res_unavailable(req, "The database");
+		return -1;
+	}
+}
+
+int chat_lookup_chat(struct chat_req *req, struct chat_chat *chat)
+{
+	uint64_t app;
+
+	if (chat_lookup_app(req, &app))
+		return -1;
+	switch (chat_chats_get(req->ctx->db, app, req->chat, chat)) {
+	case 1:
+		return 0;
+	case 0:
+		chat_res_not_found(req, "The chat");
+		return -1;
+	default:
+		chat_res_unavailable(req, "The database");
+		return -1;
+	}
+}
