@@ -150,7 +150,7 @@ install: all docs
 	$(INSTALL) -m 0644 $(HARNESS)/env.sh $(DESTDIR)$(PKGLIBDIR)/env.sh
 	$(INSTALL_SUBST) jobs/deploy/chat-migrate.in >$(DESTDIR)$(PREFIX)/bin/chat-migrate
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/chat-migrate
-	$(INSTALL) -m 0644 nginx/chat-http.conf nginx/chat-api.conf $(DESTDIR)$(PKGDATADIR)/nginx/
+	$(INSTALL) -m 0644 nginx/chat-http.conf nginx/chat-api.conf nginx/chat-default.conf $(DESTDIR)$(PKGDATADIR)/nginx/
 	$(INSTALL) -m 0644 sql/*.sql $(DESTDIR)$(PKGDATADIR)/sql/
 	rm -rf $(DESTDIR)$(PKGDATADIR)/docs/*
 	$(INSTALL) -m 0644 $(DOCS_DIR)/* $(DESTDIR)$(PKGDATADIR)/docs/
@@ -172,3 +172,133 @@ install: all docs
 		echo "install: wrote $$env: set CHAT_MYSQL_PASSWORD and the addresses there"; \
 		if [ -z "$(DESTDIR)" ] && getent group chat >/dev/null; then chgrp chat "$$env"; fi; \
 	fi
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets, one for every parser of untrusted bytes
+# (tests/fuzz/fuzz_*.c), with seed corpora in tests/fuzz/corpus/<name>/
+# for fuzz_<name>.  They are built with clang, ASan and UBSan from the
+# lib sources themselves (an archive in tests/fuzz/build/, not the gcc
+# libchat.a); clang and libclang-rt-14-dev come from tests/harness/deps.sh.
+#
+#   make fuzz [FUZZ_SECONDS=60]  each target for that long; what it learns
+#                                goes to tests/fuzz/build/corpus/<name>/
+#   make fuzz-smoke              each target briefly over its seeds
+#                                (FUZZ_SMOKE_RUNS mutations), for the suite
+#
+# A failure leaves the input in tests/fuzz/build/crashes/<name>-*; replay
+# it with tests/fuzz/fuzz_<name> FILE.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_DIR := tests/fuzz/build
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:.c=)
+# clang, unlike gcc, flags the vsnprintf of chat_buf_vaddf, whose
+# declaration has no format(printf, 2, 0) attribute.
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -Wno-format-nonliteral \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(patsubst lib/%.c,$(FUZZ_DIR)/lib/%.o,$(LIB_SRC))
+FUZZ_LIB := $(FUZZ_DIR)/libchat-fuzz.a
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-clean
+
+$(FUZZ_DIR)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+		-c -o $@ $<
+
+$(FUZZ_DIR)/lib/search.o: lib/search_index.h
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer \
+		-o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_DIR)/crashes
+	@for t in $(FUZZ_BIN); do \
+		n=$${t##*/fuzz_}; mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
+			$(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n \
+			>$(FUZZ_DIR)/$$n.log 2>&1 || { \
+			tail -n 60 $(FUZZ_DIR)/$$n.log; \
+			echo "fuzz: $$n FAILED (log: $(FUZZ_DIR)/$$n.log)"; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' \
+			$(FUZZ_DIR)/$$n.log | sed "s/^/fuzz: $$n: /"; \
+	done
+
+# New inputs go to a scratch directory, so the seeds in git stay as they are.
+fuzz-smoke: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_DIR)/crashes
+	@for t in $(FUZZ_BIN); do \
+		n=$${t##*/fuzz_}; rm -rf $(FUZZ_DIR)/smoke/$$n; \
+		mkdir -p $(FUZZ_DIR)/smoke/$$n; \
+		$$t -runs=$(FUZZ_SMOKE_RUNS) -max_total_time=30 \
+			-artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
+			$(FUZZ_DIR)/smoke/$$n tests/fuzz/corpus/$$n \
+			>$(FUZZ_DIR)/$$n-smoke.log 2>&1 || { \
+			tail -n 60 $(FUZZ_DIR)/$$n-smoke.log; \
+			echo "fuzz-smoke: $$n FAILED (log: $(FUZZ_DIR)/$$n-smoke.log)"; \
+			exit 1; }; \
+		echo "fuzz-smoke: $$n ok"; \
+	done
+
+fuzz-clean:
+	rm -rf $(FUZZ_DIR) $(FUZZ_BIN) tests/fuzz/*.d
+
+clean: fuzz-clean
+
+-include $(wildcard $(FUZZ_DIR)/lib/*.d)
+
+# ---------------------------------------------------------------- valgrind
+# The unit tests under valgrind.  Criterion runs every test in a child
+# process (BoxFort re-executes the binary), so valgrind must follow
+# children, and a child's errors do not reach the runner's exit status:
+# each process writes its own log, and any log without "ERROR SUMMARY: 0
+# errors" fails the target.  (Criterion 2.4 has no no-fork mode;
+# --no-early-exit and CRITERION_NO_EARLY_EXIT no longer do anything.)
+VALGRIND_DIR := tests/unit/valgrind
+.PHONY: valgrind-unit valgrind-clean
+valgrind-unit: $(UNIT_BIN)
+	@rm -rf $(VALGRIND_DIR); mkdir -p $(VALGRIND_DIR); \
+	for t in $(UNIT_BIN); do \
+		n=$${t##*/}; \
+		valgrind --trace-children=yes --leak-check=full \
+			--errors-for-leak-kinds=definite,indirect \
+			--error-exitcode=1 --log-file=$(VALGRIND_DIR)/$$n.%p.log \
+			$$t --short-filename -j1 >$(VALGRIND_DIR)/$$n.out 2>&1 || { \
+			cat $(VALGRIND_DIR)/$$n.out; echo "valgrind: $$n failed"; \
+			exit 1; }; \
+		bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VALGRIND_DIR)/$$n.*.log); \
+		if [ -n "$$bad" ]; then cat $$bad; \
+			echo "valgrind: $$n: errors in $$bad"; exit 1; fi; \
+		echo "valgrind: $$n clean ($$(ls $(VALGRIND_DIR)/$$n.*.log | wc -l) processes)"; \
+	done
+
+valgrind-clean:
+	rm -rf $(VALGRIND_DIR)
+
+clean: valgrind-clean
+
+# ---------------------------------------------------------------- benchmarks
+# Every hot path against the machine's own ceilings, on a private stack
+# under var/bench (ports 12080, 12307, 12380, 12250) that the script starts
+# and stops itself; the report goes to var/bench/report-<date>.md.  The
+# script builds what it measures (make all), so a broken build is counted
+# as a failed part.  Sizes and run counts: see tests/bench/bench.sh.
+#
+#   make bench        the full run (a few minutes)
+#   make bench-smoke  every part briefly, small sizes; exits non-zero when a
+#                     part produces no figure, ends with "N passed, M failed"
+.PHONY: bench bench-smoke
+bench:
+	@tests/bench/bench.sh
+
+bench-smoke:
+	@tests/bench/bench.sh --smoke

@@ -454,17 +454,52 @@ out:
 	return rc;
 }
 
+/* Record the counters the sync program must redo: one pipeline a batch. */
 static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
 {
+	struct chat_buf key, app, chat;
+	size_t sent = 0;
+	bool ok = true;
+
+	chat_buf_init(&key);
+	chat_buf_init(&app);
+	chat_buf_init(&chat);
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = &jobs[i];
+		const char *argv[4];
 
 		if (j->dead || j->skip)
 			continue;
-		if (chat_queue_mark_dirty(&w->ctx, j->app,
-					  j->type == 'm' ? j->chat : 0))
-			chat_log_warn("could not record counters to sync");
+		chat_buf_reset(&key);
+		chat_buf_reset(&app);
+		chat_buf_reset(&chat);
+		chat_queue_key(&key, j->shard, "dirty");
+		chat_buf_addf(&app, "%llu", (unsigned long long)j->app);
+		chat_buf_addf(&chat, "%llu:%llu", (unsigned long long)j->app,
+			      (unsigned long long)j->chat);
+		argv[0] = "SADD";
+		argv[1] = key.data;
+		argv[2] = app.data;
+		argv[3] = chat.data;
+		if (chat_redis_append(w->ctx.redis, j->type == 'm' ? 4 : 3,
+				      argv, NULL)) {
+			ok = false;
+			break;
+		}
+		sent++;
 	}
+	while (ok && sent--) {
+		redisReply *r = chat_redis_reply(w->ctx.redis);
+
+		ok = r != NULL;
+		freeReplyObject(r);
+	}
+	if (!ok)
+		chat_log_warn("could not record counters to sync: %s",
+			      w->ctx.redis->errstr);
+	chat_buf_release(&key);
+	chat_buf_release(&app);
+	chat_buf_release(&chat);
 }
 
 /*

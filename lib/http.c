@@ -384,6 +384,7 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 {
 	struct sigaction sa;
 	FCGX_Request fcgi;
+	char drain[4096];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -404,6 +405,14 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 			break;
 		}
 		handle(&fcgi, ctx, routes, nroutes);
+		/*
+		 * Drain what the handler left unread, then detach: libfcgi
+		 * then closes the connection at once instead of waiting for
+		 * nginx to close its end first (a millisecond a request).
+		 */
+		while (FCGX_GetStr(drain, sizeof(drain), fcgi.in) > 0)
+			;
+		FCGX_Detach(&fcgi);
 		FCGX_Finish_r(&fcgi);
 	}
 	FCGX_Free(&fcgi, 1);

@@ -193,7 +193,7 @@ role_nginx_config() {
 	fi
 	find "$conf_out" "$docs_out" -mindepth 1 -delete
 	mkdir -p -- "$conf_out/chat"
-	for f in chat-http.conf chat-api.conf; do
+	for f in chat-http.conf chat-api.conf chat-default.conf; do
 		sed -e "s|@RUN_DIR@|$run_dir|g" \
 			-e "s|@DOCS_DIR@|/usr/share/chat-backend/docs|g" \
 			-e "s|@RATE@|$rate|g" -e "s|@BURST@|$burst|g" \

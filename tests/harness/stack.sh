@@ -278,7 +278,7 @@ ensure_chat_user() {
 }
 
 prepare_dirs() {
-	mkdir -p -- "$CHAT_VAR" "$run_dir" "$log_dir" "$mysql_dir" "$redis_dir" \
+	mkdir -p -- "$CHAT_VAR" "$run_dir" "$log_dir" "$mysql_dir" "$mysql_dir/tmp" "$redis_dir" \
 		"$nginx_dir/tmp"
 	check_socket_path "$mysql_sock"
 	check_socket_path "$run_dir/applications.sock"
@@ -303,6 +303,8 @@ write_mysql_cnf() {
 		echo "[mysqld]"
 		if [ "$is_root" -eq 1 ]; then echo "user = root"; fi
 		echo "datadir = $mysql_data"
+		# Private temporary files: a shared /tmp is no place for them.
+		echo "tmpdir = $mysql_dir/tmp"
 		echo "socket = $mysql_sock"
 		echo "pid-file = $mysql_pid"
 		echo "log-error = $log_dir/mysqld.log"
@@ -591,7 +593,7 @@ write_nginx_conf() {
 		-e "s|@BURST@|$(sed_quote "$CHAT_BURST")|g"
 	)
 	local f
-	for f in chat-http.conf chat-api.conf; do
+	for f in chat-http.conf chat-api.conf chat-default.conf; do
 		sed "${subst[@]}" "$repo/nginx/$f" >"$nginx_dir/$f.new"
 		mv -f -- "$nginx_dir/$f.new" "$nginx_dir/$f"
 	done

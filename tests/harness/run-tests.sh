@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` runs it:
+#
+#   1. build everything with -Werror: the programs, the unit tests and the
+#      integration tests (with SANITIZE=... set in the environment, from
+#      clean, instrumented: make SANITIZE=$SANITIZE);
+#   2. run every tests/unit/test_* binary;
+#   3. start a private stack on the test ports under var/test (stopping any
+#      test stack left over first, so the programs just built are the ones
+#      served), run every tests/integration/test_* binary against it with
+#      the CHAT_* variables exported, and stop the stack again, whatever
+#      happens (failure, Ctrl-C, TERM);
+#   4. print each Criterion summary as it comes, then one line alone:
+#
+#        N passed, M failed
+#
+#      summed over every binary (Criterion's crashes and timeouts count as
+#      failures; so does a skipped integration test, a binary that dies
+#      without a summary, a build that fails, or a stack that does not
+#      start). Exit status 0 only when M is 0.
+#
+# Integration tests never skip: if the stack cannot start, stack.sh names
+# the part that did not come up and the run fails.
+#
+# Environment:
+#   SANITIZE      e.g. address,undefined: clean rebuild with sanitizers
+#   CRITERION_ARGS  extra arguments for every test binary (e.g. --jobs 1,
+#                 --filter 'applications/*')
+#   CHAT_TEST_VAR, CHAT_TEST_HTTP_PORT, CHAT_TEST_MYSQL_PORT,
+#   CHAT_TEST_REDIS_PORT, CHAT_TEST_ES_PORT  where the test stack lives
+#                 (default var/test and ports 18080, 13307, 16380, 19250), for
+#                 two test runs side by side
+#   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
+#   CHAT_SYNC_INTERVAL, CHAT_TIMEOUT_MS  passed on to the test stack; every
+#                 other CHAT_* setting is replaced by the test stack's own, so
+#                 a shell set up for the development stack cannot point the
+#                 tests at it.
+
+# shellcheck source-path=SCRIPTDIR
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo" || exit 1
+
+passed=0
+failed=0
+stack_started=0
+stack_ran=0
+finished=0
+work=$(mktemp -d "${TMPDIR:-/tmp}/chat-tests.XXXXXX") || exit 1
+
+say() { printf 'run-tests: %s\n' "$*"; }
+
+summary() {
+	printf '%d passed, %d failed\n' "$passed" "$failed"
+}
+
+stop_stack() {
+	if [ "$stack_started" -eq 1 ]; then
+		stack_started=0
+		say "stopping the test stack"
+		"$here/stack.sh" stop 8>&- || say "warning: stack.sh stop failed"
+	fi
+}
+
+# shellcheck disable=SC2317  # called by the trap
+on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_stack
+	rm -rf -- "$work"
+	if [ "$finished" -eq 0 ]; then
+		say "interrupted"
+		[ "$failed" -gt 0 ] || failed=1
+		summary
+		[ "$rc" -ne 0 ] || rc=1
+	fi
+	exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Sanitizer reports of the programs behind nginx land in their logs (leaks
+# only when they exit, so this runs after the stack has stopped).
+scan_logs() {
+	local pattern='ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:'
+	local -a reports
+	[ -n "${SANITIZE:-}" ] && [ "$stack_ran" -eq 1 ] || return 0
+	mapfile -t reports < <(grep -lE "$pattern" "$CHAT_VAR"/log/*.log 2>/dev/null)
+	[ ${#reports[@]} -gt 0 ] || return 0
+	say "sanitizer reports in the test stack's logs (${reports[*]}):"
+	grep -hE -A 20 "$pattern" "${reports[@]}" | head -n 200
+	failed=$((failed + 1))
+}
+
+# finish: print the overall line and exit with its verdict.
+finish() {
+	finished=1
+	stop_stack
+	scan_logs
+	summary
+	if [ "$failed" -eq 0 ]; then exit 0; else exit 1; fi
+}
+
+# run_binary PATH KIND: run one Criterion binary, show its output, and add
+# its synthesis to the totals. Criterion leaves skipped tests out of its
+# synthesis (and, unless verbose, out of its output), so they are found in
+# its TAP report: an integration test that skips counts as a failure.
+run_binary() {
+	local bin=$1 kind=$2 out=$work/out tap=$work/tap rc line tested pass
+	local fail crash skipped
+	local -a args=(--short-filename "--tap=$tap")
+	# shellcheck disable=SC2206  # word splitting is the point
+	[ -z "${CRITERION_ARGS:-}" ] || args+=($CRITERION_ARGS)
+
+	say "running ${bin#"$repo"/}"
+	rm -f -- "$tap"
+	"$bin" "${args[@]}" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	skipped=$(grep -E '^ok .* # SKIP' "$tap" 2>/dev/null)
+	if [ -n "$skipped" ]; then
+		printf '%s\n' "$skipped" | sed 's/^/run-tests: skipped: /'
+		if [ "$kind" = integration ]; then
+			say "integration tests must not skip: each counted as a failure"
+			failed=$((failed + $(printf '%s\n' "$skipped" | wc -l)))
+		fi
+	fi
+	line=$(sed 's/\x1b\[[0-9;]*m//g' "$out" |
+		grep -E 'Synthesis: Tested: [0-9]+ \| Passing: [0-9]+ \| Failing: [0-9]+ \| Crashing: [0-9]+' |
+		tail -n 1)
+	if [ -z "$line" ]; then
+		say "${bin#"$repo"/} ended (status $rc) without a summary: counted as one failure"
+		failed=$((failed + 1))
+		return
+	fi
+	[[ $line =~ Tested:\ ([0-9]+)\ \|\ Passing:\ ([0-9]+)\ \|\ Failing:\ ([0-9]+)\ \|\ Crashing:\ ([0-9]+) ]]
+	tested=${BASH_REMATCH[1]}
+	pass=${BASH_REMATCH[2]}
+	fail=${BASH_REMATCH[3]}
+	crash=${BASH_REMATCH[4]}
+	passed=$((passed + pass))
+	failed=$((failed + fail + crash))
+	if [ "$rc" -ne 0 ] && [ $((fail + crash)) -eq 0 ]; then
+		say "${bin#"$repo"/} exited with status $rc although its $tested tests passed: counted as one failure"
+		failed=$((failed + 1))
+	fi
+}
+
+# binaries DIR: the test binaries built from DIR/test_*.c.
+binaries() {
+	local src
+	for src in "$1"/test_*.c; do
+		[ -e "$src" ] || continue
+		printf '%s\n' "${src%.c}"
+	done
+}
+
+# --- 1. build ------------------------------------------------------------
+
+# Runs in one tree share its build: several may go side by side (each with
+# its own CHAT_TEST_VAR and ports), but one that rebuilds from clean must
+# be alone. The lock is fd 8, closed for the stack's long-lived services.
+instrumented() {
+	# (Not grep -q: with pipefail, nm killed by SIGPIPE would make the
+	# test false.)
+	nm lib/libchat.a 2>/dev/null | grep -E '__(asan|ubsan|tsan|msan)_' >/dev/null
+}
+lock_mode=-s
+if [ -n "${SANITIZE:-}" ] || instrumented; then lock_mode=-x; fi
+mkdir -p "$repo/var" && exec 8>"$repo/var/run-tests.lock" || exit 1
+if ! flock -n "$lock_mode" 8; then
+	say "waiting for another run-tests.sh in this tree (they share its build)"
+	flock "$lock_mode" 8
+fi
+
+mapfile -t unit_bins < <(binaries tests/unit)
+mapfile -t integ_bins < <(binaries tests/integration)
+
+make_args=(WERROR=1)
+if [ -n "${SANITIZE:-}" ]; then
+	make_args+=("SANITIZE=$SANITIZE")
+	say "SANITIZE=$SANITIZE: rebuilding everything from clean"
+	make clean >/dev/null || { failed=$((failed + 1)); say "make clean failed"; finish; }
+	# Make every sanitizer report fail the process that hit it. Criterion
+	# itself leaks a little (with --filter, for one), which is not ours.
+	printf 'leak:libcriterion.so\n' >"$work/lsan.supp"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+	export LSAN_OPTIONS=suppressions=$work/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}
+elif instrumented; then
+	# make does not track flags: objects left by a SANITIZE run would not
+	# link into plain programs.
+	# (Unlock first: two runs upgrading together would wait for each other.)
+	[ "$lock_mode" = -x ] || { flock -u 8 && flock -x 8; }
+	say "the last build was instrumented: rebuilding from clean"
+	make clean >/dev/null || { failed=$((failed + 1)); say "make clean failed"; finish; }
+fi
+
+say "building: make ${make_args[*]} all integration and the unit tests"
+# The unit test binaries are named rather than built with `make unit`,
+# which would also run them (and stop at the first failing one).
+if ! make "${make_args[@]}" all integration ${unit_bins[@]+"${unit_bins[@]}"}; then
+	say "the build failed"
+	failed=$((failed + 1))
+	finish
+fi
+
+# --- 2. unit tests -------------------------------------------------------
+
+for bin in ${unit_bins[@]+"${unit_bins[@]}"}; do
+	run_binary "$repo/$bin" unit
+done
+
+# --- 3. integration tests against a private stack ------------------------
+
+# Keep the knobs a developer may turn; drop every other CHAT_* setting so
+# that nothing points at the development stack.
+while IFS= read -r var; do
+	case $var in
+	CHAT_SKIP_SEARCH | CHAT_FCGI_PROCS | CHAT_WORKERS | CHAT_RATE | \
+		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_*) ;;
+	CHAT_*) unset "$var" ;;
+	esac
+done < <(compgen -e)
+export CHAT_VAR=${CHAT_TEST_VAR:-$repo/var/test}
+export CHAT_HTTP_PORT=${CHAT_TEST_HTTP_PORT:-18080}
+export CHAT_MYSQL_PORT=${CHAT_TEST_MYSQL_PORT:-13307}
+export CHAT_REDIS_PORT=${CHAT_TEST_REDIS_PORT:-16380}
+export CHAT_ES_PORT=${CHAT_TEST_ES_PORT:-19250}
+# shellcheck source=env.sh
+. "$here/env.sh"
+
+if [ ${#integ_bins[@]} -eq 0 ]; then
+	say "no integration tests found in tests/integration"
+	failed=$((failed + 1))
+	finish
+fi
+
+say "starting the test stack in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
+# A test stack left over from an interrupted run would serve old binaries.
+"$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
+stack_started=1
+stack_ran=1
+if ! "$here/stack.sh" start 8>&-; then
+	say "the test stack did not start (stack.sh names the part above); integration tests not run"
+	failed=$((failed + 1))
+	finish
+fi
+
+for bin in "${integ_bins[@]}"; do
+	run_binary "$repo/$bin" integration
+done
+
+finish

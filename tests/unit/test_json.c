@@ -1,0 +1,402 @@
+/*
+ * test_json.c - unit tests of lib/json.c: strict, bounded parsing of
+ * request bodies and the checks of declared string fields.
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "buf.h"
+#include "json.h"
+#include "xalloc.h"
+
+static enum chat_json_result parse_len(const char *s, size_t len)
+{
+	struct json_object *obj = (struct json_object *)&obj;
+	enum chat_json_result r = chat_json_parse(s, len, &obj);
+
+	if (r == CHAT_JSON_OK)
+		cr_assert(json_object_is_type(obj, json_type_object));
+	else
+		cr_assert_null(obj, "*out set on result %d", r);
+	json_object_put(obj);
+	return r;
+}
+
+static enum chat_json_result parse(const char *s)
+{
+	return parse_len(s, strlen(s));
+}
+
+static void expect(const char *const *cases, size_t n,
+		   enum chat_json_result want)
+{
+	for (size_t i = 0; i < n; i++)
+		cr_expect_eq(parse(cases[i]), want, "'%s' is not %d",
+			     cases[i], want);
+}
+
+#define EXPECT(cases, want) expect(cases, sizeof(cases) / sizeof(cases[0]), want)
+
+Test(json_parse, objects)
+{
+	static const char *const ok[] = {
+		"{}", " {} ", "\n\t{ }\r\n", "{\"name\":\"x\"}",
+		"{\"a\":1,\"b\":[1,2,{\"c\":null}],\"d\":true,\"e\":false}",
+		"{\"n\":-0.5e+10}", "{\"n\":0}", "{\"n\":-0}", "{\"n\":1E5}",
+		"{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}",
+		"{\"emoji\":\"\\ud83d\\ude00\"}", "{\"raw\":\"\xc3\xa9\"}",
+		"{\"a\":\"x\",\"a\":\"y\"}", "{\"\":1}",
+	};
+
+	EXPECT(ok, CHAT_JSON_OK);
+}
+
+Test(json_parse, empty)
+{
+	static const char *const empty[] = { "", " ", "\n", "\r\n\t  " };
+
+	EXPECT(empty, CHAT_JSON_EMPTY);
+	cr_assert_eq(parse_len("{}", 0), CHAT_JSON_EMPTY);
+}
+
+Test(json_parse, not_objects)
+{
+	static const char *const other[] = {
+		"null", "[]", "[1,2]", "42", "-1", "1.5", "1e5", "0",
+		"\"s\"", "\"\"", "true", "false", " null ", "[{}]",
+	};
+
+	EXPECT(other, CHAT_JSON_NOT_OBJECT);
+}
+
+Test(json_parse, malformed)
+{
+	static const char *const bad[] = {
+		"{", "}", "{\"a\":1", "{\"a\"}", "{\"a\" 1}", "{a:1}",
+		"{'a':1}", "{\"a\":'x'}", "{\"a\":1,}", "[1,]", "{,}",
+		"{\"a\":1} x", "{} {}", "{}}", "{}]", "nul", "tru",
+		"{\"a\":tru}", "{\"a\":nul}", "{\"a\":TRUE}", "{\"a\":True}",
+		"{\"a\":NaN}", "{\"a\":nan}", "{\"a\":Infinity}",
+		"{\"a\":-Infinity}", "{\"a\":01}", "{\"a\":-01}", "{\"a\":1.}",
+		"{\"a\":.5}", "{\"a\":+1}", "{\"a\":0x1}", "{\"a\":-}",
+		"{\"a\":1e}", "{\"a\":1e+}", "{\"a\":\"\\x41\"}",
+		"{\"a\":\"\\u12\"}", "{\"a\":\"\\u12g4\"}", "{\"a\":\"\\'\"}",
+		"{\"a\":\"unterminated}", "{\"a\":\"tab\there\"}",
+		"{\"a\":\"nl\nhere\"}", "/*c*/{}", "{}//c", "{\"a\":[1 2]}",
+		"{\"a\":1 \"b\":2}", "\xef\xbb\xbf{}", "{\"a\":\"\\",
+		"\"\\ud800", "42 43", "- 1", "{\"a\":undefined}",
+	};
+
+	EXPECT(bad, CHAT_JSON_INVALID);
+}
+
+Test(json_parse, nul_bytes)
+{
+	cr_assert_eq(parse_len("{}\0", 3), CHAT_JSON_INVALID);
+	cr_assert_eq(parse_len("{\"a\":\"x\0y\"}", 11), CHAT_JSON_INVALID);
+	cr_assert_eq(parse_len("\0", 1), CHAT_JSON_INVALID);
+}
+
+/* An object holding `depth` nested containers in all. */
+static char *nested(int depth)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_adds(&b, "{\"a\":");
+	for (int i = 1; i < depth; i++)
+		chat_buf_adds(&b, i % 2 ? "[" : "{\"b\":");
+	chat_buf_adds(&b, "1");
+	for (int i = depth - 1; i >= 1; i--)
+		chat_buf_adds(&b, i % 2 ? "]" : "}");
+	chat_buf_adds(&b, "}");
+	return chat_buf_detach(&b, NULL);
+}
+
+Test(json_parse, depth_limit)
+{
+	char *s;
+
+	s = nested(CHAT_JSON_MAX_DEPTH);
+	cr_assert_eq(parse(s), CHAT_JSON_OK, "depth %d", CHAT_JSON_MAX_DEPTH);
+	free(s);
+	s = nested(CHAT_JSON_MAX_DEPTH + 1);
+	cr_assert_eq(parse(s), CHAT_JSON_INVALID);
+	free(s);
+	s = nested(10000);
+	cr_assert_eq(parse(s), CHAT_JSON_INVALID);
+	free(s);
+}
+
+Test(json_parse, large_flat_body)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_adds(&b, "{\"name\":\"");
+	for (int i = 0; i < 500000; i++)
+		chat_buf_adds(&b, "ab");
+	chat_buf_adds(&b, "\"}");
+	cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_OK);
+	chat_buf_release(&b);
+}
+
+static const struct chat_field name_field = { "name", 255, true };
+static const struct chat_field body_field = { "body", 65535, false };
+
+struct field_result {
+	int rc;
+	char *value;
+	size_t len;
+	char *msg;
+};
+
+/* Parse `json` (must be an object) and read `f` from it. */
+static struct field_result field(const char *json, size_t jlen,
+				 const struct chat_field *f, bool required)
+{
+	struct json_object *obj = NULL;
+	struct field_result r = { 0 };
+	struct chat_buf msg;
+	const char *s = (const char *)&r;
+	size_t len = 99;
+
+	if (json)
+		cr_assert_eq(chat_json_parse(json, jlen, &obj), CHAT_JSON_OK,
+			     "%s", json);
+	chat_buf_init(&msg);
+	r.rc = chat_json_string(obj, f, required, &s, &len, &msg);
+	if (r.rc == 1) {
+		r.value = xstrndup(s, len);
+		r.len = len;
+	} else {
+		cr_assert_null(s, "*s set on result %d", r.rc);
+		cr_assert_eq(len, 0, "*len set on result %d", r.rc);
+	}
+	if (r.rc < 0)
+		cr_assert_gt(msg.len, 0, "no message for %s", json);
+	else
+		cr_assert_eq(msg.len, 0, "message on success: %s", msg.data);
+	r.msg = chat_buf_detach(&msg, NULL);
+	json_object_put(obj);
+	return r;
+}
+
+static struct field_result name_of(const char *json)
+{
+	return field(json, strlen(json), &name_field, true);
+}
+
+static void release(struct field_result *r)
+{
+	free(r->value);
+	free(r->msg);
+}
+
+Test(json_string, present_and_valid)
+{
+	struct field_result r = name_of("{\"name\":\"My app\",\"extra\":1}");
+
+	cr_assert_eq(r.rc, 1);
+	cr_assert_str_eq(r.value, "My app");
+	cr_assert_eq(r.len, 6);
+	release(&r);
+	r = name_of("{\"name\":\"\\u00e9t\\u00e9\"}");
+	cr_assert_eq(r.rc, 1);
+	cr_assert_str_eq(r.value, "\xc3\xa9t\xc3\xa9");
+	release(&r);
+	r = name_of("{\"name\":\" \"}");
+	cr_assert_eq(r.rc, 1, "a space is a name");
+	release(&r);
+}
+
+Test(json_string, required_and_missing)
+{
+	struct field_result r = name_of("{}");
+
+	cr_assert_eq(r.rc, -1);
+	cr_assert(strstr(r.msg, "name"), "message names the field: %s", r.msg);
+	release(&r);
+	r = field(NULL, 0, &name_field, true);
+	cr_assert_eq(r.rc, -1, "no body at all");
+	release(&r);
+	r = field("{\"Name\":\"x\"}", 12, &name_field, true);
+	cr_assert_eq(r.rc, -1, "field names are case-sensitive");
+	release(&r);
+}
+
+Test(json_string, optional_and_missing)
+{
+	struct field_result r = field("{}", 2, &name_field, false);
+
+	cr_assert_eq(r.rc, 0);
+	release(&r);
+	r = field(NULL, 0, &name_field, false);
+	cr_assert_eq(r.rc, 0);
+	release(&r);
+	/* Present but bad is an error even when optional. */
+	r = field("{\"name\":\"\"}", 11, &name_field, false);
+	cr_assert_eq(r.rc, -1);
+	release(&r);
+	r = field("{\"name\":null}", 13, &name_field, false);
+	cr_assert_eq(r.rc, -1, "null is not absent");
+	release(&r);
+}
+
+Test(json_string, wrong_types)
+{
+	static const char *const bad[] = {
+		"{\"name\":1}", "{\"name\":1.5}", "{\"name\":null}",
+		"{\"name\":true}", "{\"name\":false}", "{\"name\":[]}",
+		"{\"name\":[\"x\"]}", "{\"name\":{}}", "{\"name\":{\"a\":\"b\"}}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct field_result r = name_of(bad[i]);
+
+		cr_expect_eq(r.rc, -1, "%s", bad[i]);
+		release(&r);
+	}
+}
+
+Test(json_string, empty)
+{
+	struct field_result r = name_of("{\"name\":\"\"}");
+
+	cr_assert_eq(r.rc, -1);
+	release(&r);
+}
+
+/* {"<key>":"<rep × n>"} */
+static char *repeated(const char *key, const char *rep, size_t n)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_addf(&b, "{\"%s\":\"", key);
+	for (size_t i = 0; i < n; i++)
+		chat_buf_adds(&b, rep);
+	chat_buf_adds(&b, "\"}");
+	return chat_buf_detach(&b, NULL);
+}
+
+Test(json_string, length_in_characters)
+{
+	char *s;
+	struct field_result r;
+
+	s = repeated("name", "a", 255);
+	r = name_of(s);
+	cr_assert_eq(r.rc, 1, "255 ASCII characters");
+	release(&r);
+	free(s);
+	s = repeated("name", "a", 256);
+	r = name_of(s);
+	cr_assert_eq(r.rc, -1, "256 ASCII characters");
+	release(&r);
+	free(s);
+	s = repeated("name", "\xc3\xa9", 255);
+	r = name_of(s);
+	cr_assert_eq(r.rc, 1, "255 x e-acute is 510 bytes but 255 characters");
+	cr_assert_eq(r.len, 510);
+	release(&r);
+	free(s);
+	s = repeated("name", "\xc3\xa9", 256);
+	r = name_of(s);
+	cr_assert_eq(r.rc, -1, "256 x e-acute");
+	release(&r);
+	free(s);
+	s = repeated("name", "\xf0\x9f\x98\x80", 255);
+	r = name_of(s);
+	cr_assert_eq(r.rc, 1, "255 emoji, 1020 bytes");
+	release(&r);
+	free(s);
+	s = repeated("name", "\\u00e9", 256);
+	r = name_of(s);
+	cr_assert_eq(r.rc, -1, "256 escaped e-acute");
+	release(&r);
+	free(s);
+}
+
+Test(json_string, length_in_bytes)
+{
+	char *s;
+	struct field_result r;
+
+	s = repeated("body", "a", 65535);
+	r = field(s, strlen(s), &body_field, true);
+	cr_assert_eq(r.rc, 1, "65535 bytes");
+	release(&r);
+	free(s);
+	s = repeated("body", "a", 65536);
+	r = field(s, strlen(s), &body_field, true);
+	cr_assert_eq(r.rc, -1, "65536 bytes");
+	release(&r);
+	free(s);
+	/* 32768 x e-acute: 32768 characters but 65536 bytes. */
+	s = repeated("body", "\xc3\xa9", 32768);
+	r = field(s, strlen(s), &body_field, true);
+	cr_assert_eq(r.rc, -1, "65536 bytes of 2-byte characters");
+	release(&r);
+	free(s);
+	s = repeated("body", "\xc3\xa9", 32767);
+	r = field(s, strlen(s), &body_field, true);
+	cr_assert_eq(r.rc, 1, "65534 bytes");
+	release(&r);
+	free(s);
+}
+
+Test(json_string, invalid_utf8)
+{
+	static const char *const bad[] = {
+		"{\"name\":\"\xff\"}",
+		"{\"name\":\"a\xc0\xaf\"}",
+		"{\"name\":\"\xed\xa0\x80\"}",
+		"{\"name\":\"\xc3\"}",
+		"{\"name\":\"\xf4\x90\x80\x80\"}",
+		/* Lone surrogate escapes are JSON, but no characters. */
+		"{\"name\":\"\\ud800\"}",
+		"{\"name\":\"\\uDBFF\"}",
+		"{\"name\":\"\\udc00\"}",
+		"{\"name\":\"a\\ud800b\"}",
+		"{\"name\":\"\\ud800\\u0041\"}",
+		"{\"name\":\"\\ude00\\ud83d\"}",
+		"{\"name\":\"\\ud83d\\ude00\\ud800\"}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct field_result r = name_of(bad[i]);
+
+		cr_expect_eq(r.rc, -1, "%s", bad[i]);
+		if (r.rc < 0)
+			cr_expect(strstr(r.msg, "UTF-8"), "%s: %s", bad[i],
+				  r.msg);
+		release(&r);
+	}
+}
+
+Test(json_string, surrogate_pairs_are_characters)
+{
+	struct field_result r = name_of("{\"name\":\"\\ud83d\\ude00!\"}");
+
+	cr_assert_eq(r.rc, 1);
+	cr_assert_str_eq(r.value, "\xf0\x9f\x98\x80!");
+	release(&r);
+	/* Other fields with lone surrogates are ignored. */
+	r = name_of("{\"\\ud800\":\"\\udfff\",\"name\":\"ok\"}");
+	cr_assert_eq(r.rc, 1);
+	cr_assert_str_eq(r.value, "ok");
+	release(&r);
+}
+
+Test(json_string, nul_character)
+{
+	struct field_result r = name_of("{\"name\":\"a\\u0000b\"}");
+
+	cr_assert_eq(r.rc, -1);
+	release(&r);
+	r = name_of("{\"name\":\"\\u0000\"}");
+	cr_assert_eq(r.rc, -1);
+	release(&r);
+}
