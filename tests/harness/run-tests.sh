@@ -10,6 +10,9 @@
 #      served), run every tests/integration/test_* binary against it with
 #      the CHAT_* variables exported, and stop the stack again, whatever
 #      happens (failure, Ctrl-C, TERM);
+#      The install test runs after the unit tests; the OpenAPI, routes
+#      and Swagger UI tests (tests/docs) run while the stack is up, and a
+#      short smoke run of the benchmarks (tests/bench) after it stopped;
 #   4. print each Criterion summary as it comes, then one line alone:
 #
 #        N passed, M failed
@@ -148,6 +151,28 @@ run_binary() {
 	fi
 }
 
+# run_script CMD...: run a test script that ends with "N passed, M failed"
+# (the docs, install and benchmark smoke tests) and add its counts.
+run_script() {
+	local out=$work/out rc line
+	say "running ${1#"$repo"/} ${*:2}"
+	"$@" 2>&1 8>&- | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(sed 's/\x1b\[[0-9;]*m//g' "$out" |
+		grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		if [ "$rc" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ]; then
+			say "${1#"$repo"/} exited with status $rc: counted as one failure"
+			failed=$((failed + 1))
+		fi
+	else
+		say "${1#"$repo"/} ended (status $rc) without a summary: counted as one failure"
+		failed=$((failed + 1))
+	fi
+}
+
 # binaries DIR: the test binaries built from DIR/test_*.c.
 binaries() {
 	local src
@@ -201,7 +226,8 @@ fi
 say "building: make ${make_args[*]} all integration and the unit tests"
 # The unit test binaries are named rather than built with `make unit`,
 # which would also run them (and stop at the first failing one).
-if ! make "${make_args[@]}" all integration ${unit_bins[@]+"${unit_bins[@]}"}; then
+if ! make "${make_args[@]}" all integration docs DOCS_DIR="$repo/var/docs" \
+	${unit_bins[@]+"${unit_bins[@]}"}; then
 	say "the build failed"
 	failed=$((failed + 1))
 	finish
@@ -212,6 +238,7 @@ fi
 for bin in ${unit_bins[@]+"${unit_bins[@]}"}; do
 	run_binary "$repo/$bin" unit
 done
+run_script "$repo/tests/install/run.sh"
 
 # --- 3. integration tests against a private stack ------------------------
 
@@ -252,5 +279,12 @@ fi
 for bin in "${integ_bins[@]}"; do
 	run_binary "$repo/$bin" integration
 done
+# The OpenAPI document, the routes and Swagger UI in a real browser.
+run_script "$repo/tests/docs/run.sh"
+stop_stack
+
+# --- 4. the benchmarks, briefly, on their own stack -----------------------
+# So that the benchmark code cannot rot; the figures mean nothing here.
+run_script "$repo/tests/bench/bench.sh" --smoke
 
 finish
