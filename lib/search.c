@@ -35,6 +35,7 @@
 #include "config.h"
 #include "search_index.h"	/* generated from search-index.json */
 #include "text.h"
+#include "xalloc.h"
 
 /* The engine's default index.max_result_window. */
 #define MAX_RESULTS 10000
@@ -311,12 +312,53 @@ static int alias_exists(struct chat_es *es, const char *alias,
 	return -1;
 }
 
+int chat_search_create_index(struct chat_es *es, const char *alias,
+			     char **name)
+{
+	const char *base = alias_of(es);
+	struct json_object *def = json_tokener_parse(chat_search_index_json);
+	struct json_object *aliases, *a;
+	struct chat_buf path, resp;
+	struct timespec now;
+	long status = 0;
+
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	*name = NULL;
+	if (!def || !json_object_is_type(def, json_type_object)) {
+		fail(es, "search: lib/search-index.json does not parse");
+		goto out;
+	}
+	if (!base)
+		goto out;
+	/* Index and alias in one step: no window without the alias. */
+	aliases = json_object_new_object();
+	a = json_object_new_object();
+	set(a, "is_write_index", json_object_new_boolean(1));
+	set(aliases, alias, a);
+	set(def, "aliases", aliases);
+	/* Milliseconds: a new name even for a rebuild right after another. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	chat_buf_addf(&path, "/%s-v1-%lld%03ld", base, (long long)now.tv_sec,
+		      now.tv_nsec / 1000000);
+	if (send_json(es, "PUT", path.data, def, &status, &resp))
+		goto out;
+	if (status == 200)
+		*name = xstrdup(path.data + 1);
+	else
+		fail_answer(es, "search: index creation", status, &resp);
+out:
+	json_object_put(def);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return *name ? 0 : -1;
+}
+
 int chat_search_ensure_index(struct chat_es *es)
 {
 	const char *alias = alias_of(es);
-	struct json_object *def = NULL, *aliases, *a;
 	struct chat_buf path, resp;
-	long status = 0;
+	char *name = NULL;
 	int rc = -1, found;
 
 	chat_buf_init(&path);
@@ -328,39 +370,60 @@ int chat_search_ensure_index(struct chat_es *es)
 		rc = found == 1 ? 0 : -1;
 		goto out;
 	}
-	def = json_tokener_parse(chat_search_index_json);
-	if (!def || !json_object_is_type(def, json_type_object)) {
-		fail(es, "search: lib/search-index.json does not parse");
-		goto out;
-	}
-	/* Index and alias in one step: no window without the alias. */
-	aliases = json_object_new_object();
-	a = json_object_new_object();
-	set(a, "is_write_index", json_object_new_boolean(1));
-	set(aliases, alias, a);
-	set(def, "aliases", aliases);
-	chat_buf_reset(&path);
-	chat_buf_addf(&path, "/%s-v1-%lld", alias, (long long)time(NULL));
-	if (send_json(es, "PUT", path.data, def, &status, &resp))
-		goto out;
-	if (status == 200) {
-		rc = 0;
-		goto out;
-	}
 	/*
-	 * Another process may have won the race: same index name (already
-	 * exists), or its index holds the alias as write index already.
-	 * Either way the alias is there now, which is all we want; if not,
-	 * errstr still says why the creation failed.
+	 * Another process may have won the race: its index holds the alias
+	 * as write index already, so ours is refused.  Either way the alias
+	 * is there now, which is all we want; if not, errstr still says why
+	 * the creation failed.
 	 */
-	fail_answer(es, "search: index creation", status, &resp);
-	if (alias_exists(es, alias, &path, &resp) == 1)
+	if (chat_search_create_index(es, alias, &name) == 0 ||
+	    alias_exists(es, alias, &path, &resp) == 1)
 		rc = 0;
 out:
-	json_object_put(def);
+	free(name);
 	chat_buf_release(&path);
 	chat_buf_release(&resp);
 	return rc;
+}
+
+/* {verb: {"index": index, "alias": alias, flag: true}} for _aliases. */
+static struct json_object *alias_action(const char *verb, const char *index,
+					const char *alias, const char *flag)
+{
+	struct json_object *act = json_object_new_object();
+	struct json_object *o = json_object_new_object();
+
+	set(o, "index", json_object_new_string(index));
+	set(o, "alias", json_object_new_string(alias));
+	set(o, flag, json_object_new_boolean(1));
+	set(act, verb, o);
+	return act;
+}
+
+int chat_search_swap_alias(struct chat_es *es, const char *new,
+			   const char *old)
+{
+	const char *alias = alias_of(es);
+	struct json_object *body = json_object_new_object();
+	struct json_object *acts = json_object_new_array();
+	struct chat_buf resp;
+	long status = 0;
+
+	chat_buf_init(&resp);
+	set(body, "actions", acts);
+	/* must_exist: when `old` no longer holds the alias, change nothing. */
+	if (alias && old)
+		json_object_array_add(acts, alias_action("remove", old, alias,
+							 "must_exist"));
+	if (alias && new)
+		json_object_array_add(acts, alias_action("add", new, alias,
+							 "is_write_index"));
+	if (alias && send_json(es, "POST", "/_aliases", body, &status,
+			       &resp) == 0 && status != 200)
+		fail_answer(es, "search: alias change", status, &resp);
+	json_object_put(body);
+	chat_buf_release(&resp);
+	return status == 200 ? 0 : -1;
 }
 
 static void add_doc_id(struct chat_buf *b, uint64_t app, uint64_t chat,

@@ -7,8 +7,8 @@
  *
  * The index definition (settings and mapping) is lib/search-index.json,
  * compiled in.  Clients read and write through the alias cfg->es_index
- * only, so the concrete index ("<alias>-v1-<unix time>") can be rebuilt
- * and swapped without downtime.  Documents have the id
+ * only, so the concrete index ("<alias>-v1-<unix ms>") can be rebuilt
+ * and swapped without downtime (jobs/reindex).  Documents have the id
  * "<application id>-<chat number>-<message number>", so indexing a message
  * twice is harmless.
  *
@@ -65,6 +65,28 @@ size_t chat_search_words(const char *q, size_t len,
  * or a concrete index already has the alias's name.
  */
 int chat_search_ensure_index(struct chat_es *es);
+
+/*
+ * Create a new concrete index "<cfg->es_index>-v1-<unix ms>" from the
+ * definition, holding `alias` (not NULL; any valid alias name, not
+ * necessarily cfg->es_index) as its write alias, in one step.  On success
+ * *name is the new index's name (caller frees); on failure NULL.  Fails
+ * when the engine is down or refuses, e.g. because another index already
+ * holds `alias` as its write alias.
+ */
+int chat_search_create_index(struct chat_es *es, const char *alias,
+			     char **name);
+
+/*
+ * Move the alias cfg->es_index from index `old` to index `new`, as its
+ * write index, in one atomic POST /_aliases: searches see one or the
+ * other, never both or neither.  `old` NULL: only add (there was no
+ * alias); `new` NULL: only remove.  When `old` no longer holds the alias
+ * (another rebuild moved it), nothing changes and it fails.  Needs
+ * Elasticsearch 7.11+ or OpenSearch 2.x (the remove's "must_exist").
+ */
+int chat_search_swap_alias(struct chat_es *es, const char *new,
+			   const char *old);
 
 /* A message as indexed.  `body` need not be NUL-terminated. */
 struct chat_search_doc {

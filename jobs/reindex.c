@@ -1,0 +1,953 @@
+/*
+ * reindex - rebuild the message search index from MariaDB, with no
+ * downtime and without losing what is written meanwhile.
+ *
+ * Clients read and write through the alias CHAT_ES_INDEX only (see
+ * lib/search.h).  A rebuild fills a NEW concrete index and then moves the
+ * alias to it in one atomic request:
+ *
+ *  1. Note MariaDB's clock T0 and highest message id M0, and which index
+ *     holds the alias now (the old one; none on a fresh system).
+ *  2. Create the new index from lib/search-index.json with the write
+ *     alias "<alias>-rebuild", through which this program writes.  Only
+ *     one index can hold it as write alias, so it is also the lock: a
+ *     second rebuild fails at once instead of racing the first.
+ *  3. Copy: walk messages JOIN chats by id (keyset, --batch rows per
+ *     statement, ids <= M0) and _bulk-index them.  The id and document
+ *     key of every row copied go to a temporary file, in id order.
+ *  4. Reconcile, while the worker and the API still write to the old
+ *     index: walk the ids again, keys only, merged with that file.  A row
+ *     the file lacks (created since, or committed late) is indexed; a row
+ *     edited since T0 (updated_at, 2 s of slack) is re-indexed; a key in
+ *     the file whose row is gone (message or whole chat deleted since) is
+ *     deleted.  Bodies are read only for the rows that need them.  The
+ *     merge writes the new key file.
+ *  5. Refresh the new index, then POST /_aliases {remove old, add new}:
+ *     from here on every write goes to the new index.  If the old index
+ *     lost the alias meanwhile, nothing changes and the run fails.
+ *  6. Reconcile again, against the key file of step 4 and the clock read
+ *     before it: this picks up what was written to the old index only,
+ *     between step 4 and the swap (a short window: step 4 reads keys).
+ *  7. Drop the "-rebuild" alias and delete the old index.
+ *
+ * What is left is the race every writer already has with itself (a row
+ * read a moment before a concurrent delete is written after it): no
+ * window as long as the rebuild.  A failure before the swap deletes the
+ * new index and leaves the old one serving; after the swap the new index
+ * serves and the old one is left for deletion by hand.  A document the
+ * engine keeps refusing is left out and counted, as the worker
+ * dead-letters it; it does not stop the rebuild.
+ *
+ * Running it is also how a change of lib/search-index.json reaches an
+ * existing deployment: the new index is made from the current definition.
+ *
+ * Output: on a terminal (stderr) a progress line; always one summary line
+ * on stdout (and a warning on stderr if writes were refused); on failure
+ * a message on stderr and exit status 1.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "chats.h"
+#include "ctx.h"
+#include "db.h"
+#include "es.h"
+#include "messages.h"
+#include "search.h"
+#include "text.h"
+#include "xalloc.h"
+
+#define BATCH_DEFAULT 1000
+#define BATCH_MAX 10000
+/*
+ * Raw body bytes per _bulk request: far below http.max_content_length
+ * even when JSON escaping makes every byte six.
+ */
+#define BULK_BYTES (8u << 20)
+#define BULK_TRIES 5
+/* updated_at is the UPDATE statement's start, in whole seconds. */
+#define EDIT_SLACK_S 2
+#define STAGE_SUFFIX "-rebuild"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* The key of a copied row, as stored in the temporary files. */
+struct rec {
+	uint64_t id, app, chat, number;
+};
+
+/* A row read from MariaDB; the body (when read) is in the batch arena. */
+struct row {
+	struct rec k;
+	uint64_t chat_id;
+	int64_t created_at, updated_at;
+	bool has_body;
+	size_t off, len;
+};
+
+/* Documents waiting for one _bulk request of one kind. */
+struct sink {
+	struct chat_search_doc *docs;
+	size_t *off;		/* body offsets in `bodies` */
+	size_t n, cap;
+	struct chat_buf bodies;
+	bool create_only;	/* keep a document already there */
+};
+
+struct reindex {
+	struct chat_ctx ctx;
+	struct chat_config stage_cfg;	/* es_index = the staging alias */
+	struct chat_es *stage;		/* writes into the new index */
+	struct chat_buf stage_alias;
+	char *old, *new;
+	bool swapped;			/* the alias is on the new index */
+	bool unsure;			/* it may be: keep the new index */
+	bool caught_up;			/* and holds all changes */
+	unsigned batch, pause_ms;
+	struct row *rows;
+	struct chat_buf arena;		/* bodies of the batch */
+	struct sink put, add;
+	struct chat_message msg;
+	uint64_t (*wiped)[2];		/* chats deleted whole, (app, number) */
+	size_t nwiped;
+	uint64_t copied, added, updated, removed, refused;
+	struct chat_buf refused_why;	/* the engine's word on the first */
+	/* progress */
+	bool tty;
+	const char *phase;
+	uint64_t done, total;
+	double phase_start, shown_at;
+	struct chat_buf err;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Record the first error; later ones are consequences. */
+__attribute__((format(printf, 2, 3)))
+static int failf(struct reindex *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->err.len == 0) {
+		va_start(ap, fmt);
+		chat_buf_vaddf(&r->err, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int db_fail(struct reindex *r, const char *what)
+{
+	return failf(r, "MariaDB (%s:%u), %s: %s", r->ctx.cfg.mysql_host,
+		     r->ctx.cfg.mysql_port, what, r->ctx.db->errstr);
+}
+
+static int es_fail(struct reindex *r, struct chat_es *es, const char *what)
+{
+	return failf(r, "search engine (%s), %s: %s", r->ctx.cfg.es_url, what,
+		     es->errstr);
+}
+
+static bool interrupted(struct reindex *r)
+{
+	if (stop_requested)
+		failf(r, "interrupted");
+	return stop_requested;
+}
+
+/* Progress ------------------------------------------------------------ */
+
+static void clock_text(char *out, size_t cap, double s)
+{
+	unsigned long t = s > 0 && s < 1e8 ? (unsigned long)(s + 0.5) : 0;
+
+	snprintf(out, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+}
+
+static void phase_begin(struct reindex *r, const char *phase,
+			uint64_t total)
+{
+	r->phase = phase;
+	r->done = 0;
+	r->total = total;
+	r->phase_start = now_ms();
+	r->shown_at = 0;
+}
+
+/* The \r-updated line, at most five times a second, on a terminal only. */
+static void progress(struct reindex *r, bool last)
+{
+	double now = now_ms(), secs = (now - r->phase_start) / 1e3;
+	double rate = secs > 0 ? (double)r->done / secs : 0;
+	uint64_t total = r->done > r->total ? r->done : r->total;
+	char left[32];
+
+	if (!r->tty || (!last && now - r->shown_at < 200))
+		return;
+	r->shown_at = now;
+	clock_text(left, sizeof(left),
+		   rate > 0 ? (double)(total - r->done) / rate : 0);
+	fprintf(stderr, "\r\033[Kreindex: %s %llu/%llu (%.0f%%), %.0f/s, "
+		"%s left%s", r->phase, (unsigned long long)r->done,
+		(unsigned long long)total,
+		total ? 100.0 * (double)r->done / (double)total : 100.0, rate,
+		left, last ? "\n" : "");
+	fflush(stderr);
+}
+
+/* Key files ----------------------------------------------------------- */
+
+static int put_rec(struct reindex *r, FILE *f, const struct rec *k)
+{
+	if (fwrite(k, sizeof(*k), 1, f) != 1)
+		return failf(r, "temporary file: write failed (disk full?)");
+	return 0;
+}
+
+/* 1 with *k read, 0 at the end, -1 on error. */
+static int get_rec(struct reindex *r, FILE *f, struct rec *k)
+{
+	if (fread(k, sizeof(*k), 1, f) == 1)
+		return 1;
+	return ferror(f) ? failf(r, "temporary file: read failed") : 0;
+}
+
+/* Writing documents --------------------------------------------------- */
+
+static void sink_init(struct sink *s, bool create_only)
+{
+	memset(s, 0, sizeof(*s));
+	chat_buf_init(&s->bodies);
+	s->create_only = create_only;
+}
+
+static void sink_release(struct sink *s)
+{
+	free(s->docs);
+	free(s->off);
+	chat_buf_release(&s->bodies);
+}
+
+/*
+ * Send what waits.  A request that fails is retried, and so are the
+ * documents the engine did not take; those it still refuses after
+ * BULK_TRIES are skipped and counted, as the worker dead-letters them:
+ * one bad document must not stop the rebuild.
+ */
+static int sink_flush(struct reindex *r, struct sink *s)
+{
+	size_t n = s->n;
+	bool *failed;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	failed = xcalloc(n, sizeof(*failed));
+	for (size_t i = 0; i < n; i++)
+		s->docs[i].body = s->bodies.data + s->off[i];
+	for (unsigned t = 0; t < BULK_TRIES && !interrupted(r); t++) {
+		size_t k = 0;
+
+		if (t)
+			sleep_ms(500U << t);
+		if (chat_search_bulk(r->stage, s->docs, n, s->create_only,
+				     failed))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (failed[i])
+				s->docs[k++] = s->docs[i];
+		if (k > 0 && t + 1 == BULK_TRIES) {
+			if (r->refused == 0)
+				chat_buf_adds(&r->refused_why,
+					      r->stage->errstr);
+			r->refused += k;
+			k = 0;
+		}
+		if (k == 0) {
+			rc = 0;
+			break;
+		}
+		n = k;
+	}
+	if (rc && !stop_requested)
+		es_fail(r, r->stage, "indexing");
+	free(failed);
+	s->n = 0;
+	chat_buf_reset(&s->bodies);
+	return rc;
+}
+
+/* Queue one document; body[0..len) is copied. */
+static int sink_add(struct reindex *r, struct sink *s, const struct rec *k,
+		    const char *body, size_t len, int64_t created,
+		    int64_t updated)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->docs = xrealloc(s->docs, s->cap * sizeof(*s->docs));
+		s->off = xrealloc(s->off, s->cap * sizeof(*s->off));
+	}
+	s->docs[s->n] = (struct chat_search_doc){
+		.app = k->app, .chat = k->chat, .number = k->number,
+		.body_len = len, .created_at = created, .updated_at = updated,
+	};
+	s->off[s->n++] = s->bodies.len;
+	chat_buf_add(&s->bodies, body, len);
+	if (s->bodies.len >= BULK_BYTES || s->n >= BATCH_MAX)
+		return sink_flush(r, s);
+	return 0;
+}
+
+static int row_to(struct reindex *r, struct sink *s, const struct row *d)
+{
+	return sink_add(r, s, &d->k, r->arena.data + d->off, d->len,
+			d->created_at, d->updated_at);
+}
+
+/* Was chat (app, number) deleted whole during this run? */
+static bool wiped(const struct reindex *r, uint64_t app, uint64_t chat)
+{
+	for (size_t i = 0; i < r->nwiped; i++)
+		if (r->wiped[i][0] == app && r->wiped[i][1] == chat)
+			return true;
+	return false;
+}
+
+/*
+ * The row of key `k` is gone.  When its chat is gone too (a chat delete
+ * removes its messages in batches), one delete-by-query takes all of its
+ * documents instead of one request each.
+ */
+static int gone(struct reindex *r, const struct rec *k)
+{
+	struct chat_chat chat;
+	int found;
+
+	r->removed++;
+	if (wiped(r, k->app, k->chat))
+		return 0;
+	found = chat_chats_get(r->ctx.db, k->app, k->chat, &chat);
+	if (found < 0)
+		return db_fail(r, "reading a chat");
+	if (found) {
+		if (chat_search_delete_message(r->stage, k->app, k->chat,
+					       k->number))
+			return es_fail(r, r->stage, "deleting a message");
+		return 0;
+	}
+	if (chat_search_delete_chat(r->stage, k->app, k->chat))
+		return es_fail(r, r->stage, "deleting a chat's messages");
+	r->wiped = xrealloc(r->wiped, (r->nwiped + 1) * sizeof(*r->wiped));
+	r->wiped[r->nwiped][0] = k->app;
+	r->wiped[r->nwiped][1] = k->chat;
+	r->nwiped++;
+	return 0;
+}
+
+/* Reading MariaDB ----------------------------------------------------- */
+
+#define ROW_COLUMNS "m.id, c.application_id, c.number, m.number, m.chat_id, " \
+	"UNIX_TIMESTAMP(m.created_at), UNIX_TIMESTAMP(m.updated_at), "
+/* STRAIGHT_JOIN: walk messages in id order, never sort the whole join. */
+#define ROW_FROM " FROM messages m STRAIGHT_JOIN chats c ON c.id = m.chat_id "
+
+/* Params: after id, up to id, limit. */
+static const char copy_sql[] =
+	"SELECT " ROW_COLUMNS "m.body" ROW_FROM
+	"WHERE m.id > ? AND m.id <= ? ORDER BY m.id LIMIT ?";
+
+/*
+ * Params: bodies of ids above, bodies of rows updated since, after id,
+ * limit.  Other rows come without their body (NULL).
+ */
+static const char check_sql[] =
+	"SELECT " ROW_COLUMNS
+	"IF(m.id > ? OR m.updated_at >= FROM_UNIXTIME(?), m.body, NULL)"
+	ROW_FROM "WHERE m.id > ? ORDER BY m.id LIMIT ?";
+
+/*
+ * Run `sql` with `params` and read the rows into r->rows (bodies into
+ * r->arena).  Returns how many, or -1.
+ */
+static long fetch(struct reindex *r, const char *sql, MYSQL_BIND *params)
+{
+	struct row d;
+	char *body = xmalloc(CHAT_BODY_MAX_BYTES + 1);
+	unsigned long body_len = 0;
+	my_bool body_null = 0;
+	MYSQL_BIND res[8];
+	MYSQL_STMT *st;
+	long n = 0;
+	int rc;
+
+	chat_buf_reset(&r->arena);
+	chat_bind_u64(&res[0], &d.k.id);
+	chat_bind_u64(&res[1], &d.k.app);
+	chat_bind_u64(&res[2], &d.k.chat);
+	chat_bind_u64(&res[3], &d.k.number);
+	chat_bind_u64(&res[4], &d.chat_id);
+	chat_bind_i64(&res[5], &d.created_at);
+	chat_bind_i64(&res[6], &d.updated_at);
+	chat_bind_out(&res[7], body, CHAT_BODY_MAX_BYTES + 1, &body_len);
+	res[7].is_null = &body_null;
+	st = chat_db_exec(r->ctx.db, sql, params, res);
+	if (!st) {
+		free(body);
+		return db_fail(r, "reading messages");
+	}
+	while ((rc = mysql_stmt_fetch(st)) == 0) {
+		d.has_body = !body_null;
+		d.off = r->arena.len;
+		d.len = d.has_body ? body_len : 0;
+		if (d.len > CHAT_BODY_MAX_BYTES)
+			break;	/* cannot be: the column is a TEXT */
+		chat_buf_add(&r->arena, body, d.len);
+		r->rows[n++] = d;
+	}
+	chat_db_done(st);
+	free(body);
+	if (rc != MYSQL_NO_DATA)
+		return failf(r, "MariaDB: reading messages: %s",
+			     rc == MYSQL_DATA_TRUNCATED
+				     ? "a body over 65535 bytes"
+				     : mysql_stmt_error(st));
+	return n;
+}
+
+static int db_snapshot(struct reindex *r, int64_t *now, uint64_t *max_id,
+		       uint64_t *count)
+{
+	static const char sql[] =
+		"SELECT UNIX_TIMESTAMP(), COALESCE(MAX(id), 0), COUNT(*) "
+		"FROM messages";
+	MYSQL_BIND res[3];
+	MYSQL_STMT *st;
+	int rc;
+
+	chat_bind_i64(&res[0], now);
+	chat_bind_u64(&res[1], max_id);
+	chat_bind_u64(&res[2], count);
+	st = chat_db_exec(r->ctx.db, sql, NULL, res);
+	if (!st)
+		return db_fail(r, "reading the messages table");
+	rc = mysql_stmt_fetch(st);
+	chat_db_done(st);
+	return rc == 0 ? 0 : db_fail(r, "reading the messages table");
+}
+
+/* The passes ---------------------------------------------------------- */
+
+/* Step 3: every row up to max_id into the new index; keys to `out`. */
+static int copy_all(struct reindex *r, uint64_t max_id, uint64_t total,
+		    FILE *out)
+{
+	uint64_t last = 0, lim = r->batch;
+	MYSQL_BIND p[3];
+	long n;
+
+	phase_begin(r, "copy", total);
+	chat_bind_u64(&p[0], &last);
+	chat_bind_u64(&p[1], &max_id);
+	chat_bind_u64(&p[2], &lim);
+	while ((n = fetch(r, copy_sql, p)) > 0) {
+		for (long i = 0; i < n; i++)
+			if (row_to(r, &r->put, &r->rows[i]) ||
+			    put_rec(r, out, &r->rows[i].k))
+				return -1;
+		if (sink_flush(r, &r->put) || interrupted(r))
+			return -1;
+		last = r->rows[n - 1].k.id;
+		r->copied += (uint64_t)n;
+		r->done += (uint64_t)n;
+		progress(r, false);
+		if (r->pause_ms)
+			sleep_ms(r->pause_ms);
+	}
+	progress(r, true);
+	return n < 0 ? -1 : 0;
+}
+
+/* A row missing from the key file: index it (its body read if needed). */
+static int add_row(struct reindex *r, const struct row *d, FILE *out)
+{
+	int found;
+
+	if (d->has_body) {
+		if (row_to(r, &r->add, d))
+			return -1;
+	} else {
+		/* Committed late, below the ids whose bodies were read. */
+		found = chat_messages_get_by_chat_id(r->ctx.db, d->chat_id,
+						     d->k.number, &r->msg);
+		if (found < 0)
+			return db_fail(r, "reading a message");
+		if (found == 0)
+			return 0;	/* deleted since */
+		if (sink_add(r, &r->add, &d->k, r->msg.body.data,
+			     r->msg.body.len, r->msg.created_at,
+			     r->msg.updated_at))
+			return -1;
+	}
+	r->added++;
+	return put_rec(r, out, &d->k);
+}
+
+static bool same_doc(const struct rec *a, const struct rec *b)
+{
+	return a->app == b->app && a->chat == b->chat &&
+	       a->number == b->number;
+}
+
+/*
+ * Steps 4 and 6: bring the new index in line with MariaDB, given `in`,
+ * the keys indexed so far (ids up to *covered, in order), and `since`,
+ * the time from which edits are to be redone.  Writes the keys indexed
+ * afterwards to `out`; *covered becomes the highest id seen.
+ */
+static int reconcile(struct reindex *r, const char *phase, FILE *in,
+		     FILE *out, uint64_t *covered, int64_t since)
+{
+	uint64_t last = 0, lim = r->batch, above = *covered;
+	int64_t from = since - EDIT_SLACK_S;
+	MYSQL_BIND p[4];
+	struct rec f;
+	int have;
+	long n;
+
+	phase_begin(r, phase, r->copied + r->added - r->removed);
+	chat_bind_u64(&p[0], &above);
+	chat_bind_i64(&p[1], &from);
+	chat_bind_u64(&p[2], &last);
+	chat_bind_u64(&p[3], &lim);
+	if ((have = get_rec(r, in, &f)) < 0)
+		return -1;
+	while ((n = fetch(r, check_sql, p)) > 0) {
+		for (long i = 0; i < n; i++) {
+			const struct row *d = &r->rows[i];
+
+			for (; have > 0 && f.id < d->k.id;
+			     have = get_rec(r, in, &f))
+				if (gone(r, &f))
+					return -1;
+			if (have > 0 && f.id == d->k.id &&
+			    same_doc(&f, &d->k)) {
+				/* Indexed already; its body read: edited. */
+				if (d->has_body) {
+					if (row_to(r, &r->put, d))
+						return -1;
+					r->updated++;
+				}
+				if (put_rec(r, out, &d->k))
+					return -1;
+			} else {
+				/* f.id == id: an id reused for another key. */
+				if (have > 0 && f.id == d->k.id &&
+				    gone(r, &f))
+					return -1;
+				if (add_row(r, d, out))
+					return -1;
+			}
+			if (have > 0 && f.id == d->k.id)
+				have = get_rec(r, in, &f);
+			if (have < 0)
+				return -1;
+		}
+		if (sink_flush(r, &r->put) || sink_flush(r, &r->add) ||
+		    interrupted(r))
+			return -1;
+		last = r->rows[n - 1].k.id;
+		r->done += (uint64_t)n;
+		progress(r, false);
+	}
+	if (n < 0)
+		return -1;
+	for (; have > 0; have = get_rec(r, in, &f))
+		if (gone(r, &f))
+			return -1;
+	if (have < 0)
+		return -1;
+	progress(r, true);
+	if (last > *covered)
+		*covered = last;
+	return 0;
+}
+
+/* The engine, beyond lib/search ---------------------------------------- */
+
+/* Names go into URL paths: only what chat_search_create_index makes. */
+static bool plain_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 255 && !strchr("._-", s[0]) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* `method` /<index><suffix>; 404 counts as done when `gone_ok`. */
+static int es_call(struct reindex *r, const char *method, const char *index,
+		   const char *suffix, bool gone_ok)
+{
+	struct chat_buf path, resp;
+	long status = 0;
+	int rc = -1;
+
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	if (!plain_name(index)) {
+		failf(r, "index name \"%.100s\" is not plain; not touching it",
+		      index);
+		goto out;
+	}
+	chat_buf_addf(&path, "/%s%s", index, suffix);
+	if (chat_es_request(r->ctx.es, method, path.data, NULL, 0, &status,
+			    &resp))
+		es_fail(r, r->ctx.es, path.data);
+	else if (status == 200 || (gone_ok && status == 404))
+		rc = 0;
+	else
+		failf(r, "search engine: %s %s: HTTP %ld: %.300s", method,
+		      path.data, status, resp.data);
+out:
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+/* The one index holding `alias` in *index (NULL when none).  0 or -1. */
+static int alias_index(struct reindex *r, const char *alias, char **index)
+{
+	struct json_object *obj = NULL;
+	struct chat_buf path, resp;
+	long status = 0;
+	int rc = -1;
+
+	*index = NULL;
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	if (!plain_name(alias)) {
+		failf(r, "alias \"%.100s\" is not a plain index name", alias);
+		goto out;
+	}
+	chat_buf_addf(&path, "/_alias/%s", alias);
+	if (chat_es_request(r->ctx.es, "GET", path.data, NULL, 0, &status,
+			    &resp)) {
+		es_fail(r, r->ctx.es, "looking up the alias");
+		goto out;
+	}
+	if (status == 404) {
+		rc = 0;
+		goto out;
+	}
+	obj = json_tokener_parse(resp.data);
+	if (status != 200 || !json_object_is_type(obj, json_type_object)) {
+		failf(r, "search engine: GET %s: HTTP %ld: %.300s", path.data,
+		      status, resp.data);
+		goto out;
+	}
+	if (json_object_object_length(obj) != 1) {
+		failf(r, "alias %s is held by %d indices (%.300s); fix that "
+		      "by hand first", alias, json_object_object_length(obj),
+		      resp.data);
+		goto out;
+	}
+	json_object_object_foreach(obj, key, val) {
+		(void)val;
+		*index = xstrdup(key);
+	}
+	rc = 0;
+out:
+	json_object_put(obj);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+/* Step 2, with a clear word when another rebuild holds the lock. */
+static int create_new(struct reindex *r)
+{
+	char *holder = NULL;
+
+	if (chat_search_create_index(r->ctx.es, r->stage_alias.data,
+				     &r->new) == 0)
+		return 0;
+	es_fail(r, r->ctx.es, "creating the new index");
+	if (alias_index(r, r->stage_alias.data, &holder) != 0 || !holder) {
+		free(holder);
+		return -1;
+	}
+	chat_buf_reset(&r->err);
+	/* The serving index itself: a rebuild died after its swap. */
+	if (r->old && strcmp(holder, r->old) == 0)
+		failf(r, "the serving index %s still holds the alias %s: a "
+		      "rebuild is finishing, or one died after its swap; if "
+		      "none runs, remove that alias only (curl -X DELETE "
+		      "%s/%s/_alias/%s) and try again", holder,
+		      r->stage_alias.data, r->ctx.cfg.es_url, holder,
+		      r->stage_alias.data);
+	else
+		failf(r, "index %s holds the alias %s: another rebuild is "
+		      "running, or one died; if none runs, delete that index "
+		      "(curl -X DELETE %s/%s) and try again", holder,
+		      r->stage_alias.data, r->ctx.cfg.es_url, holder);
+	free(holder);
+	return -1;
+}
+
+/*
+ * Step 5.  A swap whose answer was lost may have happened: ask where the
+ * alias is before deciding that it failed (and deleting the new index).
+ */
+static int swap(struct reindex *r)
+{
+	const char *alias = r->ctx.cfg.es_index;
+	char *now = NULL;
+
+	if (es_call(r, "POST", r->new, "/_refresh", false))
+		return -1;
+	if (chat_search_swap_alias(r->ctx.es, r->new, r->old) == 0) {
+		r->swapped = true;
+		return 0;
+	}
+	es_fail(r, r->ctx.es, "moving the alias");
+	if (alias_index(r, alias, &now)) {
+		r->unsure = true;
+		chat_buf_addf(&r->err, "; whether the alias moved to %s is "
+			      "unknown: see %s/_alias/%s, then delete by hand "
+			      "the one of %s and %s it is not on",
+			      r->new, r->ctx.cfg.es_url, alias, r->new,
+			      r->old ? r->old : "(no old index)");
+	} else if (now && strcmp(now, r->new) == 0) {
+		chat_buf_reset(&r->err);	/* the answer was lost */
+		r->swapped = true;
+	} else if (r->old && (!now || strcmp(now, r->old) != 0)) {
+		chat_buf_reset(&r->err);
+		failf(r, "the alias %s left %s during the rebuild (now on %s): "
+		      "another rebuild?", alias, r->old, now ? now : "none");
+	}
+	free(now);
+	return r->swapped ? 0 : -1;
+}
+
+static int run(struct reindex *r)
+{
+	const char *alias = r->ctx.cfg.es_index;
+	FILE *keys = NULL, *next = NULL;
+	int64_t t0, t1;
+	uint64_t max_id, total, covered, ignored;
+	int rc = -1;
+
+	if (alias_index(r, alias, &r->old) ||
+	    db_snapshot(r, &t0, &max_id, &total) || create_new(r))
+		goto out;
+	keys = tmpfile();
+	next = tmpfile();
+	if (!keys || !next) {
+		failf(r, "cannot create a temporary file in /tmp");
+		goto out;
+	}
+	covered = max_id;
+	/*
+	 * t1: MariaDB's clock before the check; the catch-up redoes the
+	 * edits made since.
+	 */
+	if (copy_all(r, max_id, total, keys) ||
+	    db_snapshot(r, &t1, &ignored, &ignored))
+		goto out;
+	rewind(keys);
+	if (reconcile(r, "check", keys, next, &covered, t0) || swap(r))
+		goto out;
+	rewind(next);
+	fclose(keys);
+	if ((keys = tmpfile()) == NULL) {
+		failf(r, "cannot create a temporary file in /tmp");
+		goto out;
+	}
+	if (reconcile(r, "catch-up", next, keys, &covered, t1) ||
+	    es_call(r, "POST", r->new, "/_refresh", false))
+		goto out;
+	r->caught_up = true;
+	if (chat_search_swap_alias(r->stage, NULL, r->new)) {
+		es_fail(r, r->stage, "dropping the staging alias");
+		goto out;
+	}
+	if (r->old && es_call(r, "DELETE", r->old, "", true)) {
+		failf(r, "the new index %s serves; deleting the old index %s "
+		      "failed, delete it by hand", r->new, r->old);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (keys)
+		fclose(keys);
+	if (next)
+		fclose(next);
+	/* Before the swap nothing reads the new index: drop it and the lock. */
+	if (rc && r->new && !r->swapped && !r->unsure)
+		es_call(r, "DELETE", r->new, "", true);
+	else if (rc && r->swapped)
+		chat_search_swap_alias(r->stage, NULL, r->new);
+	return rc;
+}
+
+/* main ----------------------------------------------------------------- */
+
+static const char usage[] =
+	"usage: reindex [--batch N] [--pause MS]\n"
+	"Rebuild the message search index from MariaDB into a new index, move\n"
+	"the alias CHAT_ES_INDEX to it atomically and delete the old index.\n"
+	"Searches and writes go on meanwhile; what is written during the\n"
+	"rebuild is carried over.  Safe to interrupt (Ctrl-C) before the\n"
+	"swap.\n"
+	"\n"
+	"  --batch N   rows per MariaDB statement and _bulk request (1-10000,\n"
+	"              default 1000)\n"
+	"  --pause MS  sleep MS milliseconds after each batch of the copy, to\n"
+	"              spare a busy cluster (default 0)\n"
+	"\n"
+	"Settings: the CHAT_MYSQL_* and CHAT_ES_* variables.  Progress goes\n"
+	"to stderr when it is a terminal; one summary line to stdout.  Exit 0\n"
+	"on success, 1 on failure (with a message on stderr), 2 on bad usage.\n"
+	"Needs /tmp room for 32 bytes per message.\n";
+
+static int parse_args(struct reindex *r, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		bool batch = strcmp(argv[i], "--batch") == 0;
+		uint64_t v;
+
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if ((!batch && strcmp(argv[i], "--pause") != 0) ||
+		    i + 1 == argc ||
+		    chat_parse_u64(argv[i + 1], strlen(argv[i + 1]),
+				   batch ? 1 : 0, batch ? BATCH_MAX : 600000,
+				   &v)) {
+			fprintf(stderr, "reindex: bad argument '%s'\n%s",
+				argv[i], usage);
+			return 2;
+		}
+		*(batch ? &r->batch : &r->pause_ms) = (unsigned)v;
+		i++;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct reindex r;
+	struct sigaction sa;
+	double start = now_ms(), secs;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.batch = BATCH_DEFAULT;
+	if ((rc = parse_args(&r, argc, argv)) >= 0)
+		return rc;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	chat_ctx_init(&r.ctx, "reindex");
+	chat_buf_init(&r.stage_alias);
+	chat_buf_init(&r.arena);
+	chat_buf_init(&r.err);
+	chat_buf_init(&r.refused_why);
+	chat_message_init(&r.msg);
+	sink_init(&r.put, false);
+	sink_init(&r.add, true);
+	r.tty = isatty(STDERR_FILENO);
+	r.rows = xcalloc(r.batch, sizeof(*r.rows));
+	chat_buf_addf(&r.stage_alias, "%s" STAGE_SUFFIX,
+		      r.ctx.cfg.es_index ? r.ctx.cfg.es_index : "");
+	r.stage_cfg = r.ctx.cfg;
+	r.stage_cfg.es_index = r.stage_alias.data;
+	r.stage = chat_es_new(&r.stage_cfg);
+
+	rc = run(&r) ? 1 : 0;
+	secs = (now_ms() - start) / 1e3;
+	if (rc == 0) {
+		printf("reindex: %llu messages copied into %s in %.1fs "
+		       "(%.0f/s); %llu added, %llu updated, %llu removed "
+		       "meanwhile; %llu writes refused; alias %s moved from "
+		       "%s\n",
+		       (unsigned long long)r.copied, r.new, secs,
+		       secs > 0 ? (double)r.copied / secs : 0.0,
+		       (unsigned long long)r.added,
+		       (unsigned long long)r.updated,
+		       (unsigned long long)r.removed,
+		       (unsigned long long)r.refused, r.ctx.cfg.es_index,
+		       r.old ? r.old : "(none)");
+		if (r.refused)
+			fprintf(stderr, "reindex: warning: the search engine "
+				"refused %llu writes, whose messages are left "
+				"out of the index (first: %s)\n",
+				(unsigned long long)r.refused,
+				r.refused_why.data);
+		if (fflush(stdout) != 0) {
+			fprintf(stderr, "reindex: cannot write the summary\n");
+			rc = 1;
+		}
+	} else {
+		if (r.tty && r.phase)
+			fputc('\n', stderr);
+		fprintf(stderr, "reindex: %s\n",
+			r.err.len ? r.err.data : "failed");
+		if (r.swapped && !r.caught_up)
+			fprintf(stderr, "reindex: the alias %s is on the new "
+				"index %s, which may miss changes made during "
+				"the rebuild: run reindex again%s%s%s\n",
+				r.ctx.cfg.es_index, r.new,
+				r.old ? "; then delete the old index " : "",
+				r.old ? r.old : "", r.old ? " by hand" : "");
+		else if (r.new && !r.unsure)
+			fprintf(stderr, "reindex: nothing changed; %s still "
+				"serves\n", r.old ? r.old : "no index");
+	}
+	free(r.old);
+	free(r.new);
+	free(r.rows);
+	free(r.wiped);
+	sink_release(&r.put);
+	sink_release(&r.add);
+	chat_message_release(&r.msg);
+	chat_buf_release(&r.arena);
+	chat_buf_release(&r.stage_alias);
+	chat_buf_release(&r.err);
+	chat_buf_release(&r.refused_why);
+	chat_es_free(r.stage);
+	chat_ctx_release(&r.ctx);
+	return rc;
+}
