@@ -37,7 +37,14 @@ HARNESS := tests/harness
 .PHONY: all deps start stop run status test unit integration clean
 all: $(LIB) $(CGI_BIN) $(JOB_BIN)
 
-%.o: %.c
+# Objects remember the flags they were built with: a change (a SANITIZE
+# build, say) rebuilds everything instead of mixing the two.
+BUILD_FLAGS := $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS)
+.build-flags: FORCE
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' >$@
+.PHONY: FORCE
+
+%.o: %.c .build-flags
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
@@ -91,7 +98,7 @@ test: deps
 integration: all $(INTEG_BIN)
 
 clean:
-	rm -f $(LIB) lib/search_index.h lib/*.o lib/*.d cgi-bin/*.o cgi-bin/*.d $(CGI_BIN) \
+	rm -f .build-flags $(LIB) lib/search_index.h lib/*.o lib/*.d cgi-bin/*.o cgi-bin/*.d $(CGI_BIN) \
 		jobs/*.o jobs/*.d $(JOB_BIN) tests/*/*.o tests/*/*.d \
 		$(UNIT_BIN) $(INTEG_BIN)
 

@@ -29,6 +29,7 @@ void chat_buf_adds(struct chat_buf *b, const char *s);
 void chat_buf_addch(struct chat_buf *b, char c);
 __attribute__((format(printf, 2, 3)))
 void chat_buf_addf(struct chat_buf *b, const char *fmt, ...);
+__attribute__((format(printf, 2, 0)))
 void chat_buf_vaddf(struct chat_buf *b, const char *fmt, va_list ap);
 /* Hand the contents to the caller (who frees them) and reset `b`. */
 char *chat_buf_detach(struct chat_buf *b, size_t *len);

@@ -67,7 +67,8 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)es->cfg->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)es->cfg->timeout_ms * 15);
+	/* A hung engine must not hold up the worker's persistence long. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)es->cfg->timeout_ms * 5);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,

@@ -33,29 +33,8 @@
 #include <json-c/json.h>
 
 #include "es.h"
+#include "search_words.h"
 
-/* At most this many distinct words of a query are used; see query. */
-#define CHAT_SEARCH_MAX_WORDS 128
-
-/* A word of a query: bytes q[off..off+len), `chars` code points. */
-struct chat_search_word {
-	size_t off;
-	size_t len;
-	size_t chars;
-};
-
-/*
- * Split the UTF-8 query q[0..len) into words: maximal runs of letters,
- * digits and combining marks (non-ASCII code points count as letters
- * unless they are in the table of punctuation, symbol, space, emoji and
- * control ranges in search.c; bytes that are not valid UTF-8 separate
- * words).  Words equal to an earlier one, ignoring ASCII case, are
- * dropped.  Stores at most `max` words in order of appearance and returns
- * how many it stored; 0 means the query has no letter or digit.  Never
- * fails.
- */
-size_t chat_search_words(const char *q, size_t len,
-			 struct chat_search_word *words, size_t max);
 
 /*
  * Create the index and the alias cfg->es_index when the alias does not
@@ -104,9 +83,11 @@ struct chat_search_doc {
  * that is already indexed is left alone (and counts as a success: it may
  * be newer than this one); otherwise it is replaced.  Sets item_failed[i]
  * (n entries, caller's storage) to whether docs[i] failed; returns 0 when
- * the request was answered, even when some items failed, and -1 (all
- * items failed) when it was not.  Writes require the alias to exist (no
- * index is ever auto-created): call chat_search_ensure_index first.
+ * the request was answered, even when some items were refused, and -1
+ * when it was not or when an item failed for want of the engine (429,
+ * a write block, a 5xx): worth retrying later.  Writes require the
+ * alias to exist (no index is ever auto-created): call
+ * chat_search_ensure_index first.
  * n == 0 sends nothing and returns 0.
  */
 int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,

@@ -23,6 +23,8 @@ packages=(
 	maven default-jdk-headless
 	# tools of the harness and benchmarks
 	curl unzip wrk
+	# fuzzing (make fuzz, make fuzz-smoke): clang and its libFuzzer
+	clang libclang-rt-14-dev
 	# /api-docs (make docs) and tests/docs: Node.js 20+, headless Chromium
 	nodejs chromium
 )

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` runs it:
 #
-#   1. build everything with -Werror: the programs, the unit tests and the
-#      integration tests (with SANITIZE=... set in the environment, from
-#      clean, instrumented: make SANITIZE=$SANITIZE);
+#   1. build everything with -Werror and AddressSanitizer + UBSan (see
+#      SANITIZE below): the programs, the unit and integration tests;
 #   2. run every tests/unit/test_* binary;
 #   3. start a private stack on the test ports under var/test (stopping any
 #      test stack left over first, so the programs just built are the ones
@@ -26,13 +25,16 @@
 # the part that did not come up and the run fails.
 #
 # Environment:
-#   SANITIZE      e.g. address,undefined: clean rebuild with sanitizers
+#   SANITIZE      sanitizers to build with (default address,undefined;
+#                 empty for a plain build): clean rebuild, and any report
+#                 in a program's log fails the run
 #   CRITERION_ARGS  extra arguments for every test binary (e.g. --jobs 1,
 #                 --filter 'applications/*')
 #   CHAT_TEST_VAR, CHAT_TEST_HTTP_PORT, CHAT_TEST_MYSQL_PORT,
 #   CHAT_TEST_REDIS_PORT, CHAT_TEST_ES_PORT  where the test stack lives
 #                 (default var/test and ports 18080, 13307, 16380, 19250), for
-#                 two test runs side by side
+#                 two test runs side by side; the directory is wiped at the
+#                 start of each run
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
 #   CHAT_SYNC_INTERVAL, CHAT_TIMEOUT_MS  passed on to the test stack; every
 #                 other CHAT_* setting is replaced by the test stack's own, so
@@ -41,6 +43,9 @@
 
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
+
+# The suite runs instrumented unless told otherwise (SANITIZE= make test).
+SANITIZE=${SANITIZE-address,undefined}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -239,6 +244,14 @@ for bin in ${unit_bins[@]+"${unit_bins[@]}"}; do
 	run_binary "$repo/$bin" unit
 done
 run_script "$repo/tests/install/run.sh"
+# Every fuzz target briefly over its seed corpus.
+say "running make fuzz-smoke"
+if make fuzz-smoke 8>&-; then
+	passed=$((passed + 1))
+else
+	say "make fuzz-smoke failed (inputs in tests/fuzz/build/crashes/)"
+	failed=$((failed + 1))
+fi
 
 # --- 3. integration tests against a private stack ------------------------
 
@@ -268,6 +281,9 @@ fi
 say "starting the test stack in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 # A test stack left over from an interrupted run would serve old binaries.
 "$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
+# Every run starts from empty stores: data or an index mapping left by an
+# older build must not decide a result.
+rm -rf -- "$CHAT_VAR"
 stack_started=1
 stack_ran=1
 if ! "$here/stack.sh" start 8>&-; then
