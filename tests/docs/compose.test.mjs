@@ -174,7 +174,7 @@ test('the build context has every file the Dockerfile copies', () => {
 });
 
 test('the entrypoint replaces every placeholder of nginx/chat-http.conf and chat-api.conf', () => {
-  for (const f of ['chat-http.conf', 'chat-api.conf']) {
+  for (const f of ['chat-http.conf', 'chat-api.conf', 'chat-default.conf']) {
     for (const [ph] of read('nginx', f).matchAll(/@[A-Z_]+@/g)) {
       assert.ok(entrypoint.includes(`s|${ph}|`), `${ph} of nginx/${f}`);
     }
@@ -191,7 +191,7 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
     mkdirSync(join(conf, 'chat'), { recursive: true });
     const subst = [...entrypoint.matchAll(/-e "s\|(@[A-Z_]+@)\|([^|]+)\|g"/g)].map((m) => [m[1], m[2]]);
     const values = { '$run_dir': entrypoint.match(/^run_dir=(\S+)$/m)[1], '$rate': '10r/s', '$burst': '20' };
-    for (const f of ['chat-http.conf', 'chat-api.conf']) {
+    for (const f of ['chat-http.conf', 'chat-api.conf', 'chat-default.conf']) {
       let text = read('nginx', f);
       for (const [ph, v] of subst) text = text.replaceAll(ph, values[v] ?? v);
       assert.doesNotMatch(text, /@[A-Z_]+@/);
