@@ -8,6 +8,7 @@
 
 #include "ctx.h"
 #include "db.h"
+#include "json.h"
 #include "redis.h"
 #include "text.h"
 #include "xalloc.h"
@@ -108,14 +109,6 @@ int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
 	return chat_db_exec(db, rename_sql, p, NULL) ? 0 : -1;
 }
 
-static void add_time(struct json_object *obj, const char *key, int64_t t)
-{
-	char ts[CHAT_TIME_LEN + 1];
-
-	chat_time_format((time_t)t, ts);
-	json_object_object_add(obj, key, json_object_new_string(ts));
-}
-
 struct json_object *chat_app_json(const struct chat_app *app)
 {
 	struct json_object *obj = json_object_new_object();
@@ -125,8 +118,8 @@ struct json_object *chat_app_json(const struct chat_app *app)
 	json_object_object_add(obj, "name", json_object_new_string(app->name));
 	json_object_object_add(obj, "chats_count",
 			       json_object_new_int64((int64_t)app->chats_count));
-	add_time(obj, "created_at", app->created_at);
-	add_time(obj, "updated_at", app->updated_at);
+	chat_json_add_time(obj, "created_at", app->created_at);
+	chat_json_add_time(obj, "updated_at", app->updated_at);
 	return obj;
 }
 

@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "db.h"
-#include "text.h"
+#include "json.h"
 #include "xalloc.h"
 
 static const char max_sql[] =
@@ -123,17 +123,14 @@ int chat_chats_delete_row(struct chat_db *db, uint64_t id)
 struct json_object *chat_chat_json(const struct chat_chat *chat)
 {
 	struct json_object *obj = json_object_new_object();
-	char ts[CHAT_TIME_LEN + 1];
 
 	json_object_object_add(obj, "number",
 			       json_object_new_int64((int64_t)chat->number));
 	json_object_object_add(obj, "messages_count",
 			       json_object_new_int64(
 				       (int64_t)chat->messages_count));
-	chat_time_format((time_t)chat->created_at, ts);
-	json_object_object_add(obj, "created_at", json_object_new_string(ts));
-	chat_time_format((time_t)chat->updated_at, ts);
-	json_object_object_add(obj, "updated_at", json_object_new_string(ts));
+	chat_json_add_time(obj, "created_at", chat->created_at);
+	chat_json_add_time(obj, "updated_at", chat->updated_at);
 	return obj;
 }
 

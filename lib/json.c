@@ -381,3 +381,11 @@ int chat_json_string(struct json_object *obj, const struct chat_field *f,
 	*len = n;
 	return 1;
 }
+
+void chat_json_add_time(struct json_object *obj, const char *key, int64_t t)
+{
+	char ts[CHAT_TIME_LEN + 1];
+
+	chat_time_format((time_t)t, ts);
+	json_object_object_add(obj, key, json_object_new_string(ts));
+}

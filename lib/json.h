@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -42,5 +43,8 @@ struct chat_field {
 int chat_json_string(struct json_object *obj, const struct chat_field *f,
 		     bool required, const char **s, size_t *len,
 		     struct chat_buf *msg);
+
+/* Add `key`: the contract's timestamp of Unix time `t`. */
+void chat_json_add_time(struct json_object *obj, const char *key, int64_t t);
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "db.h"
-#include "text.h"
+#include "json.h"
 #include "xalloc.h"
 
 void chat_message_init(struct chat_message *m)
@@ -237,17 +237,14 @@ long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
 struct json_object *chat_message_json(const struct chat_message *m)
 {
 	struct json_object *obj = json_object_new_object();
-	char ts[CHAT_TIME_LEN + 1];
 
 	json_object_object_add(obj, "number",
 			       json_object_new_int64((int64_t)m->number));
 	json_object_object_add(obj, "body",
 			       json_object_new_string_len(m->body.data,
 							  (int)m->body.len));
-	chat_time_format((time_t)m->created_at, ts);
-	json_object_object_add(obj, "created_at", json_object_new_string(ts));
-	chat_time_format((time_t)m->updated_at, ts);
-	json_object_object_add(obj, "updated_at", json_object_new_string(ts));
+	chat_json_add_time(obj, "created_at", m->created_at);
+	chat_json_add_time(obj, "updated_at", m->updated_at);
 	return obj;
 }
 

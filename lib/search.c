@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "json.h"
 #include "search_index.h"	/* generated from search-index.json */
 #include "search_words.h"
 #include "text.h"
@@ -557,15 +558,6 @@ static struct json_object *search_body(uint64_t app, uint64_t chat,
 	return body;
 }
 
-static void add_time(struct json_object *msg, const char *key,
-		     struct json_object *v)
-{
-	char ts[CHAT_TIME_LEN + 1];
-
-	chat_time_format((time_t)json_object_get_int64(v), ts);
-	set(msg, key, json_object_new_string(ts));
-}
-
 /* A Message object from a hit's _source, or NULL when it is malformed. */
 static struct json_object *hit_message(struct json_object *hit)
 {
@@ -583,8 +575,10 @@ static struct json_object *hit_message(struct json_object *hit)
 	    json_object_new_uint64(json_object_get_uint64(number)));
 	/* Share the body string with the parsed answer, no copy. */
 	set(msg, "body", json_object_get(body));
-	add_time(msg, "created_at", get(src, "created_at", NULL));
-	add_time(msg, "updated_at", get(src, "updated_at", NULL));
+	chat_json_add_time(msg, "created_at",
+			   json_object_get_int64(get(src, "created_at", NULL)));
+	chat_json_add_time(msg, "updated_at",
+			   json_object_get_int64(get(src, "updated_at", NULL)));
 	return msg;
 }
 

@@ -273,6 +273,15 @@ ensure_chat_user() {
 			--shell /usr/sbin/nologin chat ||
 			die "cannot create the system user chat"
 	fi
+	# In CI (a clone wherever the runner put it, /root included) open the
+	# way for chat: search permission on the directories above the tree.
+	if [ "${CI:-}" = true ] && ! as_chat test -x "$run_dir"; then
+		local d=$run_dir
+		while [ "$d" != / ]; do
+			d=$(dirname -- "$d")
+			as_chat test -x "$d" || { say "CI: chmod o+x $d for user chat"; chmod o+x -- "$d"; }
+		done
+	fi
 	as_chat test -x "$run_dir" ||
 		die "user chat cannot reach $run_dir: every directory above CHAT_VAR=$CHAT_VAR must be searchable by others (chmod o+x), or choose a CHAT_VAR elsewhere"
 }
@@ -610,15 +619,28 @@ nginx_cmd() {
 	nginx -p "$nginx_dir/" -c "$nginx_conf" -e "$log_dir/nginx-error.log" "$@"
 }
 
+# Checksum of the generated nginx configuration (empty when none yet).
+nginx_conf_sum() {
+	cat "$nginx_dir"/*.conf 2>/dev/null | md5sum
+}
+
 start_nginx() {
+	local before
+	before=$(nginx_conf_sum)
 	write_nginx_conf
 	mark_log "$log_dir/nginx-error.log"
 	if ! nginx_cmd -t >"$log_dir/nginx-test.log" 2>&1; then
 		fail "nginx (configuration test)" "$log_dir/nginx-test.log"
 	fi
 	if pidfile_alive "$nginx_pid" "$(nginx_pattern)"; then
-		say "nginx already running (pid $(head -n1 "$nginx_pid")); reloading its configuration"
-		kill -HUP "$(head -n1 "$nginx_pid")"
+		# A reload ends the old workers' kept-alive connections, so it
+		# is done only when the configuration really changed.
+		if [ "$(nginx_conf_sum)" = "$before" ]; then
+			say "nginx already running (pid $(head -n1 "$nginx_pid"))"
+		else
+			say "nginx already running (pid $(head -n1 "$nginx_pid")); reloading its changed configuration"
+			kill -HUP "$(head -n1 "$nginx_pid")"
+		fi
 		return 0
 	fi
 	say "starting nginx on 127.0.0.1:$CHAT_HTTP_PORT"
