@@ -11,7 +11,8 @@
 #      happens (failure, Ctrl-C, TERM);
 #      The install test runs after the unit tests; the OpenAPI, routes
 #      and Swagger UI tests (tests/docs) run while the stack is up, and a
-#      short smoke run of the benchmarks (tests/bench) after it stopped;
+#      short smoke run of the benchmarks (tests/bench) after it stopped,
+#      and the unit tests under valgrind (a plain build) last;
 #   4. print each Criterion summary as it comes, then one line alone:
 #
 #        N passed, M failed
@@ -302,5 +303,14 @@ stop_stack
 # --- 4. the benchmarks, briefly, on their own stack -----------------------
 # So that the benchmark code cannot rot; the figures mean nothing here.
 run_script "$repo/tests/bench/bench.sh" --smoke
+
+# --- 5. the unit tests once more, built plain, under valgrind -------------
+say "running make valgrind-unit"
+if make WERROR=1 valgrind-unit 8>&-; then
+	passed=$((passed + 1))
+else
+	say "make valgrind-unit failed (logs in tests/unit/valgrind/)"
+	failed=$((failed + 1))
+fi
 
 finish

@@ -621,7 +621,7 @@ nginx_cmd() {
 
 # Checksum of the generated nginx configuration (empty when none yet).
 nginx_conf_sum() {
-	cat "$nginx_dir"/*.conf 2>/dev/null | md5sum
+	{ cat "$nginx_dir"/*.conf 2>/dev/null || true; } | md5sum
 }
 
 start_nginx() {
