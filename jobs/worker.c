@@ -275,13 +275,6 @@ out:
 	return rc;
 }
 
-/* Remember an index entry to redo; 0 or -1. */
-static int queue_reindex(struct worker *w, uint64_t app, uint64_t chat,
-			 uint64_t number)
-{
-	return chat_queue_reindex(&w->ctx, app, chat, number);
-}
-
 static bool search_backed_off(struct worker *w)
 {
 	if (now_ms() < w->es_retry_at)
@@ -348,7 +341,8 @@ static int index_new(struct worker *w, struct job *jobs, size_t n)
 	for (size_t k = 0; k < nd; k++) {
 		const struct job *j = &jobs[of[k]];
 
-		if (failed[k] && queue_reindex(w, j->app, j->chat, j->number))
+		if (failed[k] && chat_queue_reindex(&w->ctx, j->app, j->chat,
+						  j->number))
 			rc = -1;
 	}
 out:
@@ -393,7 +387,7 @@ static int delete_chat(struct worker *w, const struct job *j)
 	if (skipped || chat_search_delete_chat(w->ctx.es, j->app, j->chat)) {
 		if (!skipped)
 			search_failed(w);
-		return queue_reindex(w, j->app, j->chat, 0);
+		return chat_queue_reindex(&w->ctx, j->app, j->chat, 0);
 	}
 	return 0;
 }
