@@ -5,6 +5,9 @@
 PKGS := fcgi json-c hiredis libmariadb libcurl
 CC ?= cc
 CFLAGS ?= -O2 -g
+# The worker indexes on a thread of its own.
+CFLAGS += -pthread
+LDFLAGS += -pthread
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wshadow -Wvla -fno-common
 ifeq ($(WERROR),1)

@@ -81,6 +81,9 @@
 #   BENCH_KEEP=1       keep the stack's data from the last run
 #   BENCH_SOURCE       what the report says was measured (default: the
 #                      commit, and whether lib/ cgi-bin/ jobs/ nginx/ differ)
+#   BENCH_PARTS        the parts to run, of: worker mysql search sync redis
+#                      http half rss (default all; mysql and search use the
+#                      worker part's rows, half uses http's rates)
 #   BENCH_LEAVE_UP=1   leave the stack (and the worker) running at the end,
 #                      to profile against it; stop it with
 #                      CHAT_VAR=var/bench tests/harness/stack.sh stop
@@ -119,6 +122,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 : "${BENCH_THREADS:=$((ncpu < 4 ? ncpu : 4))}"
 : "${BENCH_KEEP:=0}"
 : "${BENCH_LEAVE_UP:=0}"
+: "${BENCH_PARTS:=worker mysql search sync redis http half rss}"
 
 while IFS= read -r var; do
 	case $var in
@@ -692,6 +696,9 @@ part_rss() {
 	R[worker_anon_kb]=$(vm "$pid" RssAnon)
 }
 
+# wanted PART: whether BENCH_PARTS names it.
+wanted() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
+
 # run_part NAME FUNCTION ARGS...: run one part and count it.
 run_part() {
 	local name=$1 rc
@@ -824,19 +831,19 @@ else
 	if [ -z "$APP_ID" ]; then
 		bad setup "no application to benchmark"
 	else
-		run_part worker part_worker
-		run_part "MariaDB ceiling" part_mysql_ceiling
-		run_part "search latency" part_search_latency
-		run_part sync part_sync
-		run_part "Redis ceiling" part_redis_ceiling
+		wanted worker && run_part worker part_worker
+		wanted mysql && run_part "MariaDB ceiling" part_mysql_ceiling
+		wanted search && run_part "search latency" part_search_latency
+		wanted sync && run_part sync part_sync
+		wanted redis && run_part "Redis ceiling" part_redis_ceiling
 		for k in "${http_paths[@]}"; do
-			run_part "http $k" part_http "$k"
+			wanted http && run_part "http $k" part_http "$k"
 		done
 		for k in "${http_paths[@]}"; do
 			case $k in ceiling | fcgi_floor) continue ;; esac
-			run_part "http $k (half load)" part_http_half "$k"
+			wanted half && run_part "http $k (half load)" part_http_half "$k"
 		done
-		run_part RSS part_rss
+		wanted rss && run_part RSS part_rss
 	fi
 fi
 
