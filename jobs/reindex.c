@@ -49,13 +49,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "buf.h"
 #include "chats.h"
+#include "clock.h"
 #include "ctx.h"
 #include "db.h"
 #include "es.h"
@@ -133,22 +133,6 @@ struct reindex {
 	struct chat_buf err;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Record the first error; later ones are consequences. */
 __attribute__((format(printf, 2, 3)))
 static int failf(struct reindex *r, const char *fmt, ...)
@@ -197,14 +181,14 @@ static void phase_begin(struct reindex *r, const char *phase,
 	r->phase = phase;
 	r->done = 0;
 	r->total = total;
-	r->phase_start = now_ms();
+	r->phase_start = chat_now_ms();
 	r->shown_at = 0;
 }
 
 /* The \r-updated line, at most five times a second, on a terminal only. */
 static void progress(struct reindex *r, bool last)
 {
-	double now = now_ms(), secs = (now - r->phase_start) / 1e3;
+	double now = chat_now_ms(), secs = (now - r->phase_start) / 1e3;
 	double rate = secs > 0 ? (double)r->done / secs : 0;
 	uint64_t total = r->done > r->total ? r->done : r->total;
 	char left[32];
@@ -276,7 +260,7 @@ static int sink_flush(struct reindex *r, struct sink *s)
 		size_t k = 0;
 
 		if (t)
-			sleep_ms(500U << t);
+			chat_sleep_ms(500U << t);
 		if (chat_search_bulk(r->stage, s->docs, n, s->create_only,
 				     failed))
 			continue;
@@ -488,7 +472,7 @@ static int copy_all(struct reindex *r, uint64_t max_id, uint64_t total,
 		r->done += (uint64_t)n;
 		progress(r, false);
 		if (r->pause_ms)
-			sleep_ms(r->pause_ms);
+			chat_sleep_ms(r->pause_ms);
 	}
 	progress(r, true);
 	return n < 0 ? -1 : 0;
@@ -866,7 +850,7 @@ int main(int argc, char **argv)
 {
 	struct reindex r;
 	struct sigaction sa;
-	double start = now_ms(), secs;
+	double start = chat_now_ms(), secs;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -897,7 +881,7 @@ int main(int argc, char **argv)
 	r.stage = chat_es_new(&r.stage_cfg);
 
 	rc = run(&r) ? 1 : 0;
-	secs = (now_ms() - start) / 1e3;
+	secs = (chat_now_ms() - start) / 1e3;
 	if (rc == 0) {
 		printf("reindex: %llu messages copied into %s in %.1fs "
 		       "(%.0f/s); %llu added, %llu updated, %llu removed "

@@ -23,9 +23,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "ctx.h"
 #include "db.h"
 #include "log.h"
@@ -67,14 +67,6 @@ struct sync {
 	struct chat_buf sql;
 	struct chat_buf err;	/* the first failure, for stderr */
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Record the first failure; returns -1 for `return fail(...)`. */
 __attribute__((format(printf, 2, 3)))
@@ -174,7 +166,7 @@ static int lock_acquire(struct sync *s)
 	else
 		rc = redis_fail(s, "taking the lock", reply);
 	freeReplyObject(reply);
-	s->lock_refreshed = now_ms();
+	s->lock_refreshed = chat_now_ms();
 	return rc;
 }
 
@@ -189,14 +181,14 @@ static int lock_refresh(struct sync *s, bool force)
 
 	if (stop_requested)
 		return fail(s, "interrupted by a signal");
-	if (!force && now_ms() - s->lock_refreshed < LOCK_REFRESH_MS)
+	if (!force && chat_now_ms() - s->lock_refreshed < LOCK_REFRESH_MS)
 		return 0;
 	v = redis_int(s, chat_redis_eval(s->ctx.redis, &lock_script, 1, 3,
 					 argv, NULL), "extending the lock");
 	if (v == 0)
 		return fail(s, "lost the lock " LOCK_KEY " (it expired); "
 			    "stopping so that two runs do not overlap");
-	s->lock_refreshed = now_ms();
+	s->lock_refreshed = chat_now_ms();
 	return v < 0 ? -1 : 0;
 }
 
@@ -505,7 +497,7 @@ int main(int argc, char **argv)
 	struct sync s;
 	struct sigaction sa;
 	bool all = false;
-	double start = now_ms();
+	double start = chat_now_ms();
 	int locked, rc = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -544,7 +536,7 @@ int main(int argc, char **argv)
 		printf("sync: %llu applications and %llu chats updated "
 		       "in %.2fs\n", (unsigned long long)s.apps,
 		       (unsigned long long)s.chats,
-		       (now_ms() - start) / 1e3);
+		       (chat_now_ms() - start) / 1e3);
 		rc = 0;
 	}
 	lock_release(&s);

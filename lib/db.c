@@ -20,8 +20,6 @@ struct chat_db_stmt {
 	uint64_t used;		/* tick of last use, for eviction */
 };
 
-static uint64_t tick;
-
 static void set_err(struct chat_db *db, unsigned err, const char *msg)
 {
 	db->err = err;
@@ -126,7 +124,7 @@ static MYSQL_STMT *prepared(struct chat_db *db, const char *sql)
 
 	for (size_t i = 0; i < db->nstmts; i++) {
 		if (strcmp(db->stmts[i].sql, sql) == 0) {
-			db->stmts[i].used = ++tick;
+			db->stmts[i].used = ++db->tick;
 			return db->stmts[i].stmt;
 		}
 	}
@@ -150,7 +148,7 @@ static MYSQL_STMT *prepared(struct chat_db *db, const char *sql)
 	}
 	slot->sql = xstrdup(sql);
 	slot->stmt = stmt;
-	slot->used = ++tick;
+	slot->used = ++db->tick;
 	return stmt;
 }
 

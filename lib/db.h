@@ -22,6 +22,7 @@ struct chat_db {
 	const struct chat_config *cfg;
 	struct chat_db_stmt *stmts;	/* prepared statement cache */
 	size_t nstmts;
+	uint64_t tick;			/* statement uses, for eviction */
 	unsigned err;			/* MariaDB error number, 0 if none */
 	char errstr[128];
 };

@@ -7,8 +7,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "ctx.h"
 #include "json.h"
 #include "log.h"
@@ -342,14 +342,6 @@ static void log_request(const struct chat_req *req, const char *method,
 	}
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 		   const struct chat_route *routes, size_t nroutes)
 {
@@ -357,7 +349,7 @@ static void handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
 	const char *qs = FCGX_GetParam("QUERY_STRING", fcgi->envp);
 	struct chat_req req = { .fcgi = fcgi, .ctx = ctx };
-	double start = now_ms();
+	double start = chat_now_ms();
 	char *path;
 
 	if (!uri || !*uri)
@@ -373,7 +365,7 @@ static void handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 
 	dispatch(&req, routes, nroutes);
 
-	log_request(&req, method ? method : "-", now_ms() - start);
+	log_request(&req, method ? method : "-", chat_now_ms() - start);
 	chat_buf_release(&req.body);
 	chat_buf_release(&req.headers);
 	free(path);

@@ -1,0 +1,12 @@
+/*
+ * clock.h - monotonic time for timeouts and backoff.
+ */
+#ifndef CHAT_CLOCK_H
+#define CHAT_CLOCK_H
+
+/* Milliseconds on the monotonic clock (not wall time). */
+double chat_now_ms(void);
+/* Sleep `ms` milliseconds (less when a signal arrives). */
+void chat_sleep_ms(unsigned ms);
+
+#endif
