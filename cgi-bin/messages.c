@@ -10,6 +10,7 @@
 #include "ctx.h"
 #include "db.h"
 #include "http.h"
+#include "indexer.h"
 #include "json.h"
 #include "log.h"
 #include "lookup.h"
@@ -162,7 +163,13 @@ static void show(struct chat_req *req)
 	chat_message_release(&m);
 }
 
-/* Bring the index entry in line; when search is down the worker will. */
+/*
+ * Bring the index entry in line now, so that a search right after sees
+ * the change, and queue an index entry as well: the worker's indexer may
+ * be applying an older state of this message at this very moment, and
+ * the entry, read after this change, settles it (and redoes what failed
+ * here while search was down).
+ */
 static void reindex(struct chat_req *req, const struct chat_chat *chat,
 		    const struct chat_message *m)
 {
@@ -178,14 +185,10 @@ static void reindex(struct chat_req *req, const struct chat_chat *chat,
 	bool failed = false;
 	int rc;
 
-	if (m)
-		rc = chat_search_bulk(req->ctx->es, &doc, 1, false, &failed);
-	else
-		rc = chat_search_delete_message(req->ctx->es, chat->app,
-						chat->number, req->message);
-	if ((rc || failed) &&
-	    chat_queue_reindex(req->ctx, chat->app, chat->number,
-			       req->message))
+	rc = chat_search_bulk(req->ctx->es, &doc, 1, false, &failed);
+	if (chat_index_queue(req->ctx->redis, chat->app, chat->number,
+			     req->message) &&
+	    (rc || failed))
 		chat_log_error("message index entry left stale: search and "
 			       "queue both unavailable");
 }

@@ -1,37 +1,46 @@
 /*
  * worker - the queue worker.  Reads the job streams through the consumer
  * group "persist", writes each batch to MariaDB in one transaction
- * (idempotent on parent and number), indexes the new messages with one
- * _bulk request, and only then acknowledges the jobs.  Jobs left pending
- * by a dead worker are claimed; a MariaDB outage keeps the jobs and
- * retries with backoff; a job that fails for good goes to the dead-letter
- * stream.  Index work that failed is kept in the reindex streams and
- * retried from MariaDB's rows until the search engine takes it.
+ * (idempotent on parent and number), queues the index entries of what it
+ * wrote (lib/indexer.h), and only then acknowledges the jobs.  Jobs left
+ * pending by a dead worker are claimed; a MariaDB outage keeps the jobs
+ * and retries with backoff; a job that fails for good goes to the
+ * dead-letter stream.
+ *
+ * A second thread, with its own connections, is the indexer: it brings
+ * the search index in line with the rows through the index streams, so
+ * that persisting never waits for the search engine.
  *
  * Settings: CHAT_WORKER_BATCH, CHAT_WORKER_WAIT_MS, CHAT_WORKER_TRIES,
  * CHAT_WORKER_NAME (consumer name, default worker-<host>),
  * CHAT_WORKER_CLAIM_MS (idle time after which another consumer's pending
- * jobs are taken over, default 30000).
+ * entries are taken over, default 30000).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "chats.h"
+#include "clock.h"
 #include "ctx.h"
 #include "db.h"
+#include "indexer.h"
 #include "log.h"
 #include "messages.h"
 #include "queue.h"
 #include "redis.h"
-#include "search.h"
+#include "stream.h"
 #include "text.h"
 #include "xalloc.h"
 
+#define JOBS "jobs"
 #define DELETE_BATCH 1000
 #define BACKOFF_MAX_MS 5000
+/* How long the indexer waits for entries before it looks at the stop flag. */
+#define INDEX_WAIT_MS 250
 
 static volatile sig_atomic_t stop_requested;
 
@@ -42,8 +51,6 @@ static void on_term(int sig)
 }
 
 struct job {
-	unsigned shard;
-	const char *id;		/* stream entry id, points into the reply */
 	char type;		/* 'c', 'm', 'd'; 0 when malformed */
 	uint64_t app, chat, number, chat_id;
 	int64_t ts;
@@ -54,38 +61,16 @@ struct job {
 };
 
 struct worker {
-	struct chat_ctx ctx;
+	struct chat_ctx ctx;		/* the persisting thread's */
+	struct chat_ctx index_ctx;	/* the indexer's */
 	const char *name;
 	unsigned claim_ms;
-	bool index_ready;	/* the index and its alias exist */
-	double es_retry_at;	/* monotonic ms; search is backed off till */
-	unsigned es_backoff_ms;
 	double next_claim_at;
-	double next_reindex_at;
-	struct chat_buf dead_reason;
+	struct chat_stream_batch batch;
+	struct job *jobs;		/* one per batch entry */
+	size_t cap;
+	struct chat_buf why;
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void shard_key(struct chat_buf *b, unsigned shard, const char *name)
-{
-	chat_buf_reset(b);
-	chat_queue_key(b, shard, "%s", name);
-}
 
 static bool field_u64(const redisReply *v, uint64_t *out)
 {
@@ -93,22 +78,16 @@ static bool field_u64(const redisReply *v, uint64_t *out)
 	       chat_parse_u64(v->str, v->len, 0, UINT64_MAX, out) == 0;
 }
 
-/* Fill `j` from one stream entry [id, [field, value, ...]]. */
-static void parse_job(struct job *j, unsigned shard, const redisReply *entry)
+/* Fill `j` from one stream entry. */
+static void parse_job(struct job *j, const struct chat_stream_entry *e)
 {
-	const redisReply *f;
+	const redisReply *f = e->fields;
 	uint64_t ts = 0;
 	bool ok = true;
 
 	memset(j, 0, sizeof(*j));
-	j->shard = shard;
 	j->dead = "malformed job";
-	if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-	    entry->element[0]->type != REDIS_REPLY_STRING)
-		return;
-	j->id = entry->element[0]->str;
-	f = entry->element[1];
-	if (f->type != REDIS_REPLY_ARRAY)	/* deleted while pending */
+	if (!f)		/* deleted while pending */
 		return;
 	for (size_t i = 0; ok && i + 1 < f->elements; i += 2) {
 		const redisReply *k = f->element[i], *v = f->element[i + 1];
@@ -133,7 +112,7 @@ static void parse_job(struct job *j, unsigned shard, const redisReply *entry)
 		}
 	}
 	j->ts = (int64_t)ts;
-	if (!ok || !j->app || !j->chat || chat_queue_shard(j->app) != shard)
+	if (!ok || !j->app || !j->chat || chat_queue_shard(j->app) != e->shard)
 		return;
 	if ((j->type == 'c') ||
 	    (j->type == 'm' && j->number && j->body) ||
@@ -141,17 +120,9 @@ static void parse_job(struct job *j, unsigned shard, const redisReply *entry)
 		j->dead = NULL;
 }
 
-/* Append the jobs of an XREADGROUP/XAUTOCLAIM stream reply. */
-static void collect(struct job **jobs, size_t *n, size_t *cap, unsigned shard,
-		    const redisReply *entries)
+static bool live(const struct job *j, char type)
 {
-	for (size_t i = 0; i < entries->elements; i++) {
-		if (*n == *cap) {
-			*cap = *cap ? *cap * 2 : 64;
-			*jobs = xrealloc(*jobs, *cap * sizeof(**jobs));
-		}
-		parse_job(&(*jobs)[(*n)++], shard, entries->element[i]);
-	}
+	return !j->dead && !j->skip && j->type == type;
 }
 
 /* True for the jobs that write into a chat: chat and message jobs. */
@@ -160,60 +131,119 @@ static bool writes_chat(const struct job *j)
 	return !j->dead && (j->type == 'm' || j->type == 'c');
 }
 
+/* Order of job indexes by application, chat, then message number. */
+static const struct job *sort_jobs;
+
+static int by_chat(const void *a, const void *b)
+{
+	const struct job *x = &sort_jobs[*(const size_t *)a];
+	const struct job *y = &sort_jobs[*(const size_t *)b];
+
+	if (x->app != y->app)
+		return x->app < y->app ? -1 : 1;
+	if (x->chat != y->chat)
+		return x->chat < y->chat ? -1 : 1;
+	if (x->number != y->number)
+		return x->number < y->number ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The indexes of the jobs that `keep` selects, sorted by chat (caller
+ * frees).  Only the persisting thread sorts, so a static is enough.
+ */
+static size_t *by_chat_order(const struct job *jobs, size_t n,
+			     bool (*keep)(const struct job *), size_t *count)
+{
+	size_t *order = xcalloc(n + 1, sizeof(*order));
+
+	*count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (keep(&jobs[i]))
+			order[(*count)++] = i;
+	sort_jobs = jobs;
+	qsort(order, *count, sizeof(*order), by_chat);
+	return order;
+}
+
+static bool same_chat(const struct job *a, const struct job *b)
+{
+	return a->app == b->app && a->chat == b->chat;
+}
+
+/* Read `sent` pipelined replies; -1 if one is missing or an error. */
+static int replies(struct chat_redis *r, size_t sent, int want_type)
+{
+	int rc = 0;
+
+	while (sent--) {
+		redisReply *reply = chat_redis_reply(r);
+
+		if (!reply)
+			return -1;
+		if (want_type && reply->type != want_type)
+			rc = -1;
+		freeReplyObject(reply);
+	}
+	return rc;
+}
+
 /*
  * Messages into chats deleted since they were queued are dropped; so is
  * a chat job of a deleted chat, which can only be one delivered again
- * (a chat is deleted only once persisted) and would bring it back.
+ * (a chat is deleted only once persisted) and would bring it back.  One
+ * ZSCORE per chat of the batch, in one round trip.
  */
 static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 {
-	struct chat_buf key;
-	size_t sent = 0;
+	struct chat_buf key, num;
+	size_t count, sent = 0;
+	size_t *order = by_chat_order(jobs, n, writes_chat, &count);
 	int rc = 0;
 
 	chat_buf_init(&key);
-	for (size_t i = 0; i < n; i++) {
-		char num[24];
+	chat_buf_init(&num);
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const struct job *j = &jobs[order[i]];
 		const char *argv[3];
 
-		if (!writes_chat(&jobs[i]))
+		if (i && same_chat(j, &jobs[order[i - 1]]))
 			continue;
 		chat_buf_reset(&key);
-		chat_queue_key(&key, jobs[i].shard, "a%llu:del",
-			       (unsigned long long)jobs[i].app);
-		snprintf(num, sizeof(num), "%llu",
-			 (unsigned long long)jobs[i].chat);
+		chat_buf_reset(&num);
+		chat_queue_key(&key, chat_queue_shard(j->app), "a%llu:del",
+			       (unsigned long long)j->app);
+		chat_buf_addf(&num, "%llu", (unsigned long long)j->chat);
 		argv[0] = "ZSCORE";
 		argv[1] = key.data;
-		argv[2] = num;
-		if (chat_redis_append(w->ctx.redis, 3, argv, NULL)) {
+		argv[2] = num.data;
+		if (chat_redis_append(w->ctx.redis, 3, argv, NULL))
 			rc = -1;
-			goto out;
-		}
-		sent++;
+		else
+			sent++;
 	}
-	for (size_t i = 0; i < n && sent; i++) {
+	for (size_t i = 0; i < count && sent; i++) {
 		redisReply *r;
+		bool deleted;
 
-		if (!writes_chat(&jobs[i]))
+		if (i && same_chat(&jobs[order[i]], &jobs[order[i - 1]])) {
+			jobs[order[i]].skip = jobs[order[i - 1]].skip;
 			continue;
+		}
 		r = chat_redis_reply(w->ctx.redis);
 		sent--;
 		if (!r) {
 			rc = -1;
-			goto out;
+			break;
 		}
-		jobs[i].skip = r->type != REDIS_REPLY_NIL;
+		deleted = r->type != REDIS_REPLY_NIL;
+		jobs[order[i]].skip = deleted;
 		freeReplyObject(r);
 	}
-out:
+	free(order);
 	chat_buf_release(&key);
+	chat_buf_release(&num);
 	return rc;
-}
-
-static bool live(const struct job *j, char type)
-{
-	return !j->dead && !j->skip && j->type == type;
 }
 
 /* Write the chats and messages of jobs[0..n) in one transaction. */
@@ -275,83 +305,6 @@ out:
 	return rc;
 }
 
-static bool search_backed_off(struct worker *w)
-{
-	if (now_ms() < w->es_retry_at)
-		return true;
-	/* Bulk writes require the alias: create the index first. */
-	if (!w->index_ready)
-		w->index_ready = chat_search_ensure_index(w->ctx.es) == 0;
-	return !w->index_ready;
-}
-
-static void search_failed(struct worker *w)
-{
-	w->index_ready = false;
-	w->es_backoff_ms = w->es_backoff_ms ? w->es_backoff_ms * 2 : 250;
-	if (w->es_backoff_ms > BACKOFF_MAX_MS)
-		w->es_backoff_ms = BACKOFF_MAX_MS;
-	w->es_retry_at = now_ms() + w->es_backoff_ms;
-	chat_log_warn("search engine unavailable (%s); retrying in %u ms",
-		      w->ctx.es->errstr, w->es_backoff_ms);
-}
-
-static void search_ok(struct worker *w)
-{
-	w->es_backoff_ms = 0;
-	w->es_retry_at = 0;
-}
-
-/*
- * Index the messages just persisted.  What the engine does not take goes
- * to the reindex stream.  Returns -1 only when even that failed (then the
- * jobs stay pending and are redone).
- */
-static int index_new(struct worker *w, struct job *jobs, size_t n)
-{
-	struct chat_search_doc *docs = xcalloc(n + 1, sizeof(*docs));
-	bool *failed = xcalloc(n + 1, sizeof(*failed));
-	size_t *of = xcalloc(n + 1, sizeof(*of));
-	size_t nd = 0;
-	bool skipped;
-	int rc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!live(&jobs[i], 'm'))
-			continue;
-		docs[nd] = (struct chat_search_doc){
-			.app = jobs[i].app, .chat = jobs[i].chat,
-			.number = jobs[i].number, .body = jobs[i].body,
-			.body_len = jobs[i].body_len,
-			.created_at = jobs[i].ts, .updated_at = jobs[i].ts,
-		};
-		of[nd++] = i;
-	}
-	if (!nd)
-		goto out;
-	skipped = search_backed_off(w);
-	if (skipped || chat_search_bulk(w->ctx.es, docs, nd, true, failed)) {
-		if (!skipped)
-			search_failed(w);
-		for (size_t k = 0; k < nd; k++)
-			failed[k] = true;
-	} else {
-		search_ok(w);
-	}
-	for (size_t k = 0; k < nd; k++) {
-		const struct job *j = &jobs[of[k]];
-
-		if (failed[k] && chat_queue_reindex(&w->ctx, j->app, j->chat,
-						  j->number))
-			rc = -1;
-	}
-out:
-	free(docs);
-	free(failed);
-	free(of);
-	return rc;
-}
-
 /* Delete chat row `chat_id` and its messages, in short batches. */
 static int delete_chat_row(struct worker *w, uint64_t chat_id)
 {
@@ -367,11 +320,10 @@ static int delete_chat_row(struct worker *w, uint64_t chat_id)
 	return chat_chats_delete_row(w->ctx.db, chat_id);
 }
 
-/* A deleted chat: its messages in short batches, its row, its index. */
+/* A deleted chat: its messages in short batches, then its row. */
 static int delete_chat(struct worker *w, const struct job *j)
 {
 	struct chat_chat again;
-	bool skipped;
 	int found;
 
 	if (delete_chat_row(w, j->chat_id))
@@ -383,117 +335,145 @@ static int delete_chat(struct worker *w, const struct job *j)
 	found = chat_chats_get(w->ctx.db, j->app, j->chat, &again);
 	if (found < 0 || (found && delete_chat_row(w, again.id)))
 		return -1;
-	skipped = search_backed_off(w);
-	if (skipped || chat_search_delete_chat(w->ctx.es, j->app, j->chat)) {
-		if (!skipped)
-			search_failed(w);
-		return chat_queue_reindex(&w->ctx, j->app, j->chat, 0);
-	}
 	return 0;
 }
 
-static int dead_letter(struct worker *w, const struct job *j,
-		       const char *reason)
+static bool is_message(const struct job *j)
 {
-	struct chat_buf key;
-	redisReply *r;
-	int rc;
-
-	chat_buf_init(&key);
-	shard_key(&key, j->shard, "dead");
-	r = chat_redis_cmd(w->ctx.redis, "XADD %s * job %s reason %s",
-			   key.data, j->id ? j->id : "-", reason);
-	rc = r && r->type == REDIS_REPLY_STRING ? 0 : -1;
-	freeReplyObject(r);
-	chat_buf_release(&key);
-	chat_log_error("job %s dead-lettered: %s", j->id ? j->id : "-", reason);
-	return rc;
+	return live(j, 'm');
 }
 
-/* XACK and XDEL the jobs: the stream keeps only work still to do. */
-static int finish(struct worker *w, const struct job *jobs, size_t n)
+/*
+ * The index entries of a persisted batch, per shard: one for its new
+ * messages, then one for its deleted chats (after it: the indexer applies
+ * a shard's entries in order).  One round trip.
+ */
+static int queue_index(struct worker *w, const struct job *jobs, size_t n)
 {
-	struct chat_buf key;
-	size_t sent = 0;
+	size_t count, sent = 0;
+	size_t *order = by_chat_order(jobs, n, is_message, &count);
+	uint64_t *numbers = xcalloc(count + 1, sizeof(*numbers));
+	struct chat_buf created, deleted;
 	int rc = 0;
 
-	chat_buf_init(&key);
-	for (size_t i = 0; i < n; i++) {
-		const char *ack[4], *del[3];
+	chat_buf_init(&created);
+	chat_buf_init(&deleted);
+	for (unsigned s = 0; s < CHAT_SHARDS && rc == 0; s++) {
+		chat_buf_reset(&created);
+		chat_buf_reset(&deleted);
+		for (size_t i = 0; i < count;) {
+			const struct job *first = &jobs[order[i]];
+			size_t k = 0;
 
-		if (!jobs[i].id)
-			continue;
-		shard_key(&key, jobs[i].shard, "jobs");
-		ack[0] = "XACK"; ack[1] = key.data; ack[2] = CHAT_GROUP;
-		ack[3] = jobs[i].id;
-		del[0] = "XDEL"; del[1] = key.data; del[2] = jobs[i].id;
-		if (chat_redis_append(w->ctx.redis, 4, ack, NULL) ||
-		    chat_redis_append(w->ctx.redis, 3, del, NULL)) {
-			rc = -1;
-			goto out;
+			if (chat_queue_shard(first->app) != s) {
+				i++;
+				continue;
+			}
+			/* Sorted; a job delivered twice is listed once. */
+			for (; i < count && same_chat(&jobs[order[i]], first);
+			     i++)
+				if (!k || numbers[k - 1] != jobs[order[i]].number)
+					numbers[k++] = jobs[order[i]].number;
+			chat_index_add_group(&created, first->app, first->chat,
+					     numbers, k);
 		}
-		sent += 2;
-	}
-	while (sent--) {
-		redisReply *r = chat_redis_reply(w->ctx.redis);
-
-		if (!r) {
-			rc = -1;
-			break;
+		for (size_t i = 0; i < n; i++)
+			if (live(&jobs[i], 'd') &&
+			    chat_queue_shard(jobs[i].app) == s)
+				chat_index_add_group(&deleted, jobs[i].app,
+						     jobs[i].chat, NULL, 0);
+		if (created.len) {
+			rc = chat_index_append(w->ctx.redis, s, &created, true);
+			sent += rc == 0;
 		}
-		freeReplyObject(r);
+		if (deleted.len && rc == 0) {
+			rc = chat_index_append(w->ctx.redis, s, &deleted, false);
+			sent += rc == 0;
+		}
 	}
-out:
-	chat_buf_release(&key);
+	if (replies(w->ctx.redis, sent, REDIS_REPLY_STRING))
+		rc = -1;
+	chat_buf_release(&created);
+	chat_buf_release(&deleted);
+	free(order);
+	free(numbers);
 	return rc;
 }
 
-/* Record the counters the sync program must redo: one pipeline a batch. */
+static bool counts_change(const struct job *j)
+{
+	return !j->dead && !j->skip;
+}
+
+/*
+ * Record the counters the sync program must redo: the application of
+ * every job, and the chat of every message; each once, in one SADD per
+ * shard.
+ */
 static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
 {
-	struct chat_buf key, app, chat;
-	size_t sent = 0;
-	bool ok = true;
+	size_t count, sent = 0;
+	size_t *order = by_chat_order(jobs, n, counts_change, &count);
+	const char **argv = xcalloc(2 * count + 3, sizeof(*argv));
+	size_t *offs = xcalloc(2 * count + 3, sizeof(*offs));
+	struct chat_buf text;
 
-	chat_buf_init(&key);
-	chat_buf_init(&app);
-	chat_buf_init(&chat);
-	for (size_t i = 0; i < n; i++) {
-		const struct job *j = &jobs[i];
-		const char *argv[4];
+	chat_buf_init(&text);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		size_t argc = 0;
+		const struct job *prev = NULL;
 
-		if (j->dead || j->skip)
-			continue;
-		chat_buf_reset(&key);
-		chat_buf_reset(&app);
-		chat_buf_reset(&chat);
-		chat_queue_key(&key, j->shard, "dirty");
-		chat_buf_addf(&app, "%llu", (unsigned long long)j->app);
-		chat_buf_addf(&chat, "%llu:%llu", (unsigned long long)j->app,
-			      (unsigned long long)j->chat);
-		argv[0] = "SADD";
-		argv[1] = key.data;
-		argv[2] = app.data;
-		argv[3] = chat.data;
-		if (chat_redis_append(w->ctx.redis, j->type == 'm' ? 4 : 3,
-				      argv, NULL)) {
-			ok = false;
-			break;
+		chat_buf_reset(&text);
+		offs[argc++] = text.len;
+		chat_buf_adds(&text, "SADD");
+		chat_buf_addch(&text, '\0');
+		offs[argc++] = text.len;
+		chat_queue_key(&text, s, "dirty");
+		chat_buf_addch(&text, '\0');
+		for (size_t i = 0; i < count; i++) {
+			const struct job *j = &jobs[order[i]];
+
+			if (chat_queue_shard(j->app) != s)
+				continue;
+			if (!prev || prev->app != j->app) {
+				offs[argc++] = text.len;
+				chat_buf_addf(&text, "%llu",
+					      (unsigned long long)j->app);
+				chat_buf_addch(&text, '\0');
+			}
+			if (j->type == 'm' && (!prev || !same_chat(prev, j) ||
+					       prev->type != 'm')) {
+				offs[argc++] = text.len;
+				chat_buf_addf(&text, "%llu:%llu",
+					      (unsigned long long)j->app,
+					      (unsigned long long)j->chat);
+				chat_buf_addch(&text, '\0');
+			}
+			prev = j;
 		}
+		if (argc == 2)
+			continue;
+		for (size_t i = 0; i < argc; i++)
+			argv[i] = text.data + offs[i];
+		if (chat_redis_append(w->ctx.redis, (int)argc, argv, NULL))
+			break;
 		sent++;
 	}
-	while (ok && sent--) {
-		redisReply *r = chat_redis_reply(w->ctx.redis);
-
-		ok = r != NULL;
-		freeReplyObject(r);
-	}
-	if (!ok)
+	if (replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
 		chat_log_warn("could not record counters to sync: %s",
 			      w->ctx.redis->errstr);
-	chat_buf_release(&key);
-	chat_buf_release(&app);
-	chat_buf_release(&chat);
+	chat_buf_release(&text);
+	free(argv);
+	free(offs);
+	free(order);
+}
+
+static int dead_letter(struct worker *w, size_t i, const char *reason)
+{
+	const struct chat_stream_entry *e = &w->batch.v[i];
+
+	return chat_stream_dead_letter(w->ctx.redis, e->shard, JOBS, e->id,
+				       reason);
 }
 
 /*
@@ -512,38 +492,40 @@ static int persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
 			if (stop_requested)
 				return -1;
 			if (chat_db_down(w->ctx.db)) {
-				sleep_ms(BACKOFF_MAX_MS / 10);
+				chat_sleep_ms(BACKOFF_MAX_MS / 10);
 				continue;
 			}
 			if (++tries >= w->ctx.cfg.worker_tries) {
-				chat_buf_reset(&w->dead_reason);
-				chat_buf_addf(&w->dead_reason, "database: %s",
+				chat_buf_reset(&w->why);
+				chat_buf_addf(&w->why, "database: %s",
 					      w->ctx.db->errstr);
-				if (dead_letter(w, &jobs[i],
-						w->dead_reason.data))
+				if (dead_letter(w, i, w->why.data))
 					return -1;
 				jobs[i].dead = "dead-lettered";
 				break;
 			}
-			sleep_ms(50U << tries);
+			chat_sleep_ms(50U << tries);
 		}
 	}
 	return 0;
 }
 
 /*
- * Persist, delete, index, acknowledge.  A stop request only cuts short the
- * waits for a store to come back: a batch that is persisted is finished.
- * Jobs not acknowledged stay pending and are redone (idempotently).
+ * Persist, delete, queue the index entries, acknowledge.  A stop request
+ * only cuts short the waits for a store to come back: a batch that is
+ * persisted is finished.  Jobs not acknowledged stay pending and are
+ * redone (idempotently).
  */
-static void process(struct worker *w, struct job *jobs, size_t n)
+static void process(struct worker *w)
 {
+	struct job *jobs = w->jobs;
+	size_t n = w->batch.n;
 	unsigned backoff = 100;
 	bool persisted = false;
 
 	for (size_t i = 0; i < n; i++)
-		if (jobs[i].dead && jobs[i].id &&
-		    dead_letter(w, &jobs[i], jobs[i].dead))
+		if (jobs[i].dead && w->batch.v[i].fields &&
+		    dead_letter(w, i, jobs[i].dead))
 			return;
 	/* Redis or MariaDB down: keep the jobs and retry with backoff. */
 	while (!persisted && !stop_requested) {
@@ -563,7 +545,7 @@ static void process(struct worker *w, struct job *jobs, size_t n)
 		chat_log_warn("store unavailable (db: %s, redis: %s); retrying "
 			      "in %u ms", w->ctx.db->errstr,
 			      w->ctx.redis->errstr, backoff);
-		sleep_ms(backoff);
+		chat_sleep_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 							 backoff * 2;
 	}
@@ -575,230 +557,97 @@ static void process(struct worker *w, struct job *jobs, size_t n)
 		while (delete_chat(w, &jobs[i])) {
 			if (stop_requested)
 				return;
-			sleep_ms(backoff);
+			chat_sleep_ms(backoff);
 		}
 	}
-	if (index_new(w, jobs, n))
+	if (queue_index(w, jobs, n)) {
+		chat_log_warn("index entries not queued (%s); the batch will "
+			      "be redone", w->ctx.redis->errstr);
 		return;
+	}
 	mark_dirty(w, jobs, n);
-	finish(w, jobs, n);
+	if (chat_stream_finish(w->ctx.redis, JOBS, CHAT_GROUP, w->batch.v, n))
+		chat_log_warn("jobs not acknowledged (%s); they will be "
+			      "redone", w->ctx.redis->errstr);
 }
 
-/* Redo index entries listed in the reindex streams, from MariaDB's rows. */
-static void reindex_pending(struct worker *w)
+/* Parse the batch read into w->jobs and process it. */
+static void process_batch(struct worker *w)
 {
-	struct chat_buf key;
-	struct chat_message m;
-
-	if (search_backed_off(w))
-		return;
-	chat_buf_init(&key);
-	chat_message_init(&m);
-	for (unsigned s = 0; s < CHAT_SHARDS && !stop_requested; s++) {
-		redisReply *r;
-
-		shard_key(&key, s, "reindex");
-		r = chat_redis_cmd(w->ctx.redis, "XRANGE %s - + COUNT 200",
-				   key.data);
-		for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY &&
-				   i < r->elements; i++) {
-			struct job j;
-			struct chat_chat chat;
-			int rc = 0, found;
-
-			parse_job(&j, s, r->element[i]);
-			if (j.number == 0) {
-				rc = chat_search_delete_chat(w->ctx.es, j.app,
-							     j.chat);
-			} else if ((found = chat_chats_get(w->ctx.db, j.app,
-							    j.chat, &chat)) < 0 ||
-				   (found && (found = chat_messages_get_by_chat_id(
-						      w->ctx.db, chat.id,
-						      j.number, &m)) < 0)) {
-				break;	/* database down: later */
-			} else if (found) {
-				struct chat_search_doc d = {
-					.app = j.app, .chat = j.chat,
-					.number = j.number,
-					.body = m.body.data,
-					.body_len = m.body.len,
-					.created_at = m.created_at,
-					.updated_at = m.updated_at,
-				};
-				bool failed = false;
-
-				rc = chat_search_bulk(w->ctx.es, &d, 1, false,
-						      &failed);
-				/*
-				 * The engine answers but refuses this one
-				 * document: retrying cannot help, and must
-				 * not hold back the others.
-				 */
-				if (rc == 0 && failed) {
-					chat_buf_reset(&w->dead_reason);
-					chat_buf_addf(&w->dead_reason,
-						      "index: %s",
-						      w->ctx.es->errstr);
-					if (dead_letter(w, &j,
-							w->dead_reason.data))
-						break;
-				}
-			} else {
-				rc = chat_search_delete_message(
-					w->ctx.es, j.app, j.chat, j.number);
-			}
-			if (rc) {
-				search_failed(w);
-				break;
-			}
-			freeReplyObject(chat_redis_cmd(w->ctx.redis,
-						       "XDEL %s %s", key.data,
-						       j.id));
-		}
-		freeReplyObject(r);
-		if (search_backed_off(w))
-			break;
+	if (w->batch.n > w->cap) {
+		w->cap = w->batch.n;
+		w->jobs = xrealloc(w->jobs, w->cap * sizeof(*w->jobs));
 	}
-	chat_message_release(&m);
-	chat_buf_release(&key);
-}
-
-static void create_groups(struct worker *w)
-{
-	struct chat_buf key;
-
-	chat_buf_init(&key);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		shard_key(&key, s, "jobs");
-		freeReplyObject(chat_redis_cmd(w->ctx.redis,
-					       "XGROUP CREATE %s %s 0 MKSTREAM",
-					       key.data, CHAT_GROUP));
-	}
-	chat_buf_release(&key);
-}
-
-/*
- * Read one batch: with `id` ">" new jobs, with "0" this consumer's own
- * pending jobs (after a restart).  Returns the reply (caller frees) and
- * fills jobs, or NULL.
- */
-static redisReply *read_batch(struct worker *w, const char *id,
-			      struct job **jobs, size_t *n, size_t *cap)
-{
-	const char *argv[10 + 2 * CHAT_SHARDS];
-	struct chat_buf keys[CHAT_SHARDS];
-	char count[16], block[16];
-	redisReply *r;
-	int argc = 0;
-
-	snprintf(count, sizeof(count), "%u", w->ctx.cfg.worker_batch);
-	snprintf(block, sizeof(block), "%u", w->ctx.cfg.worker_wait_ms);
-	argv[argc++] = "XREADGROUP";
-	argv[argc++] = "GROUP";
-	argv[argc++] = CHAT_GROUP;
-	argv[argc++] = w->name;
-	argv[argc++] = "COUNT";
-	argv[argc++] = count;
-	if (strcmp(id, ">") == 0) {
-		argv[argc++] = "BLOCK";
-		argv[argc++] = block;
-	}
-	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		chat_buf_init(&keys[s]);
-		shard_key(&keys[s], s, "jobs");
-		argv[argc++] = keys[s].data;
-	}
-	for (unsigned s = 0; s < CHAT_SHARDS; s++)
-		argv[argc++] = id;
-	r = chat_redis_argv(w->ctx.redis, argc, argv, NULL);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++)
-		chat_buf_release(&keys[s]);
-	*n = 0;
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		if (r && r->type == REDIS_REPLY_ERROR) {
-			chat_log_warn("XREADGROUP: %s", r->str);
-			if (strncmp(r->str, "NOGROUP", 7) == 0)
-				create_groups(w);
-		}
-		return r;
-	}
-	for (size_t i = 0; i < r->elements; i++) {
-		const redisReply *st = r->element[i];
-		unsigned shard;
-
-		if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
-		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) != 1)
-			continue;
-		collect(jobs, n, cap, shard, st->element[1]);
-	}
-	return r;
+	for (size_t i = 0; i < w->batch.n; i++)
+		parse_job(&w->jobs[i], &w->batch.v[i]);
+	process(w);
 }
 
 /* Take over jobs another consumer left pending for too long. */
-static void claim_stale(struct worker *w, struct job **jobs, size_t *cap)
+static void claim_stale(struct worker *w)
 {
-	struct chat_buf key;
-	char idle[16], count[16];
-
-	chat_buf_init(&key);
-	snprintf(idle, sizeof(idle), "%u", w->claim_ms);
-	snprintf(count, sizeof(count), "%u", w->ctx.cfg.worker_batch);
 	for (unsigned s = 0; s < CHAT_SHARDS && !stop_requested; s++) {
-		size_t n = 0;
-		redisReply *r;
+		long n;
 
-		shard_key(&key, s, "jobs");
-		r = chat_redis_cmd(w->ctx.redis,
-				   "XAUTOCLAIM %s %s %s %s 0 COUNT %s",
-				   key.data, CHAT_GROUP, w->name, idle, count);
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-		    r->element[1]->type == REDIS_REPLY_ARRAY) {
-			collect(jobs, &n, cap, s, r->element[1]);
-			if (n) {
-				chat_log_info("claimed %zu stale jobs", n);
-				process(w, *jobs, n);
-			}
+		chat_stream_batch_reset(&w->batch);
+		n = chat_stream_claim(w->ctx.redis, JOBS, CHAT_GROUP, w->name,
+				      s, w->claim_ms, w->ctx.cfg.worker_batch,
+				      &w->batch);
+		if (n > 0) {
+			chat_log_info("claimed %ld stale jobs", n);
+			process_batch(w);
 		}
-		freeReplyObject(r);
 	}
-	chat_buf_release(&key);
 }
 
-static void run(struct worker *w)
+static void persist_loop(struct worker *w)
 {
-	struct job *jobs = NULL;
-	size_t cap = 0, n = 0;
 	bool own_pending = true;
 
-	create_groups(w);
+	chat_stream_create_groups(w->ctx.redis, JOBS, CHAT_GROUP);
 	while (!stop_requested) {
-		double now = now_ms();
-		redisReply *r;
+		double now = chat_now_ms();
 
 		if (now >= w->next_claim_at) {
-			claim_stale(w, &jobs, &cap);
+			claim_stale(w);
 			w->next_claim_at = now + w->claim_ms / 2.0;
 		}
 		/* After a restart, first what this consumer left unfinished. */
-		r = read_batch(w, own_pending ? "0" : ">", &jobs, &n, &cap);
-		if (!r) {
+		chat_stream_batch_reset(&w->batch);
+		if (chat_stream_read(w->ctx.redis, JOBS, CHAT_GROUP, w->name,
+				     own_pending ? "0" : ">",
+				     w->ctx.cfg.worker_batch,
+				     w->ctx.cfg.worker_wait_ms, &w->batch)) {
 			chat_log_warn("redis unavailable: %s",
 				      w->ctx.redis->errstr);
-			sleep_ms(500);
+			chat_sleep_ms(500);
 			continue;
 		}
-		if (n)
-			process(w, jobs, n);
+		if (w->batch.n)
+			process_batch(w);
 		else if (own_pending)
 			own_pending = false;
-		freeReplyObject(r);
-		if (now_ms() >= w->next_reindex_at) {
-			reindex_pending(w);
-			w->next_reindex_at = now_ms() + 200;
-		}
 	}
-	free(jobs);
+}
+
+static void *index_loop(void *arg)
+{
+	struct worker *w = arg;
+	struct chat_indexer *ix =
+		chat_indexer_new(&w->index_ctx, w->name, w->claim_ms);
+
+	chat_stream_create_groups(w->index_ctx.redis, CHAT_INDEX_STREAM,
+				  CHAT_INDEX_GROUP);
+	while (!stop_requested) {
+		if (chat_indexer_step(ix, INDEX_WAIT_MS) >= 0)
+			continue;
+		/* A store is down: pause, in slices, to notice a stop. */
+		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);
+		     !stop_requested && chat_now_ms() < until;)
+			chat_sleep_ms(50);
+	}
+	chat_indexer_free(ix);
+	return NULL;
 }
 
 int main(void)
@@ -808,6 +657,9 @@ int main(void)
 	char host[64] = "localhost";
 	struct chat_buf name;
 	const char *env;
+	sigset_t block, old;
+	pthread_t indexer;
+	int err;
 
 	memset(&w, 0, sizeof(w));
 	memset(&sa, 0, sizeof(sa));
@@ -817,8 +669,10 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	chat_ctx_init(&w.ctx, "worker");
+	chat_ctx_init(&w.index_ctx, "worker");
+	chat_stream_batch_init(&w.batch);
 	chat_buf_init(&name);
-	chat_buf_init(&w.dead_reason);
+	chat_buf_init(&w.why);
 	env = getenv("CHAT_WORKER_NAME");
 	if (env && *env) {
 		chat_buf_adds(&name, env);
@@ -836,10 +690,26 @@ int main(void)
 			w.claim_ms = (unsigned)v;
 	}
 	chat_log_info("worker %s started", w.name);
-	run(&w);
+	/* Signals go to the persisting thread, which waits least long. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	err = pthread_create(&indexer, NULL, index_loop, &w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		chat_log_error("cannot start the indexer thread: %s",
+			       strerror(err));
+		return 1;
+	}
+	persist_loop(&w);
+	pthread_join(indexer, NULL);
 	chat_log_info("worker %s stopped", w.name);
+	chat_stream_batch_release(&w.batch);
+	free(w.jobs);
 	chat_buf_release(&name);
-	chat_buf_release(&w.dead_reason);
+	chat_buf_release(&w.why);
+	chat_ctx_release(&w.index_ctx);
 	chat_ctx_release(&w.ctx);
 	return 0;
 }

@@ -179,6 +179,22 @@ out:
 	return rc;
 }
 
+int chat_chats_find_ids(struct chat_db *db, struct chat_chat *rows, size_t n)
+{
+	struct chat_buf sql;
+	int rc = 0;
+
+	chat_buf_init(&sql);
+	for (size_t i = 0; i < n; i++)
+		rows[i].id = 0;
+	for (size_t done = 0, k; rc == 0 && done < n; done += k) {
+		k = chat_db_chunk(n - done);
+		rc = fetch_ids(db, &sql, rows + done, k);
+	}
+	chat_buf_release(&sql);
+	return rc;
+}
+
 int chat_chats_upsert(struct chat_db *db, struct chat_chat *rows, size_t n)
 {
 	struct chat_buf sql;

@@ -40,6 +40,11 @@ int chat_chats_delete_row(struct chat_db *db, uint64_t id);
 struct json_object *chat_chat_json(const struct chat_chat *chat);
 
 /*
+ * Worker: set rows[i].id to the id of chat rows[i].number of
+ * application rows[i].app, or 0 where there is no such chat.  0 or -1.
+ */
+int chat_chats_find_ids(struct chat_db *db, struct chat_chat *rows, size_t n);
+/*
  * Worker: insert chats (app, number, created_at) idempotently; an existing
  * row keeps its id and takes the earlier creation time.  Fills each
  * row's id afterwards.  Runs inside the caller's transaction.

@@ -178,6 +178,63 @@ out:
 	return rc;
 }
 
+static const char find_head[] =
+	"SELECT " MESSAGE_COLUMNS " FROM messages m "
+	"WHERE (m.chat_id, m.number) IN (";
+static const char find_row[] = "(?, ?)";
+
+int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
+		       size_t n,
+		       int (*fn)(const struct chat_message *m, void *arg),
+		       void *arg)
+{
+	size_t chunk = chat_db_chunk(n);
+	MYSQL_BIND *p = xcalloc(chunk * 2 + 1, sizeof(*p));
+	uint64_t *v = xcalloc(chunk * 2 + 1, sizeof(*v));
+	struct chat_message m;
+	struct chat_buf sql;
+	struct row row;
+	int rc = 0, stop = 0;
+
+	chat_message_init(&m);
+	chat_buf_init(&sql);
+	for (size_t done = 0, k; !stop && done < n; done += k) {
+		MYSQL_STMT *st;
+		int frc;
+
+		k = chat_db_chunk(n - done);
+		for (size_t i = 0; i < k; i++) {
+			v[i * 2] = keys[done + i].chat_id;
+			v[i * 2 + 1] = keys[done + i].number;
+			chat_bind_u64(&p[i * 2], &v[i * 2]);
+			chat_bind_u64(&p[i * 2 + 1], &v[i * 2 + 1]);
+		}
+		chat_db_rows_sql(&sql, find_head, find_row, k, ")");
+		bind_row(&row, &m);
+		st = chat_db_exec(db, sql.data, p, row.r);
+		if (!st) {
+			rc = -1;
+			break;
+		}
+		while ((frc = mysql_stmt_fetch(st)) == 0 ||
+		       frc == MYSQL_DATA_TRUNCATED) {
+			fetched(&row);
+			if ((stop = fn(&m, arg)))
+				break;
+		}
+		chat_db_done(st);
+		if (!stop && frc != MYSQL_NO_DATA) {
+			rc = -1;
+			break;
+		}
+	}
+	chat_buf_release(&sql);
+	chat_message_release(&m);
+	free(p);
+	free(v);
+	return rc;
+}
+
 static const char set_body_sql[] =
 	"UPDATE messages SET body = ?, updated_at = UTC_TIMESTAMP() "
 	"WHERE chat_id = ? AND number = ?";

@@ -356,25 +356,6 @@ int chat_queue_message_deleted(struct chat_ctx *ctx, uint64_t app,
 	return rc;
 }
 
-int chat_queue_reindex(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
-		       uint64_t number)
-{
-	struct chat_buf key;
-	redisReply *reply;
-	int rc;
-
-	chat_buf_init(&key);
-	chat_queue_key(&key, chat_queue_shard(app), "reindex");
-	reply = chat_redis_cmd(ctx->redis, "XADD %s * a %llu c %llu n %llu",
-			       key.data, (unsigned long long)app,
-			       (unsigned long long)chat,
-			       (unsigned long long)number);
-	rc = reply && reply->type == REDIS_REPLY_STRING ? 0 : -1;
-	freeReplyObject(reply);
-	chat_buf_release(&key);
-	return rc;
-}
-
 int chat_queue_mark_dirty(struct chat_ctx *ctx, uint64_t app, uint64_t chat)
 {
 	struct chat_buf key;

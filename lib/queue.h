@@ -12,8 +12,8 @@
  *   chat:{sK}:a<app>:del        sorted set of deleted chat numbers
  *   chat:{sK}:a<app>:c<n>:dmax  highest deleted message number in chat n
  *   chat:{sK}:jobs              the job stream of shard K
- *   chat:{sK}:reindex           messages whose index entry must be redone
- *   chat:{sK}:dead              jobs that could not be persisted
+ *   chat:{sK}:index             index entries to apply (indexer.h)
+ *   chat:{sK}:dead              jobs (and index entries) given up on
  *   chat:{sK}:dirty             set of "<app>" and "<app>:<chat>" (ids and
  *                               numbers) whose counters the sync program
  *                               must recompute
@@ -76,13 +76,6 @@ int chat_queue_delete_chat(struct chat_ctx *ctx, uint64_t app,
  */
 int chat_queue_message_deleted(struct chat_ctx *ctx, uint64_t app,
 			       uint64_t chat, uint64_t number);
-/*
- * Ask the worker to bring the index entry of a message (or, with
- * number 0, of a whole chat) in line with MariaDB.  Returns 0 or -1.
- */
-int chat_queue_reindex(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
-		       uint64_t number);
-
 /*
  * Record that the counters of `app` (and of its chat `chat`, when not 0)
  * must be recomputed by the sync program.  Returns 0 or -1.

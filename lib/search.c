@@ -297,13 +297,18 @@ static void add_bulk_doc(struct chat_buf *nd, struct chat_buf *id,
 {
 	struct json_object *action = json_object_new_object();
 	struct json_object *meta = json_object_new_object();
-	struct json_object *doc = json_object_new_object();
+	struct json_object *doc;
 
 	chat_buf_reset(id);
 	add_doc_id(id, d->app, d->chat, d->number);
 	set(meta, "_id", json_object_new_string_len(id->data, (int)id->len));
-	set(action, create_only ? "create" : "index", meta);
+	set(action, !d->body ? "delete" : create_only ? "create" : "index",
+	    meta);
 	add_line(nd, action);
+	json_object_put(action);
+	if (!d->body)
+		return;
+	doc = json_object_new_object();
 	set(doc, "app", json_object_new_uint64(d->app));
 	set(doc, "chat", json_object_new_uint64(d->chat));
 	set(doc, "number", json_object_new_uint64(d->number));
@@ -311,7 +316,6 @@ static void add_bulk_doc(struct chat_buf *nd, struct chat_buf *id,
 	set(doc, "created_at", json_object_new_int64(d->created_at));
 	set(doc, "updated_at", json_object_new_int64(d->updated_at));
 	add_line(nd, doc);
-	json_object_put(action);
 	json_object_put(doc);
 }
 
@@ -375,9 +379,13 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 		int st = res ? json_object_get_int(get(res, "status", NULL))
 			     : 0;
 
-		/* For create, 409 means the document is already there. */
+		/*
+		 * For create, 409 means the document is already there; for
+		 * delete, 404 that it is gone already.
+		 */
 		item_failed[i] = !((st >= 200 && st < 300) ||
-				   (create_only && st == 409));
+				   (create_only && docs[i].body && st == 409) ||
+				   (!docs[i].body && st == 404));
 		/* Keep the first item's error for the caller's log. */
 		if (item_failed[i] && failed++ == 0)
 			fail(es, "search: bulk item %zu: status %d %s", i, st,

@@ -67,7 +67,10 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 int chat_search_swap_alias(struct chat_es *es, const char *new,
 			   const char *old);
 
-/* A message as indexed.  `body` need not be NUL-terminated. */
+/*
+ * A message as indexed.  `body` need not be NUL-terminated; NULL in
+ * chat_search_bulk means the message is to be deleted.
+ */
 struct chat_search_doc {
 	uint64_t app;		/* the application's internal id */
 	uint64_t chat;		/* chat number in the application */
@@ -81,7 +84,8 @@ struct chat_search_doc {
 /*
  * Index docs[0..n) in one _bulk request.  With `create_only` a document
  * that is already indexed is left alone (and counts as a success: it may
- * be newer than this one); otherwise it is replaced.  Sets item_failed[i]
+ * be newer than this one); otherwise it is replaced.  A doc without a
+ * body is deleted (one that is not indexed counts as deleted).  Sets item_failed[i]
  * (n entries, caller's storage) to whether docs[i] failed; returns 0 when
  * the request was answered, even when some items were refused, and -1
  * when it was not or when an item failed for want of the engine (429,

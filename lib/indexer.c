@@ -1,0 +1,612 @@
+/*
+ * indexer.c - the search index kept in line with MariaDB through the
+ * index streams (see indexer.h).
+ */
+#include "indexer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chats.h"
+#include "clock.h"
+#include "ctx.h"
+#include "db.h"
+#include "log.h"
+#include "messages.h"
+#include "queue.h"
+#include "redis.h"
+#include "search.h"
+#include "stream.h"
+#include "text.h"
+#include "xalloc.h"
+
+/* Entries read per step (one can stand for a whole worker batch). */
+#define ENTRIES 64
+/* Messages looked up in MariaDB together. */
+#define WANTS_MAX 4096
+/* A _bulk request goes out at this many documents or body bytes. */
+#define FLUSH_DOCS 1000
+#define FLUSH_BYTES (8u << 20)
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 5000
+
+/* ---------------------------------------------------------- the format */
+
+void chat_index_format_numbers(struct chat_buf *b, const uint64_t *numbers,
+			       size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j + 1 < n && numbers[j + 1] == numbers[j] + 1)
+			j++;
+		if (i)
+			chat_buf_addch(b, ',');
+		chat_buf_addf(b, "%llu", (unsigned long long)numbers[i]);
+		if (j > i)
+			chat_buf_addf(b, "-%llu",
+				      (unsigned long long)numbers[j]);
+		i = j + 1;
+	}
+}
+
+/* Parse one number of the list at s[*pos..len); advances *pos. */
+static int parse_one(const char *s, size_t len, size_t *pos, uint64_t *v)
+{
+	size_t start = *pos;
+
+	while (*pos < len && s[*pos] >= '0' && s[*pos] <= '9')
+		(*pos)++;
+	return chat_parse_u64(s + start, *pos - start, 0, UINT64_MAX, v);
+}
+
+long chat_index_parse_numbers(const char *s, size_t len, size_t max,
+			      uint64_t **numbers)
+{
+	uint64_t *v = NULL, lo, hi;
+	size_t n = 0, cap = 0, pos = 0;
+
+	*numbers = NULL;
+	if (len == 1 && s[0] == '0') {
+		*numbers = xcalloc(1, sizeof(**numbers));
+		return 1;
+	}
+	while (pos < len) {
+		if (n && s[pos++] != ',')
+			goto bad;
+		if (parse_one(s, len, &pos, &lo) || lo == 0)
+			goto bad;
+		hi = lo;
+		if (pos < len && s[pos] == '-') {
+			pos++;
+			if (parse_one(s, len, &pos, &hi) || hi < lo)
+				goto bad;
+		}
+		/* Ascending, no repeats, and no more than `max` in all. */
+		if ((n && lo <= v[n - 1]) || hi - lo >= max - n)
+			goto bad;
+		for (uint64_t x = lo;; x++) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			v[n++] = x;
+			if (x == hi)
+				break;
+		}
+	}
+	if (n == 0)
+		goto bad;
+	*numbers = v;
+	return (long)n;
+bad:
+	free(v);
+	return -1;
+}
+
+void chat_index_add_group(struct chat_buf *m, uint64_t app, uint64_t chat,
+			  const uint64_t *numbers, size_t n)
+{
+	if (m->len)
+		chat_buf_addch(m, ' ');
+	chat_buf_addf(m, "%llu/%llu/", (unsigned long long)app,
+		      (unsigned long long)chat);
+	if (n)
+		chat_index_format_numbers(m, numbers, n);
+	else
+		chat_buf_addch(m, '0');
+}
+
+int chat_index_append(struct chat_redis *r, unsigned shard,
+		      const struct chat_buf *m, bool created)
+{
+	struct chat_buf key;
+	const char *argv[7] = { "XADD", NULL, "*", "m", m->data, "new", "1" };
+	int rc;
+
+	chat_buf_init(&key);
+	chat_queue_key(&key, shard, CHAT_INDEX_STREAM);
+	argv[1] = key.data;
+	rc = chat_redis_append(r, created ? 7 : 5, argv, NULL);
+	chat_buf_release(&key);
+	return rc;
+}
+
+int chat_index_queue(struct chat_redis *r, uint64_t app, uint64_t chat,
+		     uint64_t number)
+{
+	struct chat_buf m;
+	redisReply *reply = NULL;
+	int rc = -1;
+
+	chat_buf_init(&m);
+	chat_index_add_group(&m, app, chat, &number, number ? 1 : 0);
+	if (chat_index_append(r, chat_queue_shard(app), &m, false) == 0)
+		reply = chat_redis_reply(r);
+	rc = reply && reply->type == REDIS_REPLY_STRING ? 0 : -1;
+	freeReplyObject(reply);
+	chat_buf_release(&m);
+	return rc;
+}
+
+/* --------------------------------------------------------- the indexer */
+
+/* A message whose document is to be brought in line with its row. */
+struct want {
+	uint64_t app, chat, number;
+	uint64_t chat_id;	/* 0: the chat has no row */
+	size_t entry;		/* the batch entry that asked */
+	bool create;		/* only index it if it is not indexed yet */
+	bool found;
+};
+
+/* Documents waiting for one _bulk request. */
+struct docs {
+	struct chat_search_doc *v;
+	size_t *entry;		/* the batch entry each came from */
+	size_t *body_off;	/* into chat_indexer.bodies */
+	bool *failed;
+	size_t n, cap;
+};
+
+struct chat_indexer {
+	struct chat_ctx *ctx;
+	char *consumer;
+	unsigned claim_ms;
+	bool own_pending;	/* read this consumer's pending entries first */
+	bool index_ready;	/* the index and its alias exist */
+	unsigned backoff_ms;
+	double next_claim_at;
+	struct chat_stream_batch batch;
+	struct want *wants;
+	size_t nwants, capwants;
+	struct docs create, replace;	/* new messages; edits and deletes */
+	struct chat_buf bodies;
+	struct chat_buf why;
+};
+
+struct chat_indexer *chat_indexer_new(struct chat_ctx *ctx,
+				      const char *consumer, unsigned claim_ms)
+{
+	struct chat_indexer *ix = xcalloc(1, sizeof(*ix));
+
+	ix->ctx = ctx;
+	ix->consumer = xstrdup(consumer);
+	ix->claim_ms = claim_ms;
+	ix->own_pending = true;
+	chat_stream_batch_init(&ix->batch);
+	chat_buf_init(&ix->bodies);
+	chat_buf_init(&ix->why);
+	return ix;
+}
+
+static void docs_release(struct docs *d)
+{
+	free(d->v);
+	free(d->entry);
+	free(d->body_off);
+	free(d->failed);
+}
+
+void chat_indexer_free(struct chat_indexer *ix)
+{
+	if (!ix)
+		return;
+	chat_stream_batch_release(&ix->batch);
+	free(ix->wants);
+	docs_release(&ix->create);
+	docs_release(&ix->replace);
+	chat_buf_release(&ix->bodies);
+	chat_buf_release(&ix->why);
+	free(ix->consumer);
+	free(ix);
+}
+
+unsigned chat_indexer_wait_ms(const struct chat_indexer *ix)
+{
+	return ix->backoff_ms;
+}
+
+/* Note a failure: the log says why, and the next try waits longer. */
+static int failed(struct chat_indexer *ix, const char *what,
+		  const char *errstr)
+{
+	ix->backoff_ms = ix->backoff_ms ? ix->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (ix->backoff_ms > BACKOFF_MAX_MS)
+		ix->backoff_ms = BACKOFF_MAX_MS;
+	ix->own_pending = true;
+	chat_log_warn("indexer: %s unavailable (%s); retrying in %u ms", what,
+		      errstr, ix->backoff_ms);
+	return -1;
+}
+
+static int engine_failed(struct chat_indexer *ix)
+{
+	ix->index_ready = false;
+	return failed(ix, "search engine", ix->ctx->es->errstr);
+}
+
+static void add_doc(struct chat_indexer *ix, size_t entry,
+		    const struct chat_search_doc *doc, bool create)
+{
+	struct docs *d = create ? &ix->create : &ix->replace;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 256;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+		d->entry = xrealloc(d->entry, d->cap * sizeof(*d->entry));
+		d->body_off = xrealloc(d->body_off,
+				       d->cap * sizeof(*d->body_off));
+		d->failed = xrealloc(d->failed, d->cap * sizeof(*d->failed));
+	}
+	d->v[d->n] = *doc;
+	d->entry[d->n] = entry;
+	d->body_off[d->n] = ix->bodies.len;
+	if (doc->body)
+		chat_buf_add(&ix->bodies, doc->body, doc->body_len);
+	d->n++;
+}
+
+/* Send one group of documents.  0, or -1 when the engine cannot. */
+static int send_docs(struct chat_indexer *ix, struct docs *d, bool create)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].body)
+			d->v[i].body = ix->bodies.data + d->body_off[i];
+	if (chat_search_bulk(ix->ctx->es, d->v, d->n, create, d->failed))
+		return engine_failed(ix);
+	/* Refused for good (the engine answers, this document is wrong). */
+	for (size_t i = 0; i < d->n; i++) {
+		const struct chat_stream_entry *e =
+			&ix->batch.v[d->entry[i]];
+
+		if (!d->failed[i])
+			continue;
+		chat_buf_reset(&ix->why);
+		chat_buf_addf(&ix->why, "index: message %llu: %s",
+			      (unsigned long long)d->v[i].number,
+			      ix->ctx->es->errstr);
+		if (chat_stream_dead_letter(ix->ctx->redis, e->shard,
+					    CHAT_INDEX_STREAM, e->id,
+					    ix->why.data))
+			return failed(ix, "Redis", ix->ctx->redis->errstr);
+	}
+	d->n = 0;
+	return 0;
+}
+
+static int flush(struct chat_indexer *ix)
+{
+	if (ix->create.n && send_docs(ix, &ix->create, true))
+		return -1;
+	if (ix->replace.n && send_docs(ix, &ix->replace, false))
+		return -1;
+	chat_buf_reset(&ix->bodies);
+	return 0;
+}
+
+static int flush_if_full(struct chat_indexer *ix)
+{
+	if (ix->create.n + ix->replace.n < FLUSH_DOCS &&
+	    ix->bodies.len < FLUSH_BYTES)
+		return 0;
+	return flush(ix);
+}
+
+static int cmp_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int by_message(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+	int c = cmp_u64(x->app, y->app);
+
+	if (!c)
+		c = cmp_u64(x->chat, y->chat);
+	return c ? c : cmp_u64(x->number, y->number);
+}
+
+static int by_row(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+	int c = cmp_u64(x->chat_id, y->chat_id);
+
+	return c ? c : cmp_u64(x->number, y->number);
+}
+
+/* Sort the wants by message and merge the ones for the same message. */
+static void merge_wants(struct chat_indexer *ix)
+{
+	size_t k = 0;
+
+	qsort(ix->wants, ix->nwants, sizeof(*ix->wants), by_message);
+	for (size_t i = 0; i < ix->nwants; i++) {
+		struct want *w = &ix->wants[i];
+
+		if (k && by_message(&ix->wants[k - 1], w) == 0) {
+			/* An edit as well as a create: replace. */
+			ix->wants[k - 1].create &= w->create;
+			continue;
+		}
+		ix->wants[k++] = *w;
+	}
+	ix->nwants = k;
+}
+
+/* Set each want's chat_id (wants sorted by message). */
+static int find_chats(struct chat_indexer *ix)
+{
+	struct chat_chat *chats = xcalloc(ix->nwants + 1, sizeof(*chats));
+	size_t n = 0, c = 0;
+	int rc;
+
+	for (size_t i = 0; i < ix->nwants; i++) {
+		const struct want *w = &ix->wants[i];
+
+		if (n && chats[n - 1].app == w->app &&
+		    chats[n - 1].number == w->chat)
+			continue;
+		chats[n].app = w->app;
+		chats[n].number = w->chat;
+		n++;
+	}
+	rc = chat_chats_find_ids(ix->ctx->db, chats, n);
+	for (size_t i = 0; rc == 0 && i < ix->nwants; i++) {
+		struct want *w = &ix->wants[i];
+
+		while (chats[c].app != w->app || chats[c].number != w->chat)
+			c++;
+		w->chat_id = chats[c].id;
+	}
+	free(chats);
+	return rc;
+}
+
+struct rows_seen {
+	struct chat_indexer *ix;
+	struct want *wants;	/* the ones with a chat row, by row */
+	size_t n;
+	int rc;
+};
+
+static int on_row(const struct chat_message *m, void *arg)
+{
+	struct rows_seen *rs = arg;
+	struct want key = { .chat_id = m->chat_id, .number = m->number };
+	struct want *w = bsearch(&key, rs->wants, rs->n, sizeof(*w), by_row);
+	struct chat_search_doc doc;
+
+	if (!w || w->found)
+		return 0;
+	w->found = true;
+	doc = (struct chat_search_doc){
+		.app = w->app, .chat = w->chat, .number = w->number,
+		.body = m->body.data, .body_len = m->body.len,
+		.created_at = m->created_at, .updated_at = m->updated_at,
+	};
+	add_doc(rs->ix, w->entry, &doc, w->create);
+	rs->rc = flush_if_full(rs->ix);
+	return rs->rc;
+}
+
+/*
+ * Bring the documents of the wanted messages in line with their rows:
+ * index the rows there are, delete the documents of the rest.
+ */
+static int apply_wants(struct chat_indexer *ix)
+{
+	struct rows_seen rs = { .ix = ix };
+	struct chat_message_key *keys;
+	size_t first = 0;
+	int rc;
+
+	if (!ix->nwants)
+		return 0;
+	merge_wants(ix);
+	if (find_chats(ix))
+		return failed(ix, "MariaDB", ix->ctx->db->errstr);
+	qsort(ix->wants, ix->nwants, sizeof(*ix->wants), by_row);
+	while (first < ix->nwants && ix->wants[first].chat_id == 0)
+		first++;
+	rs.wants = ix->wants + first;
+	rs.n = ix->nwants - first;
+	keys = xcalloc(rs.n + 1, sizeof(*keys));
+	for (size_t i = 0; i < rs.n; i++) {
+		keys[i].chat_id = rs.wants[i].chat_id;
+		keys[i].number = rs.wants[i].number;
+	}
+	rc = chat_messages_find(ix->ctx->db, keys, rs.n, on_row, &rs);
+	free(keys);
+	if (rc)
+		return failed(ix, "MariaDB", ix->ctx->db->errstr);
+	if (rs.rc)
+		return -1;
+	/* What has no row any more has no document either. */
+	for (size_t i = 0; i < ix->nwants; i++) {
+		const struct want *w = &ix->wants[i];
+		struct chat_search_doc gone = { .app = w->app, .chat = w->chat,
+						.number = w->number };
+
+		if (w->found)
+			continue;
+		add_doc(ix, w->entry, &gone, false);
+		if (flush_if_full(ix))
+			return -1;
+	}
+	ix->nwants = 0;
+	return 0;
+}
+
+static void add_want(struct chat_indexer *ix, size_t entry, uint64_t app,
+		     uint64_t chat, uint64_t number, bool create)
+{
+	if (ix->nwants == ix->capwants) {
+		ix->capwants = ix->capwants ? ix->capwants * 2 : 1024;
+		ix->wants = xrealloc(ix->wants,
+				     ix->capwants * sizeof(*ix->wants));
+	}
+	ix->wants[ix->nwants++] = (struct want){
+		.app = app, .chat = chat, .number = number, .entry = entry,
+		.create = create,
+	};
+}
+
+/* Parse "<app>/<chat>/" at s[*pos..len); advances *pos. */
+static int parse_chat(const char *s, size_t len, size_t *pos, uint64_t *app,
+		      uint64_t *chat)
+{
+	uint64_t *out[2] = { app, chat };
+
+	for (int i = 0; i < 2; i++) {
+		size_t start = *pos;
+
+		while (*pos < len && s[*pos] != '/')
+			(*pos)++;
+		if (*pos == len ||
+		    chat_parse_u64(s + start, *pos - start, 1, UINT64_MAX,
+				   out[i]))
+			return -1;
+		(*pos)++;
+	}
+	return 0;
+}
+
+/*
+ * Apply one entry: its messages join the wants; a whole chat is deleted
+ * at once, after the wants before it (they may be of that chat).  A
+ * malformed entry is dead-lettered.
+ */
+static int apply_entry(struct chat_indexer *ix, size_t entry)
+{
+	const struct chat_stream_entry *e = &ix->batch.v[entry];
+	const redisReply *m = chat_stream_field(e, "m");
+	const redisReply *nf = chat_stream_field(e, "new");
+	bool create = nf && nf->type == REDIS_REPLY_STRING &&
+		      strcmp(nf->str, "1") == 0;
+	size_t pos = 0, total = 0, undo = ix->nwants;
+
+	if (!m || m->type != REDIS_REPLY_STRING || m->len == 0)
+		goto bad;
+	while (pos < m->len) {
+		uint64_t app, chat, *numbers;
+		size_t start, end;
+		long n;
+
+		if (pos && m->str[pos++] != ' ')
+			goto bad;
+		if (parse_chat(m->str, m->len, &pos, &app, &chat) ||
+		    chat_queue_shard(app) != e->shard)
+			goto bad;
+		start = pos;
+		end = start;
+		while (end < m->len && m->str[end] != ' ')
+			end++;
+		n = chat_index_parse_numbers(m->str + start, end - start,
+					     CHAT_INDEX_ENTRY_MAX - total,
+					     &numbers);
+		if (n < 0)
+			goto bad;
+		pos = end;
+		total += (size_t)n;
+		if (numbers[0] == 0) {
+			free(numbers);
+			if (apply_wants(ix) || flush(ix))
+				return -1;
+			undo = 0;
+			if (chat_search_delete_chat(ix->ctx->es, app, chat))
+				return engine_failed(ix);
+			continue;
+		}
+		for (long i = 0; i < n; i++)
+			add_want(ix, entry, app, chat, numbers[i], create);
+		free(numbers);
+	}
+	return ix->nwants >= WANTS_MAX ? apply_wants(ix) : 0;
+bad:
+	ix->nwants = undo;	/* none of a malformed entry is applied */
+	if (chat_stream_dead_letter(ix->ctx->redis, e->shard,
+				    CHAT_INDEX_STREAM, e->id,
+				    "malformed index entry"))
+		return failed(ix, "Redis", ix->ctx->redis->errstr);
+	return 0;
+}
+
+/* Take over what other consumers left pending too long. */
+static void claim(struct chat_indexer *ix)
+{
+	double now = chat_now_ms();
+
+	if (now < ix->next_claim_at)
+		return;
+	ix->next_claim_at = now + ix->claim_ms / 2.0;
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		long n = chat_stream_claim(ix->ctx->redis, CHAT_INDEX_STREAM,
+					   CHAT_INDEX_GROUP, ix->consumer, s,
+					   ix->claim_ms, ENTRIES, &ix->batch);
+
+		if (n > 0)
+			chat_log_info("indexer: claimed %ld stale entries", n);
+	}
+}
+
+long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
+{
+	struct chat_stream_batch *b = &ix->batch;
+	int rc = 0;
+
+	chat_stream_batch_reset(b);
+	ix->nwants = 0;
+	ix->create.n = ix->replace.n = 0;
+	chat_buf_reset(&ix->bodies);
+	/* Writes require the alias: create the index first. */
+	if (!ix->index_ready) {
+		if (chat_search_ensure_index(ix->ctx->es))
+			return engine_failed(ix);
+		ix->index_ready = true;
+	}
+	claim(ix);
+	if (b->n == 0) {
+		if (chat_stream_read(ix->ctx->redis, CHAT_INDEX_STREAM,
+				     CHAT_INDEX_GROUP, ix->consumer,
+				     ix->own_pending ? "0" : ">", ENTRIES,
+				     block_ms, b))
+			return failed(ix, "Redis", ix->ctx->redis->errstr);
+		if (b->n == 0 && ix->own_pending) {
+			ix->own_pending = false;
+			return 0;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < b->n; i++)
+		if (b->v[i].fields)	/* else deleted while pending */
+			rc = apply_entry(ix, i);
+	if (rc || apply_wants(ix) || flush(ix))
+		return -1;
+	if (chat_stream_finish(ix->ctx->redis, CHAT_INDEX_STREAM,
+			       CHAT_INDEX_GROUP, b->v, b->n))
+		return failed(ix, "Redis", ix->ctx->redis->errstr);
+	ix->backoff_ms = 0;
+	return (long)b->n;
+}

@@ -1,0 +1,269 @@
+/*
+ * stream.c - consumer groups over the shard streams of the queue.
+ */
+#include "stream.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "queue.h"
+#include "redis.h"
+#include "xalloc.h"
+
+void chat_stream_batch_init(struct chat_stream_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void chat_stream_batch_reset(struct chat_stream_batch *b)
+{
+	for (size_t i = 0; i < b->nreplies; i++)
+		freeReplyObject(b->replies[i]);
+	b->n = 0;
+	b->nreplies = 0;
+}
+
+void chat_stream_batch_release(struct chat_stream_batch *b)
+{
+	chat_stream_batch_reset(b);
+	free(b->v);
+	free(b->replies);
+	chat_stream_batch_init(b);
+}
+
+static void keep_reply(struct chat_stream_batch *b, redisReply *r)
+{
+	if (b->nreplies == b->capreplies) {
+		b->capreplies = b->capreplies ? b->capreplies * 2 : 4;
+		b->replies = xrealloc(b->replies,
+				      b->capreplies * sizeof(*b->replies));
+	}
+	b->replies[b->nreplies++] = r;
+}
+
+/* Append the entries [[id, [field, value, ...]], ...] of one shard. */
+static void collect(struct chat_stream_batch *b, unsigned shard,
+		    const redisReply *entries)
+{
+	for (size_t i = 0; i < entries->elements; i++) {
+		const redisReply *e = entries->element[i];
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		if (b->n == b->cap) {
+			b->cap = b->cap ? b->cap * 2 : 64;
+			b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
+		}
+		b->v[b->n++] = (struct chat_stream_entry){
+			.shard = shard,
+			.id = e->element[0]->str,
+			.fields = e->element[1]->type == REDIS_REPLY_ARRAY ?
+					  e->element[1] : NULL,
+		};
+	}
+}
+
+static void shard_key(struct chat_buf *key, unsigned shard, const char *name)
+{
+	chat_buf_reset(key);
+	chat_queue_key(key, shard, "%s", name);
+}
+
+void chat_stream_create_groups(struct chat_redis *r, const char *name,
+			       const char *group)
+{
+	struct chat_buf key;
+
+	chat_buf_init(&key);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		shard_key(&key, s, name);
+		/* BUSYGROUP when it exists: fine. */
+		freeReplyObject(chat_redis_cmd(r,
+					       "XGROUP CREATE %s %s 0 MKSTREAM",
+					       key.data, group));
+	}
+	chat_buf_release(&key);
+}
+
+/* Record an error reply as the handle's error. */
+static int reply_error(struct chat_redis *r, const char *what,
+		       const redisReply *reply)
+{
+	if (!reply)
+		return -1;
+	snprintf(r->errstr, sizeof(r->errstr), "%s: %s", what,
+		 reply->type == REDIS_REPLY_ERROR ? reply->str :
+						    "unexpected reply");
+	return -1;
+}
+
+int chat_stream_read(struct chat_redis *r, const char *name,
+		     const char *group, const char *consumer, const char *id,
+		     unsigned count, unsigned block_ms,
+		     struct chat_stream_batch *b)
+{
+	const char *argv[10 + 2 * CHAT_SHARDS];
+	struct chat_buf keys[CHAT_SHARDS];
+	char scount[16], sblock[16];
+	redisReply *reply;
+	int argc = 0;
+
+	snprintf(scount, sizeof(scount), "%u", count);
+	snprintf(sblock, sizeof(sblock), "%u", block_ms);
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = group;
+	argv[argc++] = consumer;
+	argv[argc++] = "COUNT";
+	argv[argc++] = scount;
+	if (strcmp(id, ">") == 0 && block_ms) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = sblock;
+	}
+	argv[argc++] = "STREAMS";
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		chat_buf_init(&keys[s]);
+		shard_key(&keys[s], s, name);
+		argv[argc++] = keys[s].data;
+	}
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		argv[argc++] = id;
+	reply = chat_redis_argv(r, argc, argv, NULL);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		chat_buf_release(&keys[s]);
+	if (!reply)
+		return -1;
+	if (reply->type == REDIS_REPLY_NIL) {	/* nothing within BLOCK */
+		freeReplyObject(reply);
+		return 0;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		reply_error(r, "XREADGROUP", reply);
+		if (reply->type == REDIS_REPLY_ERROR &&
+		    strncmp(reply->str, "NOGROUP", 7) == 0)
+			chat_stream_create_groups(r, name, group);
+		freeReplyObject(reply);
+		return -1;
+	}
+	keep_reply(b, reply);
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *st = reply->element[i];
+		unsigned shard;
+
+		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
+		    st->element[0]->type == REDIS_REPLY_STRING &&
+		    st->element[1]->type == REDIS_REPLY_ARRAY &&
+		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) == 1 &&
+		    shard < CHAT_SHARDS)
+			collect(b, shard, st->element[1]);
+	}
+	return 0;
+}
+
+long chat_stream_claim(struct chat_redis *r, const char *name,
+		       const char *group, const char *consumer,
+		       unsigned shard, unsigned idle_ms, unsigned count,
+		       struct chat_stream_batch *b)
+{
+	struct chat_buf key;
+	redisReply *reply;
+	size_t before = b->n;
+
+	chat_buf_init(&key);
+	shard_key(&key, shard, name);
+	reply = chat_redis_cmd(r, "XAUTOCLAIM %s %s %s %u 0 COUNT %u",
+			       key.data, group, consumer, idle_ms, count);
+	chat_buf_release(&key);
+	if (!reply || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements < 2 ||
+	    reply->element[1]->type != REDIS_REPLY_ARRAY) {
+		reply_error(r, "XAUTOCLAIM", reply);
+		freeReplyObject(reply);
+		return -1;
+	}
+	keep_reply(b, reply);
+	collect(b, shard, reply->element[1]);
+	return (long)(b->n - before);
+}
+
+int chat_stream_finish(struct chat_redis *r, const char *name,
+		       const char *group, const struct chat_stream_entry *e,
+		       size_t n)
+{
+	const char **argv = xcalloc(n + 3, sizeof(*argv));
+	struct chat_buf key;
+	size_t sent = 0;
+	int rc = 0;
+
+	chat_buf_init(&key);
+	for (unsigned s = 0; s < CHAT_SHARDS && rc == 0; s++) {
+		int ids = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (e[i].shard == s)
+				argv[3 + ids++] = e[i].id;
+		if (!ids)
+			continue;
+		shard_key(&key, s, name);
+		argv[0] = "XACK";
+		argv[1] = key.data;
+		argv[2] = group;
+		if (chat_redis_append(r, 3 + ids, argv, NULL))
+			rc = -1;
+		argv[0] = "XDEL";
+		/* XDEL takes the ids right after the key. */
+		memmove(&argv[2], &argv[3], (size_t)ids * sizeof(*argv));
+		if (rc == 0 && chat_redis_append(r, 2 + ids, argv, NULL))
+			rc = -1;
+		sent += rc == 0 ? 2 : 0;
+	}
+	while (sent--) {
+		redisReply *reply = chat_redis_reply(r);
+
+		if (!reply || reply->type == REDIS_REPLY_ERROR) {
+			reply_error(r, "XACK/XDEL", reply);
+			rc = -1;
+		}
+		freeReplyObject(reply);
+		if (!reply)
+			break;
+	}
+	chat_buf_release(&key);
+	free(argv);
+	return rc;
+}
+
+const redisReply *chat_stream_field(const struct chat_stream_entry *e,
+				    const char *field)
+{
+	const redisReply *f = e->fields;
+
+	for (size_t i = 0; f && i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(f->element[i]->str, field) == 0)
+			return f->element[i + 1];
+	return NULL;
+}
+
+int chat_stream_dead_letter(struct chat_redis *r, unsigned shard,
+			    const char *name, const char *id,
+			    const char *reason)
+{
+	struct chat_buf key;
+	redisReply *reply;
+	int rc;
+
+	chat_buf_init(&key);
+	shard_key(&key, shard, "dead");
+	reply = chat_redis_cmd(r, "XADD %s * stream %s job %s reason %s",
+			       key.data, name, id ? id : "-", reason);
+	rc = reply && reply->type == REDIS_REPLY_STRING ? 0 : -1;
+	freeReplyObject(reply);
+	chat_buf_release(&key);
+	chat_log_error("%s entry %s dead-lettered: %s", name, id ? id : "-",
+		       reason);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * stream.h - consumer groups over the shard streams of the queue.
+ *
+ * Each kind of work has one Redis Stream per shard, "chat:{sK}:<name>"
+ * (queue.h): "jobs" (creates and deletes for the worker to persist) and
+ * "index" (messages whose index entry must be brought in line with
+ * MariaDB).  A consumer reads all shards at once through its group,
+ * handles the entries, then acknowledges and deletes them, so a stream
+ * holds only work still to do.  Entries a dead consumer left pending are
+ * claimed by another after an idle time.
+ */
+#ifndef CHAT_STREAM_H
+#define CHAT_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+struct chat_redis;
+
+/* One entry; its strings point into a reply the batch keeps. */
+struct chat_stream_entry {
+	unsigned shard;
+	const char *id;			/* stream entry id */
+	const redisReply *fields;	/* [field, value, ...]; NULL when the
+					   entry was deleted while pending */
+};
+
+/* Entries read so far, and the replies they point into. */
+struct chat_stream_batch {
+	struct chat_stream_entry *v;
+	size_t n, cap;
+	redisReply **replies;
+	size_t nreplies, capreplies;
+};
+
+void chat_stream_batch_init(struct chat_stream_batch *b);
+/* Forget the entries and free the replies. */
+void chat_stream_batch_reset(struct chat_stream_batch *b);
+void chat_stream_batch_release(struct chat_stream_batch *b);
+
+/* Create group `group` on every shard's stream `name` (where missing). */
+void chat_stream_create_groups(struct chat_redis *r, const char *name,
+			       const char *group);
+
+/*
+ * XREADGROUP up to `count` entries per shard from every shard's stream
+ * `name` into `b` (appended): with `id` ">" new entries, waiting up to
+ * `block_ms` for one; with "0" this consumer's own pending entries.
+ * Creates the groups when Redis says they are missing.  Returns 0 or -1
+ * (Redis unreachable or an error reply; r->errstr says which).
+ */
+int chat_stream_read(struct chat_redis *r, const char *name,
+		     const char *group, const char *consumer, const char *id,
+		     unsigned count, unsigned block_ms,
+		     struct chat_stream_batch *b);
+
+/*
+ * Claim for `consumer` up to `count` entries of shard `shard`'s stream
+ * that other consumers have left pending for `idle_ms` or more (appended
+ * to `b`).  Returns how many, or -1.
+ */
+long chat_stream_claim(struct chat_redis *r, const char *name,
+		       const char *group, const char *consumer,
+		       unsigned shard, unsigned idle_ms, unsigned count,
+		       struct chat_stream_batch *b);
+
+/*
+ * XACK and XDEL entries e[0..n): one XACK and one XDEL per shard, in one
+ * round trip.  Returns 0 or -1 (then they stay pending and are redone).
+ */
+int chat_stream_finish(struct chat_redis *r, const char *name,
+		       const char *group, const struct chat_stream_entry *e,
+		       size_t n);
+
+/* The value of field `field` of an entry, or NULL. */
+const redisReply *chat_stream_field(const struct chat_stream_entry *e,
+				    const char *field);
+
+/*
+ * Append to shard `shard`'s dead-letter stream "chat:{sK}:dead" a record
+ * of entry `id` of stream `name` and why it was given up.  Returns 0 or
+ * -1.
+ */
+int chat_stream_dead_letter(struct chat_redis *r, unsigned shard,
+			    const char *name, const char *id,
+			    const char *reason);
+
+#endif
