@@ -8,6 +8,11 @@ CFLAGS ?= -O2 -g
 # The worker indexes on a thread of its own.
 CFLAGS += -pthread
 LDFLAGS += -pthread
+# Every program is linked with every library of PKGS, but loads only those
+# it uses: libcurl alone maps ~25 more libraries and costs each process
+# several MiB of resident pages, so only the programs that call
+# chat_ctx_use_search (lib/ctx.h) should load it.
+LDFLAGS += -Wl,--as-needed
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wshadow -Wvla -fno-common
 ifeq ($(WERROR),1)

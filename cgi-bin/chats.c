@@ -30,19 +30,20 @@ static void create(struct chat_req *req)
 
 static void list(struct chat_req *req)
 {
-	struct json_object *arr = NULL;
-	uint64_t app, after;
+	struct chat_buf page;
+	uint64_t app, after, last;
 	unsigned limit;
 	bool more;
 
 	if (chat_req_page(req, 50, &limit, &after) || chat_lookup_app(req, &app))
 		return;
-	if (chat_chats_list(req->ctx->db, app, after, limit, &arr, &more)) {
+	chat_buf_init(&page);
+	if (chat_chats_list(req->ctx->db, app, after, limit, &page, &last,
+			    &more))
 		chat_res_unavailable(req, "The database");
-		return;
-	}
-	chat_res_page(req, arr, more, limit);
-	json_object_put(arr);
+	else
+		chat_res_page(req, &page, last, more, limit);
+	chat_buf_release(&page);
 }
 
 static void show(struct chat_req *req)

@@ -39,6 +39,7 @@ int main(void)
 	int rc;
 
 	chat_ctx_init(&ctx, "health");
+	chat_ctx_use_search(&ctx);
 	rc = chat_http_serve(&ctx, routes, sizeof(routes) / sizeof(routes[0]));
 	chat_ctx_release(&ctx);
 	return rc;

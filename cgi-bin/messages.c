@@ -79,21 +79,21 @@ out:
 
 static void list(struct chat_req *req)
 {
-	struct json_object *arr = NULL;
+	struct chat_buf page;
 	struct chat_chat chat;
-	uint64_t after;
+	uint64_t after, last;
 	unsigned limit;
 	bool more;
 
 	if (chat_req_page(req, 50, &limit, &after) || chat_lookup_chat(req, &chat))
 		return;
-	if (chat_messages_list(req->ctx->db, chat.id, after, limit, &arr,
-			       &more)) {
+	chat_buf_init(&page);
+	if (chat_messages_list(req->ctx->db, chat.id, after, limit, &page,
+			       &last, &more))
 		chat_res_unavailable(req, "The database");
-		return;
-	}
-	chat_res_page(req, arr, more, limit);
-	json_object_put(arr);
+	else
+		chat_res_page(req, &page, last, more, limit);
+	chat_buf_release(&page);
 }
 
 static bool blank(const char *s)
@@ -273,6 +273,7 @@ int main(void)
 	int rc;
 
 	chat_ctx_init(&ctx, "messages");
+	chat_ctx_use_search(&ctx);
 	rc = chat_http_serve(&ctx, routes, sizeof(routes) / sizeof(routes[0]));
 	chat_ctx_release(&ctx);
 	return rc;

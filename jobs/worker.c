@@ -670,6 +670,7 @@ int main(void)
 
 	chat_ctx_init(&w.ctx, "worker");
 	chat_ctx_init(&w.index_ctx, "worker");
+	chat_ctx_use_search(&w.index_ctx);
 	chat_stream_batch_init(&w.batch);
 	chat_buf_init(&name);
 	chat_buf_init(&w.why);

@@ -75,7 +75,8 @@ static const char list_sql[] =
 	"WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?";
 
 int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
-		    unsigned limit, struct json_object **out, bool *more)
+		    unsigned limit, struct chat_buf *out, uint64_t *last,
+		    bool *more)
 {
 	uint64_t lim = (uint64_t)limit + 1;	/* one more tells of a next page */
 	struct chat_chat c;
@@ -84,7 +85,7 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 	unsigned n = 0;
 	int rc;
 
-	*out = NULL;
+	*last = 0;
 	*more = false;
 	chat_bind_u64(&p[0], &app);
 	chat_bind_u64(&p[1], &after);
@@ -93,20 +94,18 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 	st = chat_db_exec(db, list_sql, p, r);
 	if (!st)
 		return -1;
-	*out = json_object_new_array();
 	while ((rc = mysql_stmt_fetch(st)) == 0) {
 		if (n++ == limit) {
 			*more = true;
 			break;
 		}
-		json_object_array_add(*out, chat_chat_json(&c));
+		chat_json_array_add(out, chat_chat_json(&c));
+		*last = c.number;
 	}
 	chat_db_done(st);
-	if (rc != 0 && rc != MYSQL_NO_DATA) {
-		json_object_put(*out);
-		*out = NULL;
+	if (rc != 0 && rc != MYSQL_NO_DATA)
 		return -1;
-	}
+	chat_json_array_end(out);
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include <json-c/json.h>
 
+#include "buf.h"
+
 struct chat_db;
 
 struct chat_chat {
@@ -28,12 +30,14 @@ int chat_chats_max_number(struct chat_db *db, uint64_t app, uint64_t *max);
 int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
 		   struct chat_chat *chat);
 /*
- * Up to `limit` chats of `app` numbered above `after`, ascending, as a
- * new JSON array in *out (caller puts it).  *more tells whether another
- * page follows.  Returns 0 or -1.
+ * Up to `limit` chats of `app` numbered above `after`, ascending, written
+ * as a JSON array into `out` (which must be empty).  *last is the number
+ * of the last one, *more tells whether another page follows.  Returns 0,
+ * or -1 with `out` holding nothing of use.
  */
 int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
-		    unsigned limit, struct json_object **out, bool *more);
+		    unsigned limit, struct chat_buf *out, uint64_t *last,
+		    bool *more);
 /* Delete the chat row with internal id `id`.  Returns 0 or -1. */
 int chat_chats_delete_row(struct chat_db *db, uint64_t id);
 /* The contract's Chat object; caller puts it. */

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "db.h"
-#include "es.h"
 #include "log.h"
 #include "redis.h"
 
@@ -16,7 +15,8 @@ void chat_ctx_init(struct chat_ctx *ctx, const char *name)
 	chat_config_load(&ctx->cfg, name);
 	ctx->db = chat_db_new(&ctx->cfg);
 	ctx->redis = chat_redis_new(&ctx->cfg);
-	ctx->es = chat_es_new(&ctx->cfg);
+	ctx->es = NULL;
+	ctx->es_free = NULL;
 	ctx->apps = NULL;
 }
 
@@ -24,10 +24,13 @@ void chat_ctx_release(struct chat_ctx *ctx)
 {
 	chat_db_free(ctx->db);
 	chat_redis_free(ctx->redis);
-	chat_es_free(ctx->es);
+	/* Through the pointer: a reference to es.o would pull in libcurl. */
+	if (ctx->es)
+		ctx->es_free(ctx->es);
 	free(ctx->apps);
 	ctx->db = NULL;
 	ctx->redis = NULL;
 	ctx->es = NULL;
+	ctx->es_free = NULL;
 	ctx->apps = NULL;
 }

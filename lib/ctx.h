@@ -8,16 +8,28 @@
 
 #include "config.h"
 
+struct chat_es;
+
 struct chat_ctx {
 	struct chat_config cfg;
 	struct chat_db *db;
 	struct chat_redis *redis;
-	struct chat_es *es;
+	struct chat_es *es;		/* NULL until chat_ctx_use_search() */
+	void (*es_free)(struct chat_es *es);	/* set with es */
 	struct chat_app_cache *apps;	/* token -> application id */
 };
 
 /* Load the configuration and create (unconnected) handles. */
 void chat_ctx_init(struct chat_ctx *ctx, const char *name);
 void chat_ctx_release(struct chat_ctx *ctx);
+
+/*
+ * Create the (unconnected) search engine handle ctx->es, which
+ * chat_ctx_release frees.  Defined in es.c, so that only the programs
+ * that call it link es.o and load libcurl (with the linker's
+ * --as-needed): it costs every process several MiB of resident library
+ * pages.
+ */
+void chat_ctx_use_search(struct chat_ctx *ctx);
 
 #endif

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "ctx.h"
 #include "xalloc.h"
 
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
@@ -45,6 +46,12 @@ void chat_es_free(struct chat_es *es)
 	curl_slist_free_all(es->headers);
 	curl_easy_cleanup(es->curl);
 	free(es);
+}
+
+void chat_ctx_use_search(struct chat_ctx *ctx)
+{
+	ctx->es = chat_es_new(&ctx->cfg);
+	ctx->es_free = chat_es_free;
 }
 
 int chat_es_request(struct chat_es *es, const char *method, const char *path,

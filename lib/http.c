@@ -139,8 +139,7 @@ void chat_res_json(struct chat_req *req, int status, struct json_object *obj)
 {
 	size_t len;
 	const char *s = json_object_to_json_string_length(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-		&len);
+		obj, CHAT_JSON_TO_STRING, &len);
 
 	chat_res_raw(req, status, s, len);
 }
@@ -182,19 +181,14 @@ void chat_res_accepted(struct chat_req *req, uint64_t number)
 	json_object_put(obj);
 }
 
-void chat_res_page(struct chat_req *req, struct json_object *arr, bool more,
-		   unsigned limit)
+void chat_res_page(struct chat_req *req, const struct chat_buf *page,
+		   uint64_t last, bool more, unsigned limit)
 {
-	size_t n = json_object_array_length(arr);
-	struct json_object *num = NULL;
-
-	if (more && n &&
-	    json_object_object_get_ex(json_object_array_get_idx(arr, n - 1),
-				      "number", &num))
-		chat_res_header(req, "Link: <%s?after=%lld&limit=%u>; "
+	if (more)
+		chat_res_header(req, "Link: <%s?after=%llu&limit=%u>; "
 			        "rel=\"next\"", req->path,
-			        (long long)json_object_get_int64(num), limit);
-	chat_res_json(req, 200, arr);
+			        (unsigned long long)last, limit);
+	chat_res_raw(req, 200, page->data, page->len);
 }
 
 void chat_res_not_found(struct chat_req *req, const char *what)

@@ -95,11 +95,12 @@ void chat_res_empty(struct chat_req *req, int status);
 void chat_res_accepted(struct chat_req *req, uint64_t number);
 
 /*
- * Answer 200 with a list page `arr` (objects with a "number").  When
- * `more` remain, a Link header points at the next page of the same path.
+ * Answer 200 with a list page: `page` is a JSON array of objects with a
+ * "number", the last of them `last`.  When `more` remain, a Link header
+ * points at the next page of the same path.
  */
-void chat_res_page(struct chat_req *req, struct json_object *arr, bool more,
-		   unsigned limit);
+void chat_res_page(struct chat_req *req, const struct chat_buf *page,
+		   uint64_t last, bool more, unsigned limit);
 
 /* The common failures, worded once. */
 void chat_res_not_found(struct chat_req *req, const char *what);

@@ -389,3 +389,21 @@ void chat_json_add_time(struct json_object *obj, const char *key, int64_t t)
 	chat_time_format((time_t)t, ts);
 	json_object_object_add(obj, key, json_object_new_string(ts));
 }
+
+void chat_json_array_add(struct chat_buf *arr, struct json_object *obj)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(
+		obj, CHAT_JSON_TO_STRING, &len);
+
+	chat_buf_addch(arr, arr->len ? ',' : '[');
+	chat_buf_add(arr, s, len);
+	json_object_put(obj);
+}
+
+void chat_json_array_end(struct chat_buf *arr)
+{
+	if (!arr->len)
+		chat_buf_addch(arr, '[');
+	chat_buf_addch(arr, ']');
+}

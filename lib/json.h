@@ -1,6 +1,6 @@
 /*
- * json.h - request bodies through json-c under size and depth limits, and
- * the declared string fields that handlers read from them.
+ * json.h - request bodies through json-c under size and depth limits, the
+ * declared string fields that handlers read from them, and response text.
  */
 #ifndef CHAT_JSON_H
 #define CHAT_JSON_H
@@ -14,6 +14,9 @@
 #include "buf.h"
 
 #define CHAT_JSON_MAX_DEPTH 32
+/* How every response body is written. */
+#define CHAT_JSON_TO_STRING \
+	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 enum chat_json_result {
 	CHAT_JSON_OK,		/* *out is a JSON object (caller puts it) */
@@ -46,5 +49,15 @@ int chat_json_string(struct json_object *obj, const struct chat_field *f,
 
 /* Add `key`: the contract's timestamp of Unix time `t`. */
 void chat_json_add_time(struct json_object *obj, const char *key, int64_t t);
+
+/*
+ * A JSON array written as text one element at a time, so that a page of
+ * rows is never a tree in memory (a json-c object with its hash table
+ * takes ~1 KB; a page of 1000 rows, a megabyte).  `arr` starts empty;
+ * chat_json_array_add appends `obj` written with CHAT_JSON_TO_STRING and
+ * puts it; chat_json_array_end closes the array, an empty one too.
+ */
+void chat_json_array_add(struct chat_buf *arr, struct json_object *obj);
+void chat_json_array_end(struct chat_buf *arr);
 
 #endif

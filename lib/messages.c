@@ -136,7 +136,8 @@ static const char list_sql[] =
 	"WHERE m.chat_id = ? AND m.number > ? ORDER BY m.number LIMIT ?";
 
 int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
-		       unsigned limit, struct json_object **out, bool *more)
+		       unsigned limit, struct chat_buf *out, uint64_t *last,
+		       bool *more)
 {
 	uint64_t lim = (uint64_t)limit + 1;
 	struct chat_message m;
@@ -146,7 +147,7 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 	unsigned n = 0;
 	int rc = -1;
 
-	*out = NULL;
+	*last = 0;
 	*more = false;
 	chat_message_init(&m);
 	chat_bind_u64(&p[0], &chat_id);
@@ -156,21 +157,20 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 	st = chat_db_exec(db, list_sql, p, row.r);
 	if (!st)
 		goto out;
-	*out = json_object_new_array();
 	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
 		if (n++ == limit) {
 			*more = true;
 			break;
 		}
 		fetched(&row);
-		json_object_array_add(*out, chat_message_json(&m));
+		chat_json_array_add(out, chat_message_json(&m));
+		*last = m.number;
 	}
 	chat_db_done(st);
 	if (rc == MYSQL_NO_DATA || *more) {
+		chat_json_array_end(out);
 		rc = 0;
 	} else {
-		json_object_put(*out);
-		*out = NULL;
 		rc = -1;
 	}
 out:

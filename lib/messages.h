@@ -39,7 +39,9 @@ int chat_messages_get_by_chat_id(struct chat_db *db, uint64_t chat_id,
 				 uint64_t number, struct chat_message *m);
 /* Page of messages of chat row `chat_id`, as for chat_chats_list. */
 int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
-		       unsigned limit, struct json_object **out, bool *more);
+		       unsigned limit, struct chat_buf *out, uint64_t *last,
+		       bool *more);
+
 /* A message by internal chat id and number. */
 struct chat_message_key {
 	uint64_t chat_id;
@@ -55,6 +57,7 @@ int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 		       size_t n,
 		       int (*fn)(const struct chat_message *m, void *arg),
 		       void *arg);
+
 /* Replace the body.  Returns 1 updated, 0 not found, -1 error. */
 int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
 			   uint64_t number, const char *body, size_t len);

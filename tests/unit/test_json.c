@@ -1,6 +1,7 @@
 /*
  * test_json.c - unit tests of lib/json.c: strict, bounded parsing of
- * request bodies and the checks of declared string fields.
+ * request bodies, the checks of declared string fields, and arrays
+ * written as text.
  */
 #include <string.h>
 
@@ -399,4 +400,41 @@ Test(json_string, nul_character)
 	r = name_of("{\"name\":\"\\u0000\"}");
 	cr_assert_eq(r.rc, -1);
 	release(&r);
+}
+
+static struct json_object *element(int i)
+{
+	static const char *const bodies[] = {
+		"plain", "a/b \"quoted\" \\ back", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+		"tab\tnewline\ncontrol\x01",
+	};
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "number", json_object_new_int64(i + 1));
+	json_object_object_add(obj, "body",
+			       json_object_new_string(bodies[i % 4]));
+	return obj;
+}
+
+/* The text is what json-c writes for the same array as a tree. */
+Test(json_array, same_text_as_a_tree)
+{
+	for (int n = 0; n <= 5; n++) {
+		struct json_object *tree = json_object_new_array();
+		struct chat_buf text;
+
+		chat_buf_init(&text);
+		for (int i = 0; i < n; i++) {
+			json_object_array_add(tree, element(i));
+			chat_json_array_add(&text, element(i));
+		}
+		chat_json_array_end(&text);
+		cr_expect_str_eq(text.data,
+				 json_object_to_json_string_ext(
+					 tree, CHAT_JSON_TO_STRING),
+				 "%d elements", n);
+		cr_expect_eq(text.len, strlen(text.data));
+		json_object_put(tree);
+		chat_buf_release(&text);
+	}
 }
