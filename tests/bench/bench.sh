@@ -56,8 +56,8 @@
 # CHAT_BENCH_MYSQL_PORT, CHAT_BENCH_REDIS_PORT, CHAT_BENCH_ES_PORT). Every
 # other CHAT_* variable of the caller is dropped (so a shell set up for the
 # development stack cannot point the benchmark at it) except the knobs
-# CHAT_FCGI_PROCS, CHAT_TIMEOUT_MS, CHAT_WORKER_BATCH and
-# CHAT_WORKER_WAIT_MS. The stack is started without workers
+# CHAT_FCGI_PROCS, CHAT_TIMEOUT_MS, CHAT_WORKER_BATCH,
+# CHAT_WORKER_WAIT_MS and CHAT_ES_HEAP. The stack is started without workers
 # (CHAT_WORKERS=0): this script runs the one worker itself, as
 # $CHAT_VAR/run/worker.1.pid, so that `stack.sh stop` would stop it too.
 # Its data (MariaDB, Redis, index) is wiped before each run unless
@@ -127,7 +127,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 while IFS= read -r var; do
 	case $var in
 	CHAT_FCGI_PROCS | CHAT_TIMEOUT_MS | CHAT_WORKER_BATCH | \
-		CHAT_WORKER_WAIT_MS | CHAT_BENCH_*) ;;
+		CHAT_WORKER_WAIT_MS | CHAT_ES_HEAP | CHAT_BENCH_*) ;;
 	CHAT_*) unset "$var" ;;
 	esac
 done < <(compgen -e)

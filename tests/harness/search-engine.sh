@@ -35,9 +35,11 @@
 #                         Elasticsearch are not meant to run as root)
 #   CHAT_ES_JAVA          java binary (default: java on PATH; Java 17+)
 #   CHAT_ES_JAVA_OPTS     extra JVM options, appended
+#   CHAT_ES_HEAP          JVM heap (default 1g: with 512m indexing runs ~15%
+#                         slower, the trigram field filling the buffers)
 #   CHAT_ES_START_TIMEOUT seconds start waits for health (default 120)
 #
-# Node settings: single node (discovery.type single-node), heap 512 MiB, HTTP
+# Node settings: single node (discovery.type single-node), heap 1 GiB, HTTP
 # and transport bound to 127.0.0.1, disk watermarks disabled (a fairly full
 # disk never makes indices read-only), indices auto-created, new indices get
 # 0 replicas by default (a persistent cluster setting that start applies, so
@@ -352,7 +354,7 @@ do_start() {
 	rt=$(runtime_dir)
 
 	local -a jvm=(
-		-Xms512m -Xmx512m -Xss1m
+		"-Xms${CHAT_ES_HEAP:-1g}" "-Xmx${CHAT_ES_HEAP:-1g}" -Xss1m
 		-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError
 		"-XX:ErrorFile=$ES_DIR/logs/hs_err_pid%p.log"
 		-Djava.awt.headless=true -Dfile.encoding=UTF-8
