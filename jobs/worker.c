@@ -60,8 +60,21 @@ struct job {
 	const char *dead;	/* why it is dead-lettered, or NULL */
 };
 
+/*
+ * Row ids of chats seen lately, direct-mapped by (application, number).
+ * A chat's row keeps its id until the chat is deleted, and the messages
+ * of a deleted chat are dropped before they reach MariaDB (see
+ * mark_deleted_chats), so an id found here is one to use.
+ */
+#define CHAT_IDS 65536
+
+struct chat_id_slot {
+	uint64_t app, number, id;	/* id 0: empty */
+};
+
 struct worker {
 	struct chat_ctx ctx;		/* the persisting thread's */
+	struct chat_id_slot *chat_ids;	/* CHAT_IDS slots */
 	struct chat_ctx index_ctx;	/* the indexer's */
 	const char *name;
 	unsigned claim_ms;
@@ -246,6 +259,69 @@ static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 	return rc;
 }
 
+static struct chat_id_slot *chat_id_slot(struct worker *w, uint64_t app,
+					 uint64_t number)
+{
+	uint64_t h = (app * 0x9E3779B97F4A7C15ULL) ^ (number * 0xC2B2AE3D27D4EB4FULL);
+
+	return &w->chat_ids[(h >> 32) & (CHAT_IDS - 1)];
+}
+
+static uint64_t cached_chat_id(struct worker *w, uint64_t app, uint64_t number)
+{
+	const struct chat_id_slot *s = chat_id_slot(w, app, number);
+
+	return s->app == app && s->number == number ? s->id : 0;
+}
+
+static void cache_chat_id(struct worker *w, uint64_t app, uint64_t number,
+			  uint64_t id)
+{
+	*chat_id_slot(w, app, number) =
+		(struct chat_id_slot){ .app = app, .number = number, .id = id };
+}
+
+/*
+ * Give chats[0..n) their row ids.  The row of a chat job (chat_job[i]) is
+ * written, or its creation time moved earlier; the parent of message
+ * jobs only when it has no row yet.  Most have one, known from an
+ * earlier batch or else read: that writes nothing.
+ */
+static int upsert_chats(struct worker *w, struct chat_chat *chats,
+			const bool *chat_job, size_t n)
+{
+	struct chat_chat *todo = xcalloc(n + 1, sizeof(*todo));
+	size_t *of = xcalloc(n + 1, sizeof(*of));
+	size_t k = 0, write = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		chats[i].id = chat_job[i] ? 0 :
+			cached_chat_id(w, chats[i].app, chats[i].number);
+		if (!chats[i].id && !chat_job[i]) {
+			todo[k] = chats[i];
+			of[k++] = i;
+		}
+	}
+	if (k)
+		rc = chat_chats_find_ids(w->ctx.db, todo, k);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		chats[of[i]].id = todo[i].id;
+	/* What has no row yet, and the chat jobs: written. */
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!chats[i].id) {
+			todo[write] = chats[i];
+			of[write++] = i;
+		}
+	if (rc == 0 && write)
+		rc = chat_chats_upsert(w->ctx.db, todo, write);
+	for (size_t i = 0; rc == 0 && i < write; i++)
+		chats[of[i]].id = todo[i].id;
+	free(todo);
+	free(of);
+	return rc;
+}
+
 /* Write the chats and messages of jobs[0..n) in one transaction. */
 static int persist(struct worker *w, struct job *jobs, size_t n)
 {
@@ -253,6 +329,7 @@ static int persist(struct worker *w, struct job *jobs, size_t n)
 	struct chat_chat *chats = xcalloc(n + 1, sizeof(*chats));
 	struct chat_message_row *rows = xcalloc(n + 1, sizeof(*rows));
 	size_t *chat_of = xcalloc(n + 1, sizeof(*chat_of));
+	bool *chat_job = xcalloc(n + 1, sizeof(*chat_job));
 	size_t nchats = 0, nrows = 0;
 	int rc = -1;
 
@@ -274,11 +351,13 @@ static int persist(struct worker *w, struct job *jobs, size_t n)
 		} else if (j->ts < chats[k].created_at) {
 			chats[k].created_at = j->ts;
 		}
+		if (j->type == 'c')
+			chat_job[k] = true;
 		chat_of[i] = k;
 	}
 	if (chat_db_simple(db, "START TRANSACTION"))
 		goto out;
-	if (nchats && chat_chats_upsert(db, chats, nchats))
+	if (nchats && upsert_chats(w, chats, chat_job, nchats))
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
 		if (!live(&jobs[i], 'm'))
@@ -294,6 +373,8 @@ static int persist(struct worker *w, struct job *jobs, size_t n)
 		goto rollback;
 	if (chat_db_simple(db, "COMMIT"))
 		goto rollback;
+	for (size_t k = 0; k < nchats; k++)
+		cache_chat_id(w, chats[k].app, chats[k].number, chats[k].id);
 	rc = 0;
 	goto out;
 rollback:
@@ -302,6 +383,7 @@ out:
 	free(chats);
 	free(rows);
 	free(chat_of);
+	free(chat_job);
 	return rc;
 }
 
@@ -326,6 +408,7 @@ static int delete_chat(struct worker *w, const struct job *j)
 	struct chat_chat again;
 	int found;
 
+	cache_chat_id(w, j->app, j->chat, 0);
 	if (delete_chat_row(w, j->chat_id))
 		return -1;
 	/*
@@ -672,6 +755,7 @@ int main(void)
 	chat_ctx_init(&w.index_ctx, "worker");
 	chat_ctx_use_search(&w.index_ctx);
 	chat_stream_batch_init(&w.batch);
+	w.chat_ids = xcalloc(CHAT_IDS, sizeof(*w.chat_ids));
 	chat_buf_init(&name);
 	chat_buf_init(&w.why);
 	env = getenv("CHAT_WORKER_NAME");
@@ -708,6 +792,7 @@ int main(void)
 	chat_log_info("worker %s stopped", w.name);
 	chat_stream_batch_release(&w.batch);
 	free(w.jobs);
+	free(w.chat_ids);
 	chat_buf_release(&name);
 	chat_buf_release(&w.why);
 	chat_ctx_release(&w.index_ctx);

@@ -732,7 +732,7 @@ report() {
 	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM; load average at the start: $load_start"
 	echo "- source: ${BENCH_SOURCE:-commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- lib cgi-bin jobs nginx 2>/dev/null || echo ' with local changes')}"
-	echo "- stack: $CHAT_FCGI_PROCS FastCGI processes per program, 1 worker (batch ${CHAT_WORKER_BATCH:-500}), nginx worker_processes auto; everything on this one machine, wrk included"
+	echo "- stack: $CHAT_FCGI_PROCS FastCGI processes per program, 1 worker (batch ${CHAT_WORKER_BATCH:-1000}), nginx worker_processes auto; everything on this one machine, wrk included"
 	echo "- sizes: $BENCH_JOBS message jobs for the worker and the search index, $HOT_MAX of them in the searched chat, over $BENCH_CHATS chats; $BENCH_SYNC_CHATS chats for the sync (the issue asks 1,000,000 messages with 100,000 in the searched chat: BENCH_JOBS=1000000 BENCH_HOT=100000)"
 	echo "- wrk: $BENCH_CONNECTIONS connections, $BENCH_THREADS threads, ${BENCH_DURATION} s per run; every figure the median of $BENCH_RUNS runs"
 	echo
