@@ -585,92 +585,21 @@ static int reconcile(struct reindex *r, const char *phase, FILE *in,
 
 /* The engine, beyond lib/search ---------------------------------------- */
 
-/* Names go into URL paths: only what chat_search_create_index makes. */
-static bool plain_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n <= 255 && !strchr("._-", s[0]) &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* `method` /<index><suffix>; 404 counts as done when `gone_ok`. */
 static int es_call(struct reindex *r, const char *method, const char *index,
 		   const char *suffix, bool gone_ok)
 {
-	struct chat_buf path, resp;
-	long status = 0;
-	int rc = -1;
-
-	chat_buf_init(&path);
-	chat_buf_init(&resp);
-	if (!plain_name(index)) {
-		failf(r, "index name \"%.100s\" is not plain; not touching it",
-		      index);
-		goto out;
-	}
-	chat_buf_addf(&path, "/%s%s", index, suffix);
-	if (chat_es_request(r->ctx.es, method, path.data, NULL, 0, &status,
-			    &resp))
-		es_fail(r, r->ctx.es, path.data);
-	else if (status == 200 || (gone_ok && status == 404))
-		rc = 0;
-	else
-		failf(r, "search engine: %s %s: HTTP %ld: %.300s", method,
-		      path.data, status, resp.data);
-out:
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
-	return rc;
+	if (chat_search_index_call(r->ctx.es, method, index, suffix, gone_ok))
+		return es_fail(r, r->ctx.es, method);
+	return 0;
 }
 
 /* The one index holding `alias` in *index (NULL when none).  0 or -1. */
 static int alias_index(struct reindex *r, const char *alias, char **index)
 {
-	struct json_object *obj = NULL;
-	struct chat_buf path, resp;
-	long status = 0;
-	int rc = -1;
-
-	*index = NULL;
-	chat_buf_init(&path);
-	chat_buf_init(&resp);
-	if (!plain_name(alias)) {
-		failf(r, "alias \"%.100s\" is not a plain index name", alias);
-		goto out;
-	}
-	chat_buf_addf(&path, "/_alias/%s", alias);
-	if (chat_es_request(r->ctx.es, "GET", path.data, NULL, 0, &status,
-			    &resp)) {
-		es_fail(r, r->ctx.es, "looking up the alias");
-		goto out;
-	}
-	if (status == 404) {
-		rc = 0;
-		goto out;
-	}
-	obj = json_tokener_parse(resp.data);
-	if (status != 200 || !json_object_is_type(obj, json_type_object)) {
-		failf(r, "search engine: GET %s: HTTP %ld: %.300s", path.data,
-		      status, resp.data);
-		goto out;
-	}
-	if (json_object_object_length(obj) != 1) {
-		failf(r, "alias %s is held by %d indices (%.300s); fix that "
-		      "by hand first", alias, json_object_object_length(obj),
-		      resp.data);
-		goto out;
-	}
-	json_object_object_foreach(obj, key, val) {
-		(void)val;
-		*index = xstrdup(key);
-	}
-	rc = 0;
-out:
-	json_object_put(obj);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
-	return rc;
+	if (chat_search_alias_index(r->ctx.es, alias, index))
+		return es_fail(r, r->ctx.es, "looking up the alias");
+	return 0;
 }
 
 /* Step 2, with a clear word when another rebuild holds the lock. */

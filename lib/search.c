@@ -124,21 +124,25 @@ static int send_json(struct chat_es *es, const char *method, const char *path,
 }
 
 /*
- * The alias goes into URL paths unescaped, so accept only what is both a
- * valid index name and safe there: [a-z0-9._-], not starting with [._-].
+ * Index and alias names go into URL paths unescaped, so accept only what
+ * is both a valid index name and safe there: [a-z0-9._-], not starting
+ * with [._-].
  */
+static bool plain_name(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	return len > 0 && len <= 255 && !strchr("._-", s[0]) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
 static const char *alias_of(struct chat_es *es)
 {
 	const char *a = es->cfg->es_index;
-	size_t len = a ? strlen(a) : 0;
 
-	if (len == 0 || len > 200 || strchr("._-", a[0]))
-		goto bad;
-	for (size_t i = 0; i < len; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", a[i]))
-			goto bad;
-	return a;
-bad:
+	/* Room for the "-v1-<ms>" of concrete index names. */
+	if (plain_name(a) && strlen(a) <= 200)
+		return a;
 	fail(es, "search: index alias \"%.60s\" is not a lowercase index "
 	     "name", a ? a : "");
 	return NULL;
@@ -160,6 +164,73 @@ static int alias_exists(struct chat_es *es, const char *alias,
 		return 0;
 	fail_answer(es, "search: alias lookup", status, resp);
 	return -1;
+}
+
+int chat_search_alias_index(struct chat_es *es, const char *alias,
+			    char **index)
+{
+	struct json_object *obj = NULL;
+	struct chat_buf path, resp;
+	int rc = -1, found;
+
+	*index = NULL;
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	if (!plain_name(alias)) {
+		fail(es, "search: alias \"%.60s\" is not a plain index name",
+		     alias ? alias : "");
+		goto out;
+	}
+	found = alias_exists(es, alias, &path, &resp);
+	if (found <= 0) {
+		rc = found;
+		goto out;
+	}
+	obj = parse(&resp);
+	if (!json_object_is_type(obj, json_type_object) ||
+	    json_object_object_length(obj) != 1) {
+		fail(es, "search: alias %s is held by %d indices (%.300s); fix "
+		     "that by hand first", alias,
+		     obj ? json_object_object_length(obj) : 0, resp.data);
+		goto out;
+	}
+	json_object_object_foreach(obj, key, val) {
+		(void)val;
+		*index = xstrdup(key);
+	}
+	rc = 0;
+out:
+	json_object_put(obj);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_index_call(struct chat_es *es, const char *method,
+			   const char *index, const char *suffix, bool gone_ok)
+{
+	struct chat_buf path, resp;
+	long status = 0;
+	int rc = -1;
+
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	if (!plain_name(index)) {
+		fail(es, "search: index name \"%.100s\" is not plain; not "
+		     "touching it", index ? index : "");
+		goto out;
+	}
+	chat_buf_addf(&path, "/%s%s", index, suffix);
+	if (chat_es_request(es, method, path.data, NULL, 0, &status, &resp))
+		goto out;
+	if (status == 200 || (gone_ok && status == 404))
+		rc = 0;
+	else
+		fail_answer(es, path.data, status, &resp);
+out:
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
 }
 
 int chat_search_create_index(struct chat_es *es, const char *alias,

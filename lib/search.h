@@ -57,6 +57,22 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 			     char **name);
 
 /*
+ * The one index that holds `alias`, in *index (caller frees; NULL when no
+ * index holds it).  Fails (-1) when the engine is down, when the name is
+ * not a plain index name, or when several indices hold it.
+ */
+int chat_search_alias_index(struct chat_es *es, const char *alias,
+			    char **index);
+
+/*
+ * `method` /<index><suffix> without a body (a refresh, a delete...);
+ * with `gone_ok` a 404 counts as done.  Only plain index names are
+ * touched.  Returns 0 or -1.
+ */
+int chat_search_index_call(struct chat_es *es, const char *method,
+			   const char *index, const char *suffix, bool gone_ok);
+
+/*
  * Move the alias cfg->es_index from index `old` to index `new`, as its
  * write index, in one atomic POST /_aliases: searches see one or the
  * other, never both or neither.  `old` NULL: only add (there was no
