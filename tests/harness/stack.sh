@@ -851,6 +851,20 @@ cmd_run() {
 	cmd_stop
 }
 
+# Descriptors the caller left open (a lock, the write end of a pipe) must
+# not reach the services, which outlive this script: keep only 0-2 (and
+# 255, bash's own hold on this script).
+close_inherited() {
+	local fd
+	for fd in "/proc/$$/fd/"*; do
+		fd=${fd##*/}
+		case $fd in 0 | 1 | 2 | 255) continue ;; esac
+		[[ $fd =~ ^[0-9]+$ ]] && { eval "exec $fd>&-"; } 2>/dev/null
+	done
+	return 0
+}
+close_inherited
+
 case ${1:-} in
 start) cmd_start ;;
 stop) cmd_stop ;;
