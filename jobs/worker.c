@@ -145,12 +145,10 @@ static bool writes_chat(const struct job *j)
 }
 
 /* Order of job indexes by application, chat, then message number. */
-static const struct job *sort_jobs;
-
-static int by_chat(const void *a, const void *b)
+static int by_chat(const void *a, const void *b, void *jobs)
 {
-	const struct job *x = &sort_jobs[*(const size_t *)a];
-	const struct job *y = &sort_jobs[*(const size_t *)b];
+	const struct job *x = (const struct job *)jobs + *(const size_t *)a;
+	const struct job *y = (const struct job *)jobs + *(const size_t *)b;
 
 	if (x->app != y->app)
 		return x->app < y->app ? -1 : 1;
@@ -161,10 +159,7 @@ static int by_chat(const void *a, const void *b)
 	return 0;
 }
 
-/*
- * The indexes of the jobs that `keep` selects, sorted by chat (caller
- * frees).  Only the persisting thread sorts, so a static is enough.
- */
+/* The indexes of the jobs that `keep` selects, sorted by chat (caller frees). */
 static size_t *by_chat_order(const struct job *jobs, size_t n,
 			     bool (*keep)(const struct job *), size_t *count)
 {
@@ -174,31 +169,13 @@ static size_t *by_chat_order(const struct job *jobs, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (keep(&jobs[i]))
 			order[(*count)++] = i;
-	sort_jobs = jobs;
-	qsort(order, *count, sizeof(*order), by_chat);
+	qsort_r(order, *count, sizeof(*order), by_chat, (void *)jobs);
 	return order;
 }
 
 static bool same_chat(const struct job *a, const struct job *b)
 {
 	return a->app == b->app && a->chat == b->chat;
-}
-
-/* Read `sent` pipelined replies; -1 if one is missing or an error. */
-static int replies(struct chat_redis *r, size_t sent, int want_type)
-{
-	int rc = 0;
-
-	while (sent--) {
-		redisReply *reply = chat_redis_reply(r);
-
-		if (!reply)
-			return -1;
-		if (want_type && reply->type != want_type)
-			rc = -1;
-		freeReplyObject(reply);
-	}
-	return rc;
 }
 
 /*
@@ -237,7 +214,6 @@ static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 	}
 	for (size_t i = 0; i < count && sent; i++) {
 		redisReply *r;
-		bool deleted;
 
 		if (i && same_chat(&jobs[order[i]], &jobs[order[i - 1]])) {
 			jobs[order[i]].skip = jobs[order[i - 1]].skip;
@@ -249,8 +225,7 @@ static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 			rc = -1;
 			break;
 		}
-		deleted = r->type != REDIS_REPLY_NIL;
-		jobs[order[i]].skip = deleted;
+		jobs[order[i]].skip = r->type != REDIS_REPLY_NIL;
 		freeReplyObject(r);
 	}
 	free(order);
@@ -474,7 +449,7 @@ static int queue_index(struct worker *w, const struct job *jobs, size_t n)
 			sent += rc == 0;
 		}
 	}
-	if (replies(w->ctx.redis, sent, REDIS_REPLY_STRING))
+	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_STRING))
 		rc = -1;
 	chat_buf_release(&created);
 	chat_buf_release(&deleted);
@@ -542,7 +517,7 @@ static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
 			break;
 		sent++;
 	}
-	if (replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
+	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
 		chat_log_warn("could not record counters to sync: %s",
 			      w->ctx.redis->errstr);
 	chat_buf_release(&text);

@@ -137,15 +137,12 @@ int chat_index_queue(struct chat_redis *r, uint64_t app, uint64_t chat,
 		     uint64_t number)
 {
 	struct chat_buf m;
-	redisReply *reply = NULL;
-	int rc = -1;
+	int rc;
 
 	chat_buf_init(&m);
 	chat_index_add_group(&m, app, chat, &number, number ? 1 : 0);
-	if (chat_index_append(r, chat_queue_shard(app), &m, false) == 0)
-		reply = chat_redis_reply(r);
-	rc = reply && reply->type == REDIS_REPLY_STRING ? 0 : -1;
-	freeReplyObject(reply);
+	rc = chat_index_append(r, chat_queue_shard(app), &m, false) ||
+	     chat_redis_replies(r, 1, REDIS_REPLY_STRING) ? -1 : 0;
 	chat_buf_release(&m);
 	return rc;
 }

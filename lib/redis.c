@@ -211,6 +211,27 @@ redisReply *chat_redis_reply(struct chat_redis *r)
 	return reply;
 }
 
+int chat_redis_replies(struct chat_redis *r, size_t n, int want_type)
+{
+	int rc = 0;
+
+	while (n--) {
+		redisReply *reply = chat_redis_reply(r);
+
+		if (!reply)
+			return -1;
+		if (reply->type == REDIS_REPLY_ERROR ||
+		    (want_type && reply->type != want_type)) {
+			snprintf(r->errstr, sizeof(r->errstr), "%s",
+				 reply->type == REDIS_REPLY_ERROR ?
+					 reply->str : "unexpected reply");
+			rc = -1;
+		}
+		freeReplyObject(reply);
+	}
+	return rc;
+}
+
 bool chat_redis_ping(struct chat_redis *r)
 {
 	redisReply *reply = chat_redis_cmd(r, "PING");

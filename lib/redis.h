@@ -57,6 +57,11 @@ redisReply *chat_redis_eval(struct chat_redis *r, struct chat_script *s,
 int chat_redis_append(struct chat_redis *r, int argc, const char **argv,
 		      const size_t *lens);
 redisReply *chat_redis_reply(struct chat_redis *r);
+/*
+ * Read and free `n` pipelined replies.  Returns -1 when one is missing,
+ * an error, or (want_type not 0) of another type; errstr says which.
+ */
+int chat_redis_replies(struct chat_redis *r, size_t n, int want_type);
 
 /* True when PING answers PONG. */
 bool chat_redis_ping(struct chat_redis *r);

@@ -220,17 +220,8 @@ int chat_stream_finish(struct chat_redis *r, const char *name,
 			rc = -1;
 		sent += rc == 0 ? 2 : 0;
 	}
-	while (sent--) {
-		redisReply *reply = chat_redis_reply(r);
-
-		if (!reply || reply->type == REDIS_REPLY_ERROR) {
-			reply_error(r, "XACK/XDEL", reply);
-			rc = -1;
-		}
-		freeReplyObject(reply);
-		if (!reply)
-			break;
-	}
+	if (chat_redis_replies(r, sent, 0))
+		rc = -1;
 	chat_buf_release(&key);
 	free(argv);
 	return rc;
