@@ -54,6 +54,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "bulk.h"
 #include "chats.h"
 #include "clock.h"
 #include "ctx.h"
@@ -66,11 +67,6 @@
 
 #define BATCH_DEFAULT 1000
 #define BATCH_MAX 10000
-/*
- * Raw body bytes per _bulk request: far below http.max_content_length
- * even when JSON escaping makes every byte six.
- */
-#define BULK_BYTES (8u << 20)
 #define BULK_TRIES 5
 /* updated_at is the UPDATE statement's start, in whole seconds. */
 #define EDIT_SLACK_S 2
@@ -98,15 +94,6 @@ struct row {
 	size_t off, len;
 };
 
-/* Documents waiting for one _bulk request of one kind. */
-struct sink {
-	struct chat_search_doc *docs;
-	size_t *off;		/* body offsets in `bodies` */
-	size_t n, cap;
-	struct chat_buf bodies;
-	bool create_only;	/* keep a document already there */
-};
-
 struct reindex {
 	struct chat_ctx ctx;
 	struct chat_config stage_cfg;	/* es_index = the staging alias */
@@ -119,7 +106,7 @@ struct reindex {
 	unsigned batch, pause_ms;
 	struct row *rows;
 	struct chat_buf arena;		/* bodies of the batch */
-	struct sink put, add;
+	struct chat_bulk put, add;	/* replace; create only */
 	struct chat_message msg;
 	uint64_t (*wiped)[2];		/* chats deleted whole, (app, number) */
 	size_t nwiped;
@@ -225,48 +212,26 @@ static int get_rec(struct reindex *r, FILE *f, struct rec *k)
 
 /* Writing documents --------------------------------------------------- */
 
-static void sink_init(struct sink *s, bool create_only)
-{
-	memset(s, 0, sizeof(*s));
-	chat_buf_init(&s->bodies);
-	s->create_only = create_only;
-}
-
-static void sink_release(struct sink *s)
-{
-	free(s->docs);
-	free(s->off);
-	chat_buf_release(&s->bodies);
-}
-
 /*
  * Send what waits.  A request that fails is retried, and so are the
  * documents the engine did not take; those it still refuses after
  * BULK_TRIES are skipped and counted, as the worker dead-letters them:
  * one bad document must not stop the rebuild.
  */
-static int sink_flush(struct reindex *r, struct sink *s)
+static int sink_flush(struct reindex *r, struct chat_bulk *s)
 {
-	size_t n = s->n;
-	bool *failed;
 	int rc = -1;
 
-	if (n == 0)
+	if (s->n == 0)
 		return 0;
-	failed = xcalloc(n, sizeof(*failed));
-	for (size_t i = 0; i < n; i++)
-		s->docs[i].body = s->bodies.data + s->off[i];
 	for (unsigned t = 0; t < BULK_TRIES && !interrupted(r); t++) {
-		size_t k = 0;
+		size_t k;
 
 		if (t)
 			chat_sleep_ms(500U << t);
-		if (chat_search_bulk(r->stage, s->docs, n, s->create_only,
-				     failed))
+		if (chat_bulk_send(s, r->stage))
 			continue;
-		for (size_t i = 0; i < n; i++)
-			if (failed[i])
-				s->docs[k++] = s->docs[i];
+		k = chat_bulk_keep_failed(s);
 		if (k > 0 && t + 1 == BULK_TRIES) {
 			if (r->refused == 0)
 				chat_buf_adds(&r->refused_why,
@@ -278,38 +243,31 @@ static int sink_flush(struct reindex *r, struct sink *s)
 			rc = 0;
 			break;
 		}
-		n = k;
 	}
 	if (rc && !stop_requested)
 		es_fail(r, r->stage, "indexing");
-	free(failed);
-	s->n = 0;
-	chat_buf_reset(&s->bodies);
+	chat_bulk_reset(s);
 	return rc;
 }
 
 /* Queue one document; body[0..len) is copied. */
-static int sink_add(struct reindex *r, struct sink *s, const struct rec *k,
-		    const char *body, size_t len, int64_t created,
-		    int64_t updated)
+static int sink_add(struct reindex *r, struct chat_bulk *s,
+		    const struct rec *k, const char *body, size_t len,
+		    int64_t created, int64_t updated)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 256;
-		s->docs = xrealloc(s->docs, s->cap * sizeof(*s->docs));
-		s->off = xrealloc(s->off, s->cap * sizeof(*s->off));
-	}
-	s->docs[s->n] = (struct chat_search_doc){
+	struct chat_search_doc doc = {
 		.app = k->app, .chat = k->chat, .number = k->number,
-		.body_len = len, .created_at = created, .updated_at = updated,
+		.body = body, .body_len = len, .created_at = created,
+		.updated_at = updated,
 	};
-	s->off[s->n++] = s->bodies.len;
-	chat_buf_add(&s->bodies, body, len);
-	if (s->bodies.len >= BULK_BYTES || s->n >= BATCH_MAX)
+
+	chat_bulk_add(s, &doc, 0);
+	if (chat_bulk_bytes(s) >= CHAT_BULK_MAX_BYTES || s->n >= BATCH_MAX)
 		return sink_flush(r, s);
 	return 0;
 }
 
-static int row_to(struct reindex *r, struct sink *s, const struct row *d)
+static int row_to(struct reindex *r, struct chat_bulk *s, const struct row *d)
 {
 	return sink_add(r, s, &d->k, r->arena.data + d->off, d->len,
 			d->created_at, d->updated_at);
@@ -800,8 +758,8 @@ int main(int argc, char **argv)
 	chat_buf_init(&r.err);
 	chat_buf_init(&r.refused_why);
 	chat_message_init(&r.msg);
-	sink_init(&r.put, false);
-	sink_init(&r.add, true);
+	chat_bulk_init(&r.put, false);
+	chat_bulk_init(&r.add, true);
 	r.tty = isatty(STDERR_FILENO);
 	r.rows = xcalloc(r.batch, sizeof(*r.rows));
 	chat_buf_addf(&r.stage_alias, "%s" STAGE_SUFFIX,
@@ -854,8 +812,8 @@ int main(int argc, char **argv)
 	free(r.new);
 	free(r.rows);
 	free(r.wiped);
-	sink_release(&r.put);
-	sink_release(&r.add);
+	chat_bulk_release(&r.put);
+	chat_bulk_release(&r.add);
 	chat_message_release(&r.msg);
 	chat_buf_release(&r.arena);
 	chat_buf_release(&r.stage_alias);

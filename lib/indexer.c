@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulk.h"
 #include "chats.h"
 #include "clock.h"
 #include "ctx.h"
@@ -25,9 +26,8 @@
 #define ENTRIES 64
 /* Messages looked up in MariaDB together. */
 #define WANTS_MAX 4096
-/* A _bulk request goes out at this many documents or body bytes. */
+/* A _bulk request goes out at this many documents (or CHAT_BULK_MAX_BYTES). */
 #define FLUSH_DOCS 1000
-#define FLUSH_BYTES (8u << 20)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
@@ -158,15 +158,6 @@ struct want {
 	bool found;
 };
 
-/* Documents waiting for one _bulk request. */
-struct docs {
-	struct chat_search_doc *v;
-	size_t *entry;		/* the batch entry each came from */
-	size_t *body_off;	/* into chat_indexer.bodies */
-	bool *failed;
-	size_t n, cap;
-};
-
 struct chat_indexer {
 	struct chat_ctx *ctx;
 	char *consumer;
@@ -178,8 +169,8 @@ struct chat_indexer {
 	struct chat_stream_batch batch;
 	struct want *wants;
 	size_t nwants, capwants;
-	struct docs create, replace;	/* new messages; edits and deletes */
-	struct chat_buf bodies;
+	/* New messages; edits and deletes.  Tags: the batch entry. */
+	struct chat_bulk create, replace;
 	struct chat_buf why;
 };
 
@@ -193,17 +184,10 @@ struct chat_indexer *chat_indexer_new(struct chat_ctx *ctx,
 	ix->claim_ms = claim_ms;
 	ix->own_pending = true;
 	chat_stream_batch_init(&ix->batch);
-	chat_buf_init(&ix->bodies);
+	chat_bulk_init(&ix->create, true);
+	chat_bulk_init(&ix->replace, false);
 	chat_buf_init(&ix->why);
 	return ix;
-}
-
-static void docs_release(struct docs *d)
-{
-	free(d->v);
-	free(d->entry);
-	free(d->body_off);
-	free(d->failed);
 }
 
 void chat_indexer_free(struct chat_indexer *ix)
@@ -212,9 +196,8 @@ void chat_indexer_free(struct chat_indexer *ix)
 		return;
 	chat_stream_batch_release(&ix->batch);
 	free(ix->wants);
-	docs_release(&ix->create);
-	docs_release(&ix->replace);
-	chat_buf_release(&ix->bodies);
+	chat_bulk_release(&ix->create);
+	chat_bulk_release(&ix->replace);
 	chat_buf_release(&ix->why);
 	free(ix->consumer);
 	free(ix);
@@ -247,66 +230,45 @@ static int engine_failed(struct chat_indexer *ix)
 static void add_doc(struct chat_indexer *ix, size_t entry,
 		    const struct chat_search_doc *doc, bool create)
 {
-	struct docs *d = create ? &ix->create : &ix->replace;
-
-	if (d->n == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 256;
-		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
-		d->entry = xrealloc(d->entry, d->cap * sizeof(*d->entry));
-		d->body_off = xrealloc(d->body_off,
-				       d->cap * sizeof(*d->body_off));
-		d->failed = xrealloc(d->failed, d->cap * sizeof(*d->failed));
-	}
-	d->v[d->n] = *doc;
-	d->entry[d->n] = entry;
-	d->body_off[d->n] = ix->bodies.len;
-	if (doc->body)
-		chat_buf_add(&ix->bodies, doc->body, doc->body_len);
-	d->n++;
+	chat_bulk_add(create ? &ix->create : &ix->replace, doc, entry);
 }
 
 /* Send one group of documents.  0, or -1 when the engine cannot. */
-static int send_docs(struct chat_indexer *ix, struct docs *d, bool create)
+static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
 {
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].body)
-			d->v[i].body = ix->bodies.data + d->body_off[i];
-	if (chat_search_bulk(ix->ctx->es, d->v, d->n, create, d->failed))
+	if (chat_bulk_send(d, ix->ctx->es))
 		return engine_failed(ix);
 	/* Refused for good (the engine answers, this document is wrong). */
 	for (size_t i = 0; i < d->n; i++) {
-		const struct chat_stream_entry *e =
-			&ix->batch.v[d->entry[i]];
+		const struct chat_stream_entry *e = &ix->batch.v[d->tag[i]];
 
 		if (!d->failed[i])
 			continue;
 		chat_buf_reset(&ix->why);
 		chat_buf_addf(&ix->why, "index: message %llu: %s",
-			      (unsigned long long)d->v[i].number,
+			      (unsigned long long)d->docs[i].number,
 			      ix->ctx->es->errstr);
 		if (chat_stream_dead_letter(ix->ctx->redis, e->shard,
 					    CHAT_INDEX_STREAM, e->id,
 					    ix->why.data))
 			return failed(ix, "Redis", ix->ctx->redis->errstr);
 	}
-	d->n = 0;
+	chat_bulk_reset(d);
 	return 0;
 }
 
 static int flush(struct chat_indexer *ix)
 {
-	if (ix->create.n && send_docs(ix, &ix->create, true))
+	if (send_docs(ix, &ix->create) || send_docs(ix, &ix->replace))
 		return -1;
-	if (ix->replace.n && send_docs(ix, &ix->replace, false))
-		return -1;
-	chat_buf_reset(&ix->bodies);
 	return 0;
 }
 
 static int flush_if_full(struct chat_indexer *ix)
 {
 	if (ix->create.n + ix->replace.n < FLUSH_DOCS &&
-	    ix->bodies.len < FLUSH_BYTES)
+	    chat_bulk_bytes(&ix->create) + chat_bulk_bytes(&ix->replace) <
+	    CHAT_BULK_MAX_BYTES)
 		return 0;
 	return flush(ix);
 }
@@ -576,8 +538,8 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 
 	chat_stream_batch_reset(b);
 	ix->nwants = 0;
-	ix->create.n = ix->replace.n = 0;
-	chat_buf_reset(&ix->bodies);
+	chat_bulk_reset(&ix->create);
+	chat_bulk_reset(&ix->replace);
 	/* Writes require the alias: create the index first. */
 	if (!ix->index_ready) {
 		if (chat_search_ensure_index(ix->ctx->es))
