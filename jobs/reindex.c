@@ -390,18 +390,13 @@ static int db_snapshot(struct reindex *r, int64_t *now, uint64_t *max_id,
 		"SELECT UNIX_TIMESTAMP(), COALESCE(MAX(id), 0), COUNT(*) "
 		"FROM messages";
 	MYSQL_BIND res[3];
-	MYSQL_STMT *st;
-	int rc;
 
 	chat_bind_i64(&res[0], now);
 	chat_bind_u64(&res[1], max_id);
 	chat_bind_u64(&res[2], count);
-	st = chat_db_exec(r->ctx.db, sql, NULL, res);
-	if (!st)
+	if (chat_db_get_row(r->ctx.db, sql, NULL, res) != 1)
 		return db_fail(r, "reading the messages table");
-	rc = mysql_stmt_fetch(st);
-	chat_db_done(st);
-	return rc == 0 ? 0 : db_fail(r, "reading the messages table");
+	return 0;
 }
 
 /* The passes ---------------------------------------------------------- */

@@ -64,7 +64,6 @@ struct sync {
 	double lock_refreshed;	/* monotonic ms */
 	uint64_t apps, chats;	/* rows recomputed */
 	struct sync_ids app_ids, chat_ids;
-	struct chat_buf sql;
 	struct chat_buf err;	/* the first failure, for stderr */
 };
 
@@ -301,6 +300,35 @@ out:
 
 /* Updates ------------------------------------------------------------- */
 
+struct update {
+	struct sync *s;
+	size_t w;
+	struct sync_ids *ids;
+	uint64_t *count;
+};
+
+/* Keep the lock while the chunks go; 1 when it is lost. */
+static int bind_ids(MYSQL_BIND *b, size_t first, size_t n, void *arg)
+{
+	struct update *u = arg;
+
+	if (lock_refresh(u->s, false))
+		return 1;
+	for (size_t i = 0; i < n * u->w; i++)
+		chat_bind_u64(&b[i], &u->ids->v[first + i / u->w][i % u->w]);
+	return 0;
+}
+
+static int updated(MYSQL_STMT *stmt, size_t first, size_t n, void *arg)
+{
+	struct update *u = arg;
+
+	(void)first;
+	(void)n;
+	*u->count += mysql_stmt_affected_rows(stmt);
+	return 0;
+}
+
 /*
  * Run "<head> <row>,<row>,... )" over all of `ids`, binding the first `w`
  * values of each (1 or 2) to the placeholders of its row, and add the
@@ -310,30 +338,16 @@ static int update_rows(struct sync *s, const char *head, const char *row,
 		       size_t w, struct sync_ids *ids, uint64_t *count,
 		       const char *doing)
 {
-	size_t done = 0, n;
-	MYSQL_BIND *b = xcalloc(chat_db_chunk(SIZE_MAX) * w, sizeof(*b));
-	int rc = -1;
+	struct update u = { .s = s, .w = w, .ids = ids, .count = count };
+	const struct chat_db_rows q = {
+		.head = head, .row = row, .tail = ")", .per_row = w,
+		.bind = bind_ids, .ran = updated,
+	};
+	int rc = chat_db_rows_exec(s->ctx.db, &q, ids->n, &u);
 
-	while ((n = chat_db_chunk(ids->n - done)) > 0) {
-		MYSQL_STMT *stmt;
-
-		if (lock_refresh(s, false))
-			goto out;
-		chat_db_rows_sql(&s->sql, head, row, n, ")");
-		for (size_t i = 0; i < n * w; i++)
-			chat_bind_u64(&b[i], &ids->v[done + i / w][i % w]);
-		stmt = chat_db_exec(s->ctx.db, s->sql.data, b, NULL);
-		if (!stmt) {
-			db_fail(s, doing);
-			goto out;
-		}
-		*count += mysql_stmt_affected_rows(stmt);
-		done += n;
-	}
-	rc = 0;
-out:
-	free(b);
-	return rc;
+	if (rc < 0)
+		return db_fail(s, doing);
+	return rc ? -1 : 0;
 }
 
 /*
@@ -446,6 +460,7 @@ static int walk(struct sync *s, const char *next_sql, const char *range_sql,
 	uint64_t lo = 0, hi;
 	MYSQL_BIND p[2], r[1];
 	MYSQL_STMT *stmt;
+	int rc;
 
 	for (;;) {
 		if (lock_refresh(s, false) || set_isolation(s))
@@ -453,13 +468,10 @@ static int walk(struct sync *s, const char *next_sql, const char *range_sql,
 		chat_bind_u64(&p[0], &lo);
 		chat_bind_u64(&r[0], &hi);
 		hi = 0;
-		stmt = chat_db_exec(s->ctx.db, next_sql, p, r);
-		if (!stmt)
+		rc = chat_db_get_row(s->ctx.db, next_sql, p, r);
+		if (rc < 0)
 			return db_fail(s, doing);
-		if (mysql_stmt_fetch(stmt) != 0)
-			hi = 0;
-		chat_db_done(stmt);
-		if (hi == 0)
+		if (rc == 0 || hi == 0)
 			return 0;
 		chat_bind_u64(&p[0], &lo);
 		chat_bind_u64(&p[1], &hi);
@@ -519,7 +531,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	chat_ctx_init(&s.ctx, "sync");
-	chat_buf_init(&s.sql);
 	chat_buf_init(&s.err);
 
 	locked = lock_acquire(&s);
@@ -550,7 +561,6 @@ out:
 	}
 	free(s.app_ids.v);
 	free(s.chat_ids.v);
-	chat_buf_release(&s.sql);
 	chat_buf_release(&s.err);
 	chat_ctx_release(&s.ctx);
 	return rc;

@@ -69,7 +69,6 @@ int chat_app_get(struct chat_db *db, const char *token, size_t len,
 {
 	unsigned long tlen = len, olen = 0, nlen = 0;
 	MYSQL_BIND p[1], r[6];
-	MYSQL_STMT *st;
 	int rc;
 
 	memset(app, 0, sizeof(*app));
@@ -80,15 +79,9 @@ int chat_app_get(struct chat_db *db, const char *token, size_t len,
 	chat_bind_u64(&r[3], &app->chats_count);
 	chat_bind_i64(&r[4], &app->created_at);
 	chat_bind_i64(&r[5], &app->updated_at);
-	st = chat_db_exec(db, get_sql, p, r);
-	if (!st)
-		return -1;
-	rc = mysql_stmt_fetch(st);
-	chat_db_done(st);
-	if (rc == MYSQL_NO_DATA)
-		return 0;
-	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
-		return -1;
+	rc = chat_db_get_row(db, get_sql, p, r);
+	if (rc != 1)
+		return rc;
 	app->token[olen < sizeof(app->token) ? olen : 0] = '\0';
 	app->name[nlen < sizeof(app->name) ? nlen : 0] = '\0';
 	return 1;

@@ -16,18 +16,11 @@ static const char max_sql[] =
 int chat_chats_max_number(struct chat_db *db, uint64_t app, uint64_t *max)
 {
 	MYSQL_BIND p[1], r[1];
-	MYSQL_STMT *st;
-	int rc;
 
 	*max = 0;
 	chat_bind_u64(&p[0], &app);
 	chat_bind_u64(&r[0], max);
-	st = chat_db_exec(db, max_sql, p, r);
-	if (!st)
-		return -1;
-	rc = mysql_stmt_fetch(st);
-	chat_db_done(st);
-	return rc == 0 ? 0 : -1;
+	return chat_db_get_row(db, max_sql, p, r) == 1 ? 0 : -1;
 }
 
 #define CHAT_COLUMNS "id, application_id, number, messages_count, " \
@@ -51,21 +44,12 @@ int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
 		   struct chat_chat *chat)
 {
 	MYSQL_BIND p[2], r[6];
-	MYSQL_STMT *st;
-	int rc;
 
 	memset(chat, 0, sizeof(*chat));
 	chat_bind_u64(&p[0], &app);
 	chat_bind_u64(&p[1], &number);
 	bind_chat(r, chat);
-	st = chat_db_exec(db, get_sql, p, r);
-	if (!st)
-		return -1;
-	rc = mysql_stmt_fetch(st);
-	chat_db_done(st);
-	if (rc == MYSQL_NO_DATA)
-		return 0;
-	return rc == 0 ? 1 : -1;
+	return chat_db_get_row(db, get_sql, p, r);
 }
 
 static const char list_sql[] =
@@ -147,78 +131,91 @@ static const char ids_head[] =
 	"(application_id, number) IN (";
 static const char ids_row[] = "(?, ?)";
 
-/* Fill rows[i].id for a chunk of rows. */
-static int fetch_ids(struct chat_db *db, struct chat_buf *sql,
-		     struct chat_chat *rows, size_t n)
-{
-	MYSQL_BIND *p = xcalloc(n * 2, sizeof(*p)), r[3];
+/* Rows whose ids are looked up, and the columns of one answer. */
+struct ids {
+	struct chat_db *db;
+	struct chat_chat *rows;
 	uint64_t id, app, number;
-	MYSQL_STMT *st;
-	int rc = -1;
+	MYSQL_BIND r[3];
+};
 
-	for (size_t i = 0; i < n; i++) {
+static int bind_keys(MYSQL_BIND *p, size_t first, size_t k, void *arg)
+{
+	struct chat_chat *rows = ((struct ids *)arg)->rows + first;
+
+	for (size_t i = 0; i < k; i++) {
 		chat_bind_u64(&p[i * 2], &rows[i].app);
 		chat_bind_u64(&p[i * 2 + 1], &rows[i].number);
 	}
-	chat_db_rows_sql(sql, ids_head, ids_row, n, ")");
-	chat_bind_u64(&r[0], &id);
-	chat_bind_u64(&r[1], &app);
-	chat_bind_u64(&r[2], &number);
-	st = chat_db_exec(db, sql->data, p, r);
-	if (!st)
-		goto out;
+	return 0;
+}
+
+/* Fill rows[i].id of a chunk from the answer. */
+static int read_ids(MYSQL_STMT *st, size_t first, size_t k, void *arg)
+{
+	struct ids *ids = arg;
+	struct chat_chat *rows = ids->rows + first;
+	int rc;
+
 	while ((rc = mysql_stmt_fetch(st)) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (rows[i].app == app && rows[i].number == number)
-				rows[i].id = id;
-	chat_db_done(st);
-	rc = rc == MYSQL_NO_DATA ? 0 : -1;
-out:
-	free(p);
-	return rc;
+		for (size_t i = 0; i < k; i++)
+			if (rows[i].app == ids->app &&
+			    rows[i].number == ids->number)
+				rows[i].id = ids->id;
+	return rc == MYSQL_NO_DATA ? 0 : -1;
+}
+
+/* Fill rows[i].id for rows[0..n) that have a row. */
+static int fetch_ids(struct chat_db *db, struct chat_chat *rows, size_t n)
+{
+	struct ids ids = { .db = db, .rows = rows };
+	const struct chat_db_rows q = {
+		.head = ids_head, .row = ids_row, .tail = ")", .per_row = 2,
+		.bind = bind_keys, .results = ids.r, .ran = read_ids,
+	};
+
+	chat_bind_u64(&ids.r[0], &ids.id);
+	chat_bind_u64(&ids.r[1], &ids.app);
+	chat_bind_u64(&ids.r[2], &ids.number);
+	return chat_db_rows_exec(db, &q, n, &ids) ? -1 : 0;
 }
 
 int chat_chats_find_ids(struct chat_db *db, struct chat_chat *rows, size_t n)
 {
-	struct chat_buf sql;
-	int rc = 0;
-
-	chat_buf_init(&sql);
 	for (size_t i = 0; i < n; i++)
 		rows[i].id = 0;
-	for (size_t done = 0, k; rc == 0 && done < n; done += k) {
-		k = chat_db_chunk(n - done);
-		rc = fetch_ids(db, &sql, rows + done, k);
+	return fetch_ids(db, rows, n);
+}
+
+static int bind_upsert(MYSQL_BIND *p, size_t first, size_t k, void *arg)
+{
+	struct chat_chat *rows = ((struct ids *)arg)->rows + first;
+
+	for (size_t i = 0; i < k; i++) {
+		chat_bind_u64(&p[i * 4], &rows[i].app);
+		chat_bind_u64(&p[i * 4 + 1], &rows[i].number);
+		chat_bind_i64(&p[i * 4 + 2], &rows[i].created_at);
+		chat_bind_i64(&p[i * 4 + 3], &rows[i].created_at);
 	}
-	chat_buf_release(&sql);
-	return rc;
+	return 0;
+}
+
+/* After each chunk's insert: the ids of its rows. */
+static int upserted(MYSQL_STMT *st, size_t first, size_t k, void *arg)
+{
+	struct ids *ids = arg;
+
+	(void)st;
+	return fetch_ids(ids->db, ids->rows + first, k);
 }
 
 int chat_chats_upsert(struct chat_db *db, struct chat_chat *rows, size_t n)
 {
-	struct chat_buf sql;
-	MYSQL_BIND *p = xcalloc(chat_db_chunk(n) * 4 + 1, sizeof(*p));
-	int rc = -1;
+	struct ids ids = { .db = db, .rows = rows };
+	const struct chat_db_rows q = {
+		.head = upsert_head, .row = upsert_row, .tail = upsert_tail,
+		.per_row = 4, .bind = bind_upsert, .ran = upserted,
+	};
 
-	chat_buf_init(&sql);
-	for (size_t done = 0, k; done < n; done += k) {
-		k = chat_db_chunk(n - done);
-		for (size_t i = 0; i < k; i++) {
-			struct chat_chat *c = &rows[done + i];
-
-			chat_bind_u64(&p[i * 4], &c->app);
-			chat_bind_u64(&p[i * 4 + 1], &c->number);
-			chat_bind_i64(&p[i * 4 + 2], &c->created_at);
-			chat_bind_i64(&p[i * 4 + 3], &c->created_at);
-		}
-		chat_db_rows_sql(&sql, upsert_head, upsert_row, k, upsert_tail);
-		if (!chat_db_exec(db, sql.data, p, NULL) ||
-		    fetch_ids(db, &sql, rows + done, k))
-			goto out;
-	}
-	rc = 0;
-out:
-	free(p);
-	chat_buf_release(&sql);
-	return rc;
+	return chat_db_rows_exec(db, &q, n, &ids) ? -1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -242,9 +243,27 @@ void chat_bind_out(MYSQL_BIND *b, char *buf, size_t cap, unsigned long *len)
 	b->length = len;
 }
 
-size_t chat_db_chunk(size_t n)
+int chat_db_get_row(struct chat_db *db, const char *sql, MYSQL_BIND *params,
+		    MYSQL_BIND *results)
 {
-	static const size_t sizes[] = { 256, 64, 16, 4, 1 };
+	MYSQL_STMT *st = chat_db_exec(db, sql, params, results);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = mysql_stmt_fetch(st);
+	if (rc != 0 && rc != MYSQL_NO_DATA && rc != MYSQL_DATA_TRUNCATED)
+		set_err(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+	chat_db_done(st);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	return rc == 0 || rc == MYSQL_DATA_TRUNCATED ? 1 : -1;
+}
+
+/* How many of n remaining rows go into the next statement. */
+static size_t chunk(size_t n)
+{
+	static const size_t sizes[] = { CHAT_DB_ROWS_MAX, 64, 16, 4, 1 };
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		if (n >= sizes[i])
@@ -252,15 +271,47 @@ size_t chat_db_chunk(size_t n)
 	return 0;
 }
 
-void chat_db_rows_sql(struct chat_buf *sql, const char *head, const char *row,
-		      size_t rows, const char *tail)
+/* "<head> <row>,<row>,... <tail>" with `rows` copies of `row`. */
+static void rows_sql(struct chat_buf *sql, const struct chat_db_rows *q,
+		     size_t rows)
 {
 	chat_buf_reset(sql);
-	chat_buf_adds(sql, head);
+	chat_buf_adds(sql, q->head);
 	for (size_t i = 0; i < rows; i++) {
 		chat_buf_adds(sql, i ? "," : " ");
-		chat_buf_adds(sql, row);
+		chat_buf_adds(sql, q->row);
 	}
 	chat_buf_addch(sql, ' ');
-	chat_buf_adds(sql, tail);
+	chat_buf_adds(sql, q->tail);
+}
+
+int chat_db_rows_exec(struct chat_db *db, const struct chat_db_rows *q,
+		      size_t n, void *arg)
+{
+	MYSQL_BIND *p = xcalloc(chunk(n) * q->per_row + 1, sizeof(*p));
+	struct chat_buf sql;
+	int rc = 0;
+
+	chat_buf_init(&sql);
+	for (size_t done = 0, k; rc == 0 && done < n; done += k) {
+		MYSQL_STMT *st;
+
+		k = chunk(n - done);
+		rc = q->bind(p, done, k, arg);
+		if (rc)
+			break;
+		rows_sql(&sql, q, k);
+		st = chat_db_exec(db, sql.data, p, q->results);
+		if (!st) {
+			rc = -1;
+			break;
+		}
+		if (q->ran)
+			rc = q->ran(st, done, k, arg);
+		if (q->results)
+			chat_db_done(st);
+	}
+	chat_buf_release(&sql);
+	free(p);
+	return rc;
 }

@@ -55,14 +55,46 @@ void chat_db_done(MYSQL_STMT *stmt);
 int chat_db_simple(struct chat_db *db, const char *sql);
 
 /*
- * Multi-row statements: chat_db_chunk(n) is how many of n remaining rows
- * to send in the next statement (one of a few fixed sizes, so that only a
- * few statements get prepared), and chat_db_rows_sql writes
- * "<head> <row>,<row>,... <tail>" with `rows` copies of `row` into `sql`.
+ * Execute `sql` as chat_db_exec does and read the first row of its result
+ * into `results` (a value longer than its buffer is cut: the bound length
+ * tells).  Returns 1 when there was a row, 0 when there was none, -1 on
+ * error (err/errstr set).  The result set is released.
  */
-size_t chat_db_chunk(size_t n);
-void chat_db_rows_sql(struct chat_buf *sql, const char *head, const char *row,
-		      size_t rows, const char *tail);
+int chat_db_get_row(struct chat_db *db, const char *sql, MYSQL_BIND *params,
+		    MYSQL_BIND *results);
+
+/*
+ * A multi-row statement "<head> <row>,<row>,... <tail>", run by
+ * chat_db_rows_exec over n rows in chunks of a few fixed sizes (256, 64,
+ * 16, 4, 1: only a few statements get prepared).  The SQL texts stay with
+ * the caller, beside the function that runs them.
+ */
+#define CHAT_DB_ROWS_MAX 256	/* rows in one statement at most */
+struct chat_db_rows {
+	const char *head, *row, *tail;
+	size_t per_row;		/* placeholders in `row` */
+	/*
+	 * Bind the parameters of rows [first, first + k), per_row each, into
+	 * p[0..k * per_row).  0 to run the statement; anything else stops.
+	 */
+	int (*bind)(MYSQL_BIND *p, size_t first, size_t k, void *arg);
+	/* When not NULL, the statement's result set is bound to it. */
+	MYSQL_BIND *results;
+	/*
+	 * Optional: called after each chunk's statement ran, with its result
+	 * set stored (fetch with mysql_stmt_fetch; it is released after).
+	 * 0 to go on; anything else stops.
+	 */
+	int (*ran)(MYSQL_STMT *st, size_t first, size_t k, void *arg);
+};
+
+/*
+ * Run `q` over rows [0, n), passing `arg` to its callbacks.  Returns 0
+ * when every chunk ran, -1 when a statement failed (err/errstr set), or
+ * the value of a callback that stopped.
+ */
+int chat_db_rows_exec(struct chat_db *db, const struct chat_db_rows *q,
+		      size_t n, void *arg);
 
 /* Binding helpers: they fill one MYSQL_BIND, zeroed first. */
 void chat_bind_u64(MYSQL_BIND *b, uint64_t *v);

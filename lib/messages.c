@@ -29,19 +29,12 @@ int chat_messages_max_number(struct chat_db *db, uint64_t app, uint64_t chat,
 			     uint64_t *max)
 {
 	MYSQL_BIND p[2], r[1];
-	MYSQL_STMT *st;
-	int rc;
 
 	*max = 0;
 	chat_bind_u64(&p[0], &app);
 	chat_bind_u64(&p[1], &chat);
 	chat_bind_u64(&r[0], max);
-	st = chat_db_exec(db, max_sql, p, r);
-	if (!st)
-		return -1;
-	rc = mysql_stmt_fetch(st);
-	chat_db_done(st);
-	return rc == 0 ? 0 : -1;
+	return chat_db_get_row(db, max_sql, p, r) == 1 ? 0 : -1;
 }
 
 /* Result columns of a message; the body buffer holds the largest body. */
@@ -81,21 +74,13 @@ static int get_one(struct chat_db *db, const char *sql, MYSQL_BIND *p,
 		   struct chat_message *m)
 {
 	struct row row;
-	MYSQL_STMT *st;
 	int rc;
 
 	bind_row(&row, m);
-	st = chat_db_exec(db, sql, p, row.r);
-	if (!st)
-		return -1;
-	rc = mysql_stmt_fetch(st);
-	chat_db_done(st);
-	if (rc == MYSQL_NO_DATA)
-		return 0;
-	if (rc != 0)
-		return -1;
-	fetched(&row);
-	return 1;
+	rc = chat_db_get_row(db, sql, p, row.r);
+	if (rc == 1)
+		fetched(&row);
+	return rc;
 }
 
 static const char get_sql[] =
@@ -183,56 +168,63 @@ static const char find_head[] =
 	"WHERE (m.chat_id, m.number) IN (";
 static const char find_row[] = "(?, ?)";
 
+struct find {
+	const struct chat_message_key *keys;
+	uint64_t *v;			/* the keys' values, bound */
+	struct chat_message m;
+	struct row row;
+	int (*fn)(const struct chat_message *m, void *arg);
+	void *arg;
+};
+
+static int bind_find(MYSQL_BIND *p, size_t first, size_t k, void *arg)
+{
+	struct find *f = arg;
+
+	for (size_t i = 0; i < k; i++) {
+		f->v[i * 2] = f->keys[first + i].chat_id;
+		f->v[i * 2 + 1] = f->keys[first + i].number;
+		chat_bind_u64(&p[i * 2], &f->v[i * 2]);
+		chat_bind_u64(&p[i * 2 + 1], &f->v[i * 2 + 1]);
+	}
+	bind_row(&f->row, &f->m);
+	return 0;
+}
+
+/* Each row found to the caller's fn; 1 when it stops, -1 on error. */
+static int found(MYSQL_STMT *st, size_t first, size_t k, void *arg)
+{
+	struct find *f = arg;
+	int rc;
+
+	(void)first;
+	(void)k;
+	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		fetched(&f->row);
+		if (f->fn(&f->m, f->arg))
+			return 1;
+	}
+	return rc == MYSQL_NO_DATA ? 0 : -1;
+}
+
 int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 		       size_t n,
 		       int (*fn)(const struct chat_message *m, void *arg),
 		       void *arg)
 {
-	size_t chunk = chat_db_chunk(n);
-	MYSQL_BIND *p = xcalloc(chunk * 2 + 1, sizeof(*p));
-	uint64_t *v = xcalloc(chunk * 2 + 1, sizeof(*v));
-	struct chat_message m;
-	struct chat_buf sql;
-	struct row row;
-	int rc = 0, stop = 0;
+	struct find f = { .keys = keys, .fn = fn, .arg = arg };
+	const struct chat_db_rows q = {
+		.head = find_head, .row = find_row, .tail = ")", .per_row = 2,
+		.bind = bind_find, .results = f.row.r, .ran = found,
+	};
+	int rc;
 
-	chat_message_init(&m);
-	chat_buf_init(&sql);
-	for (size_t done = 0, k; !stop && done < n; done += k) {
-		MYSQL_STMT *st;
-		int frc;
-
-		k = chat_db_chunk(n - done);
-		for (size_t i = 0; i < k; i++) {
-			v[i * 2] = keys[done + i].chat_id;
-			v[i * 2 + 1] = keys[done + i].number;
-			chat_bind_u64(&p[i * 2], &v[i * 2]);
-			chat_bind_u64(&p[i * 2 + 1], &v[i * 2 + 1]);
-		}
-		chat_db_rows_sql(&sql, find_head, find_row, k, ")");
-		bind_row(&row, &m);
-		st = chat_db_exec(db, sql.data, p, row.r);
-		if (!st) {
-			rc = -1;
-			break;
-		}
-		while ((frc = mysql_stmt_fetch(st)) == 0 ||
-		       frc == MYSQL_DATA_TRUNCATED) {
-			fetched(&row);
-			if ((stop = fn(&m, arg)))
-				break;
-		}
-		chat_db_done(st);
-		if (!stop && frc != MYSQL_NO_DATA) {
-			rc = -1;
-			break;
-		}
-	}
-	chat_buf_release(&sql);
-	chat_message_release(&m);
-	free(p);
-	free(v);
-	return rc;
+	f.v = xcalloc(2 * CHAT_DB_ROWS_MAX, sizeof(*f.v));
+	chat_message_init(&f.m);
+	rc = chat_db_rows_exec(db, &q, n, &f);
+	chat_message_release(&f.m);
+	free(f.v);
+	return rc < 0 ? -1 : 0;
 }
 
 static const char set_body_sql[] =
@@ -313,32 +305,27 @@ static const char insert_row[] =
 /* A job seen twice must not undo an edit made since: keep the row. */
 static const char insert_tail[] = "ON DUPLICATE KEY UPDATE number = number";
 
+static int bind_insert(MYSQL_BIND *p, size_t first, size_t k, void *arg)
+{
+	struct chat_message_row *rows = (struct chat_message_row *)arg + first;
+
+	for (size_t i = 0; i < k; i++) {
+		chat_bind_u64(&p[i * 5], &rows[i].chat_id);
+		chat_bind_u64(&p[i * 5 + 1], &rows[i].number);
+		chat_bind_str(&p[i * 5 + 2], rows[i].body, &rows[i].body_len);
+		chat_bind_i64(&p[i * 5 + 3], &rows[i].created_at);
+		chat_bind_i64(&p[i * 5 + 4], &rows[i].created_at);
+	}
+	return 0;
+}
+
 int chat_messages_insert(struct chat_db *db, struct chat_message_row *rows,
 			 size_t n)
 {
-	MYSQL_BIND *p = xcalloc(chat_db_chunk(n) * 5 + 1, sizeof(*p));
-	struct chat_buf sql;
-	int rc = -1;
+	const struct chat_db_rows q = {
+		.head = insert_head, .row = insert_row, .tail = insert_tail,
+		.per_row = 5, .bind = bind_insert,
+	};
 
-	chat_buf_init(&sql);
-	for (size_t done = 0, k; done < n; done += k) {
-		k = chat_db_chunk(n - done);
-		for (size_t i = 0; i < k; i++) {
-			struct chat_message_row *r = &rows[done + i];
-
-			chat_bind_u64(&p[i * 5], &r->chat_id);
-			chat_bind_u64(&p[i * 5 + 1], &r->number);
-			chat_bind_str(&p[i * 5 + 2], r->body, &r->body_len);
-			chat_bind_i64(&p[i * 5 + 3], &r->created_at);
-			chat_bind_i64(&p[i * 5 + 4], &r->created_at);
-		}
-		chat_db_rows_sql(&sql, insert_head, insert_row, k, insert_tail);
-		if (!chat_db_exec(db, sql.data, p, NULL))
-			goto out;
-	}
-	rc = 0;
-out:
-	free(p);
-	chat_buf_release(&sql);
-	return rc;
+	return chat_db_rows_exec(db, &q, n, rows) ? -1 : 0;
 }
