@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "text.h"
+
 /*
  * Non-ASCII code points that are not letters, digits or combining marks:
  * punctuation, symbols, spaces, format and private-use characters and
@@ -52,7 +54,7 @@ static bool is_word_char(uint32_t cp)
 		return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
 		       (cp >= 'A' && cp <= 'Z');
 	if (cp > 0x10ffff)
-		return false;	/* not UTF-8 */
+		return false;	/* CHAT_UTF8_BAD: not UTF-8 */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -70,46 +72,6 @@ static unsigned char ascii_lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A')
 				    : (unsigned char)c;
-}
-
-/*
- * Decode the code point at s[0..len), len > 0.  Returns its length in
- * bytes; *cp is UINT32_MAX for a byte that does not start valid UTF-8.
- */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	unsigned c = s[0];
-	size_t n;
-	uint32_t v;
-
-	*cp = UINT32_MAX;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		n = 1;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		v = c & 0x07;
-	} else {
-		return 1;
-	}
-	if (len <= n)
-		return 1;
-	for (size_t k = 1; k <= n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 1;
-		v = (v << 6) | (s[k] & 0x3f);
-	}
-	if ((n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
-	    (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
-		return 1;
-	*cp = v;
-	return n + 1;
 }
 
 /* Is q[off..off+len) equal to a stored word, ignoring ASCII case? */
@@ -133,13 +95,12 @@ static bool seen(const char *q, const struct chat_search_word *words,
 size_t chat_search_words(const char *q, size_t len,
 			 struct chat_search_word *words, size_t max)
 {
-	const unsigned char *s = (const unsigned char *)q;
 	size_t n = 0, i = 0, start = 0, chars = 0;
 
 	/* i == len is one more step: the end of input ends a word. */
 	while (i <= len && n < max) {
-		uint32_t cp = UINT32_MAX;
-		size_t step = i < len ? utf8_next(s + i, len - i, &cp) : 1;
+		uint32_t cp = CHAT_UTF8_BAD;
+		size_t step = i < len ? chat_utf8_next(q + i, len - i, &cp) : 1;
 
 		if (is_word_char(cp)) {
 			if (chars++ == 0)

@@ -19,6 +19,14 @@
 int chat_parse_u64(const char *s, size_t len, uint64_t min, uint64_t max,
 		   uint64_t *out);
 
+/*
+ * Decode the code point at s[0..len), len > 0, into *cp.  Returns its
+ * length in bytes; for a byte that does not start well-formed UTF-8
+ * (overlong, surrogate, past U+10FFFF, cut short) *cp is CHAT_UTF8_BAD
+ * and the length 1.
+ */
+#define CHAT_UTF8_BAD UINT32_MAX
+size_t chat_utf8_next(const char *s, size_t len, uint32_t *cp);
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool chat_utf8_valid(const char *s, size_t len);
 /* Number of code points in valid UTF-8 s[0..len). */

@@ -173,6 +173,39 @@ Test(utf8, respects_the_length)
 	cr_assert(!chat_utf8_valid("\xf0\x9f\x98\x80", 3));
 }
 
+Test(utf8, decodes_one_code_point)
+{
+	static const struct {
+		const char *s;
+		size_t len, step;
+		uint32_t cp;
+	} cases[] = {
+		{ "a", 1, 1, 'a' },
+		{ "\x7f", 1, 1, 0x7f },
+		{ "\xc3\xa9x", 3, 2, 0xe9 },
+		{ "\xe2\x82\xac", 3, 3, 0x20ac },
+		{ "\xf0\x9f\x98\x80", 4, 4, 0x1f600 },
+		{ "\xf4\x8f\xbf\xbf", 4, 4, 0x10ffff },
+		/* Malformed: one byte, CHAT_UTF8_BAD. */
+		{ "\x80", 1, 1, CHAT_UTF8_BAD },
+		{ "\xc0\xaf", 2, 1, CHAT_UTF8_BAD },		/* overlong */
+		{ "\xe0\x80\xaf", 3, 1, CHAT_UTF8_BAD },	/* overlong */
+		{ "\xed\xa0\x80", 3, 1, CHAT_UTF8_BAD },	/* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 1, CHAT_UTF8_BAD },	/* > U+10FFFF */
+		{ "\xc3\xa9", 1, 1, CHAT_UTF8_BAD },		/* cut short */
+		{ "\xe2\x82x", 3, 1, CHAT_UTF8_BAD },		/* no continuation */
+		{ "\xff", 1, 1, CHAT_UTF8_BAD },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t cp = 0;
+
+		cr_assert_eq(chat_utf8_next(cases[i].s, cases[i].len, &cp),
+			     cases[i].step, "case %zu", i);
+		cr_assert_eq(cp, cases[i].cp, "case %zu", i);
+	}
+}
+
 Test(utf8, counts_code_points)
 {
 	char big[255 * 2 + 1];
