@@ -35,7 +35,7 @@ static void list(struct chat_req *req)
 	unsigned limit;
 	bool more;
 
-	if (chat_req_page(req, 50, &limit, &after) || chat_lookup_app(req, &app))
+	if (chat_req_page(req, CHAT_PAGE_DEFAULT, &limit, &after) || chat_lookup_app(req, &app))
 		return;
 	chat_buf_init(&page);
 	if (chat_chats_list(req->ctx->db, app, after, limit, &page, &last,

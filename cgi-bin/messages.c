@@ -85,7 +85,7 @@ static void list(struct chat_req *req)
 	unsigned limit;
 	bool more;
 
-	if (chat_req_page(req, 50, &limit, &after) || chat_lookup_chat(req, &chat))
+	if (chat_req_page(req, CHAT_PAGE_DEFAULT, &limit, &after) || chat_lookup_chat(req, &chat))
 		return;
 	chat_buf_init(&page);
 	if (chat_messages_list(req->ctx->db, chat.id, after, limit, &page,
@@ -115,7 +115,7 @@ static void search(struct chat_req *req)
 			       "be blank.");
 		goto out;
 	}
-	if (chat_req_page(req, 20, &limit, &after) ||
+	if (chat_req_page(req, CHAT_SEARCH_PAGE_DEFAULT, &limit, &after) ||
 	    chat_lookup_chat(req, &chat))
 		goto out;
 	if (chat_search_query(req->ctx->es, chat.app, chat.number, q,

@@ -38,7 +38,17 @@
 
 #define JOBS "jobs"
 #define DELETE_BATCH 1000
+/* A store down: waits from BACKOFF_MIN_MS, doubling up to BACKOFF_MAX_MS. */
+#define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* MariaDB down while jobs are retried one by one. */
+#define DB_DOWN_WAIT_MS (BACKOFF_MAX_MS / 10)
+/* A job MariaDB refused is retried after RETRY_BASE_MS << tries. */
+#define RETRY_BASE_MS 50U
+/* Redis down while reading jobs. */
+#define REDIS_DOWN_WAIT_MS 500
+/* A pause is slept in slices this long, to notice a stop request. */
+#define STOP_CHECK_MS 50
 /* How long the indexer waits for entries before it looks at the stop flag. */
 #define INDEX_WAIT_MS 250
 
@@ -550,7 +560,7 @@ static int persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
 			if (stop_requested)
 				return -1;
 			if (chat_db_down(w->ctx.db)) {
-				chat_sleep_ms(BACKOFF_MAX_MS / 10);
+				chat_sleep_ms(DB_DOWN_WAIT_MS);
 				continue;
 			}
 			if (++tries >= w->ctx.cfg.worker_tries) {
@@ -562,7 +572,7 @@ static int persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
 				jobs[i].dead = "dead-lettered";
 				break;
 			}
-			chat_sleep_ms(50U << tries);
+			chat_sleep_ms(RETRY_BASE_MS << tries);
 		}
 	}
 	return 0;
@@ -578,7 +588,7 @@ static void process(struct worker *w)
 {
 	struct job *jobs = w->jobs;
 	size_t n = w->batch.n;
-	unsigned backoff = 100;
+	unsigned backoff = BACKOFF_MIN_MS;
 	bool persisted = false;
 
 	for (size_t i = 0; i < n; i++)
@@ -678,7 +688,7 @@ static void persist_loop(struct worker *w)
 				     w->ctx.cfg.worker_wait_ms, &w->batch)) {
 			chat_log_warn("redis unavailable: %s",
 				      w->ctx.redis->errstr);
-			chat_sleep_ms(500);
+			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
 			continue;
 		}
 		if (w->batch.n)
@@ -702,7 +712,7 @@ static void *index_loop(void *arg)
 		/* A store is down: pause, in slices, to notice a stop. */
 		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);
 		     !stop_requested && chat_now_ms() < until;)
-			chat_sleep_ms(50);
+			chat_sleep_ms(STOP_CHECK_MS);
 	}
 	chat_indexer_free(ix);
 	return NULL;

@@ -17,7 +17,7 @@
 #define APP_CACHE_SLOTS 1024
 
 struct app_cache_slot {
-	char token[64 + 1];
+	char token[CHAT_TOKEN_MAX_LEN + 1];
 	uint64_t id;
 };
 

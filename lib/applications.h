@@ -21,7 +21,7 @@ struct chat_db;
 
 struct chat_app {
 	uint64_t id;			/* internal; never shown */
-	char token[64 + 1];
+	char token[CHAT_TOKEN_MAX_LEN + 1];
 	char name[CHAT_NAME_MAX_BYTES + 1];
 	uint64_t chats_count;
 	int64_t created_at;

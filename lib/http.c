@@ -245,7 +245,7 @@ int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
 {
 	uint64_t l = def, a = 0;
 
-	if (query_u64(req, "limit", 1, 1000, &l) ||
+	if (query_u64(req, "limit", 1, CHAT_PAGE_MAX, &l) ||
 	    query_u64(req, "after", 0, UINT32_MAX, &a))
 		return -1;
 	*limit = (unsigned)l;
@@ -266,7 +266,8 @@ static int read_body(struct chat_req *req)
 	}
 	if (want > CHAT_BODY_MAX) {
 		chat_res_error(req, 413, "payload_too_large",
-			       "The request body is larger than 1 MiB.");
+			       "The request body is larger than %d MiB.",
+			       CHAT_BODY_MAX_MIB);
 		return -1;
 	}
 	chat_buf_grow(&req->body, (size_t)want);

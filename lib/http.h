@@ -18,7 +18,8 @@
 
 #include "buf.h"
 
-#define CHAT_BODY_MAX (1024 * 1024)	/* bytes; larger is a 413 */
+#define CHAT_BODY_MAX_MIB 1
+#define CHAT_BODY_MAX (CHAT_BODY_MAX_MIB * 1024 * 1024)	/* bytes; larger is a 413 */
 
 enum chat_method {
 	CHAT_GET,
@@ -113,8 +114,13 @@ void chat_res_unavailable(struct chat_req *req, const char *what);
  */
 int chat_req_json(struct chat_req *req, struct json_object **obj);
 
+/* Rows in a page (`limit`): the contract's defaults and largest. */
+#define CHAT_PAGE_DEFAULT 50
+#define CHAT_SEARCH_PAGE_DEFAULT 20
+#define CHAT_PAGE_MAX 1000
+
 /*
- * Read the query parameters `limit` (1..1000, default `def`) and `after`
+ * Read the query parameters `limit` (1..CHAT_PAGE_MAX, default `def`) and `after`
  * (>= 0, default 0).  Answers 400 and returns -1 when either is bad.
  */
 int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,

@@ -40,7 +40,7 @@ int chat_token_new(char out[CHAT_TOKEN_LEN + 1])
 
 bool chat_token_valid(const char *s, size_t len)
 {
-	if (len < 22 || len > 64)
+	if (len < CHAT_TOKEN_MIN_LEN || len > CHAT_TOKEN_MAX_LEN)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!memchr(alphabet, s[i], sizeof(alphabet) - 1))

@@ -13,7 +13,13 @@
 /* Write a fresh token and a NUL into out.  Returns 0, or -1 if the
  * kernel's CSPRNG could not be read. */
 int chat_token_new(char out[CHAT_TOKEN_LEN + 1]);
-/* True for strings that can be tokens: 22..64 of [A-Za-z0-9_-]. */
+/* Lengths a token in a request may have (chat_token_new makes CHAT_TOKEN_LEN). */
+#define CHAT_TOKEN_MIN_LEN 22
+#define CHAT_TOKEN_MAX_LEN 64
+/*
+ * True for strings that can be tokens: CHAT_TOKEN_MIN_LEN..MAX_LEN of
+ * [A-Za-z0-9_-].
+ */
 bool chat_token_valid(const char *s, size_t len);
 
 #endif
