@@ -2,9 +2,11 @@
 --
 -- Indexes and the queries they serve:
 --   PRIMARY KEY (id)
---       the worker and the hourly sync address an application by id
---       (UPDATE applications SET chats_count = ? WHERE id = ?); ids never
---       leave the server.
+--       the hourly sync recomputes chats_count by id
+--       (UPDATE applications a SET a.chats_count = (SELECT COUNT(*) ...)
+--       WHERE a.id IN (...), or WHERE a.id > ? AND a.id <= ? over all),
+--       and a rename addresses the application by id; ids never leave the
+--       server.
 --   uq_applications_token (token)
 --       every route under /applications/{token}: SELECT ... WHERE token = ?.
 --       Unique, so a token names exactly one application (an INSERT that

@@ -3,13 +3,18 @@
 --
 -- Indexes and the queries they serve:
 --   PRIMARY KEY (id)
---       messages.chat_id points here; the worker and the sync address a chat
---       by id (UPDATE chats SET messages_count = ? WHERE id = ?).
+--       messages.chat_id points here; the worker deletes a chat by id, and
+--       the hourly sync recomputes messages_count over ranges of ids
+--       (UPDATE chats c SET c.messages_count = (SELECT COUNT(*) ...)
+--       WHERE c.id > ? AND c.id <= ?).
 --   uq_chats_app_number (application_id, number)
 --       GET /applications/{token}/chats/{number} and every route below it:
 --           WHERE application_id = ? AND number = ?
 --       GET /applications/{token}/chats (ascending, keyset paging):
 --           WHERE application_id = ? AND number > ? ORDER BY number LIMIT ?
+--       the worker's and the indexer's look-up of chat ids, and the hourly
+--       sync's messages_count of the chats marked since its last run:
+--           WHERE (application_id, number) IN ((?, ?), ...)
 --       the hourly sync's chats_count:
 --           SELECT COUNT(*) ... WHERE application_id = ?  (index prefix)
 --       and it makes the worker's insert idempotent: a job delivered twice

@@ -3,15 +3,18 @@
 --
 -- Indexes and the queries they serve:
 --   PRIMARY KEY (id)
---       updates and deletes of one message once it has been found
---       (UPDATE messages SET body = ?, updated_at = ? WHERE id = ?).
+--       jobs/reindex walks the table in id order (keyset):
+--           WHERE m.id > ? ORDER BY m.id LIMIT ?
 --   uq_messages_chat_number (chat_id, number)
---       GET/PATCH/PUT/DELETE .../chats/{c}/messages/{n}:
+--       GET/PATCH/PUT/DELETE .../chats/{c}/messages/{n}, edits and deletes
+--       included (UPDATE messages SET body = ?, updated_at = ...
+--       WHERE chat_id = ? AND number = ?):
 --           WHERE chat_id = ? AND number = ?
 --       GET .../chats/{c}/messages (ascending, keyset paging):
 --           WHERE chat_id = ? AND number > ? ORDER BY number LIMIT ?
---       search results from Elasticsearch, read back by number:
---           WHERE chat_id = ? AND number IN (...)
+--       the indexer reading the rows it indexes (search results come from
+--       the search engine's documents, not from MariaDB):
+--           WHERE (chat_id, number) IN ((?, ?), ...)
 --       DELETE of a chat, in batches:
 --           DELETE FROM messages WHERE chat_id = ? LIMIT ?
 --       the hourly sync's messages_count:
