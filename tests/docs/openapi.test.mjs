@@ -1,12 +1,17 @@
-// (a) nginx/api-docs/openapi.json is a valid OpenAPI 3 document (checked by
-// @apidevtools/swagger-parser against the OpenAPI schema, $refs resolved)
-// and it says what the contract (API.md) says: its objects, errors,
-// headers, parameters and routes.
+// (a) nginx/api-docs/openapi.json, the project's contract, is a valid
+// OpenAPI 3 document (checked by @apidevtools/swagger-parser against the
+// OpenAPI schema, $refs resolved), complete in itself (objects, errors,
+// headers, parameters), and says what is served: its routes are exactly
+// those of the route tables of cgi-bin/*.c (and the /api-docs files), and
+// every error code the programs and nginx/chat-api.conf send is in it.
+// Nothing here skips: a difference fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { docOperations, docPath, isNotAllowedOp, loadDoc, normPath, rel } from './lib.mjs';
+import {
+  cRoutes, docOperations, docPath, isNotAllowedOp, loadDoc, read, rel,
+} from './lib.mjs';
 
 const doc = loadDoc();
 const ops = docOperations(doc);
@@ -22,7 +27,7 @@ test('the document validates as OpenAPI 3 (swagger-parser)', async () => {
   assert.match(api.openapi, /^3\./);
 });
 
-test('schemas Application, Chat, Message, Error have the fields of API.md', () => {
+test('schemas Application, Chat, Message, Error have the fields of the contract', () => {
   const s = doc.components.schemas;
   const fields = {
     Application: ['token', 'name', 'chats_count', 'created_at', 'updated_at'],
@@ -101,7 +106,7 @@ test('lists page with limit and after, search with q and limit', () => {
   assert.equal(limit.schema.default, 20);
 });
 
-test('request bodies: required where API.md requires one', () => {
+test('request bodies: required where the contract requires one', () => {
   const body = (id) => opsOf((o) => o.op.operationId === id)[0].op.requestBody;
   assert.equal(body('createApplication').required, true);
   assert.equal(body('putApplication').required, true);
@@ -115,50 +120,50 @@ test('request bodies: required where API.md requires one', () => {
   assert.equal(s.MessageInput.properties.body.minLength, 1);
 });
 
-// The routes table of API.md, where the contract is next to the
-// repository (shared/API.md beside it, as on the developers' machines and
-// in CI) or at $CHAT_API_MD.
-const apiMd = [process.env.CHAT_API_MD, rel('..', 'shared', 'API.md'), '/work/shared/API.md']
-  .find((p) => p && existsSync(p));
-
-test('every route of API.md is in the document, and nothing else', { skip: apiMd ? false : 'API.md not found (set CHAT_API_MD)' }, () => {
-  const md = readFileSync(apiMd, 'utf8');
-  const section = md.split(/^## Routes$/m)[1].split(/^### /m)[0];
-  const full = [];
-  const want = new Set();
-  for (const line of section.split('\n')) {
-    const cell = line.match(/^\| (.+?) \|/)?.[1];
-    if (!cell || /^method|^---/.test(cell)) continue;
-    const methods = [...cell.matchAll(/`([A-Z]+)(?: ([^`]*))?`/g)];
-    const path = methods.map((m) => m[2]).find(Boolean).split('?')[0];
-    let resolved = path;
-    if (path.startsWith('…')) {
-      // "…/messages/{n}": the known path that ends in the first segment.
-      const rest = path.slice(1);
-      const first = rest.split('/')[1];
-      const base = full.find((p) => p.endsWith(`/${first}`));
-      assert.ok(base, `cannot resolve ${path}`);
-      resolved = base + rest.slice(first.length + 1);
+// What is served: the route tables of cgi-bin/*.c, a documented 405 where
+// a program knows the path but not the method, and the /api-docs files.
+test('every route of the document is served, and every served route is in it', () => {
+  const routes = cRoutes();
+  assert.ok(routes.length >= 16, `route tables of cgi-bin/*.c: ${routes.length} routes found`);
+  const served = new Set(routes.map((r) => `${r.method} ${r.norm}`));
+  const paths = new Set(routes.map((r) => r.norm));
+  const notServed = [];
+  for (const o of ops) {
+    const k = `${o.method} ${o.norm}`;
+    if (o.path.startsWith('/api-docs')) {
+      const file = o.path === '/api-docs' ? 'index.html' : o.path.slice('/api-docs/'.length);
+      if (o.method !== 'GET' || !existsSync(rel('nginx', 'api-docs', file))) notServed.push(k);
+    } else if (isNotAllowedOp(o.op)) {
+      if (served.has(k) || !paths.has(o.norm)) notServed.push(`${k} (documented as 405)`);
+    } else if (!served.has(k)) {
+      notServed.push(k);
     }
-    full.push(resolved);
-    for (const m of methods) want.add(`${m[1]} ${normPath(resolved)}`);
   }
-  // The 405s that API.md spells out (GET /applications, DELETE /applications/{token}).
-  for (const m of md.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^`]*)`[^.]*?are 405/g)) want.add(`${m[1]} ${normPath(m[2])}`);
-  for (const m of md.matchAll(/and `(GET|POST|PUT|PATCH|DELETE) (\/[^`]*)` are 405/g)) want.add(`${m[1]} ${normPath(m[2])}`);
-  const have = new Set(ops.map((o) => `${o.method} ${o.norm}`));
-  const docsOnly = [...have].filter((x) => x.startsWith('GET /api-docs/'));
-  assert.deepEqual([...have].filter((x) => !docsOnly.includes(x)).sort(), [...want].sort());
+  const documented = new Set(ops.map((o) => `${o.method} ${o.norm}`));
+  const undocumented = routes.filter((r) => !documented.has(`${r.method} ${r.norm}`))
+    .map((r) => `${r.method} ${r.path} (cgi-bin/${r.program}.c)`);
+  // Both lists at once: "notServed" are in the document only, "undocumented" served only.
+  assert.deepEqual({ notServed, undocumented }, { notServed: [], undocumented: [] });
 });
 
-test('the error table of API.md matches the Error codes', { skip: apiMd ? false : 'API.md not found (set CHAT_API_MD)' }, () => {
-  const md = readFileSync(apiMd, 'utf8');
-  const codes = [...md.split(/^## Errors$/m)[1].split(/^## /m)[0].matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)];
-  assert.ok(codes.length >= 7);
+// Every "error" code sent, by the programs (chat_res_error in cgi-bin/ and
+// lib/) and by nginx (chat-api.conf), is one of the document.
+test('every error code sent is in the Error codes, with a documented response', () => {
+  const sent = new Set();
+  const dirs = ['lib', 'cgi-bin'];
+  for (const dir of dirs) {
+    for (const f of readdirSync(rel(dir)).filter((n) => n.endsWith('.c'))) {
+      for (const m of read(dir, f).matchAll(/chat_res_error\(\s*\w+\s*,\s*(\d{3})\s*,\s*"([a-z_]+)"/g)) sent.add(`${m[1]} ${m[2]}`);
+    }
+  }
+  for (const m of read('nginx', 'chat-api.conf').matchAll(/return\s+(\d{3})\s+'\{"error":"([a-z_]+)"/g)) sent.add(`${m[1]} ${m[2]}`);
+  assert.ok(sent.size >= 7, `${sent.size} error codes found`);
+  const codes = doc.components.schemas.Error.properties.error.enum;
   const responses = Object.values(doc.components.responses);
-  for (const [, status, code] of codes) {
-    assert.ok(doc.components.schemas.Error.properties.error.enum.includes(code), code);
-    assert.ok(responses.some((r) => r.content['application/json'].example?.error === code), `a ${status} response with ${code}`);
+  for (const pair of sent) {
+    const code = pair.split(' ')[1];
+    assert.ok(codes.includes(code), `${pair}: not in the Error codes`);
+    assert.ok(responses.some((r) => r.content['application/json'].example?.error === code), `${pair}: no response documents it`);
   }
 });
 

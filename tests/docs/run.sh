@@ -2,10 +2,11 @@
 # The JavaScript tests of the API documentation and the deployment files,
 # with node's test runner:
 #
-#   openapi.test.mjs  nginx/api-docs/openapi.json validates (swagger-parser)
-#                     and matches API.md: objects, errors, headers, routes
-#   routes.test.mjs   every route of cgi-bin/*.c is in the document, and
-#                     every operation of the document is served by nginx
+#   openapi.test.mjs  nginx/api-docs/openapi.json, the contract, validates
+#                     (swagger-parser) and is whole: objects, errors,
+#                     headers; its routes are exactly those of the route
+#                     tables of cgi-bin/*.c; every error code sent is in it
+#   routes.test.mjs   every operation of the document is served by nginx
 #                     (nginx/chat-api.conf) and the program it goes to
 #   compose.test.mjs  docker-compose.yml: Compose schema, dclint, and
 #                     cross-checks with the repository; nginx -t of the

@@ -1,6 +1,6 @@
 /*
- * test_applications.c - every applications row of the HTTP contract
- * (/work/shared/API.md), end to end through nginx; and GET /health.
+ * test_applications.c - every applications route of the HTTP contract
+ * (nginx/api-docs/openapi.json), end to end through nginx; and GET /health.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,9 @@
 /*
- * test_chats.c - the chats rows of the HTTP contract (/work/shared/API.md),
- * end to end through nginx against the private stack: queued creation,
- * show, list and its paging, delete, path numbers, wrong methods; with a
- * look at MariaDB and Redis where the contract is about what lies behind.
+ * test_chats.c - the chats routes of the HTTP contract
+ * (nginx/api-docs/openapi.json), end to end through nginx against the
+ * private stack: queued creation, show, list and its paging, delete, path
+ * numbers, wrong methods; with a look at MariaDB and Redis where the
+ * contract is about what lies behind.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
- * test_messages.c - the messages rows of the HTTP contract
- * (/work/shared/API.md) except search, end to end through nginx against
+ * test_messages.c - the messages routes of the HTTP contract
+ * (nginx/api-docs/openapi.json) except search, end to end through nginx against
  * the private stack: queued creation and the body rule, show, list and
  * its paging, PATCH and PUT, delete, path numbers, wrong methods; with a
  * look at MariaDB and Redis where the contract is about what lies behind.

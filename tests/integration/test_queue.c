@@ -1,6 +1,6 @@
 /*
- * test_queue.c - the reliability of queued creation (/work/shared/API.md,
- * "Creation is queued" and "Numbers"), against the real private stack:
+ * test_queue.c - the reliability of queued creation (../shared/API.md,
+ * "Creation is queued" and "Numbers"; nginx/api-docs/openapi.json), against the real private stack:
  * creates racing over many connections and FastCGI processes, a counter
  * lost from Redis, the worker killed, MariaDB stopped, jobs that can
  * never be persisted, and jobs delivered twice.

@@ -1,6 +1,7 @@
 /*
  * test_search.c - GET .../messages/search end to end through nginx, as in
- * the contract (/work/shared/API.md, Search and "Details that follow"),
+ * the contract (../shared/API.md, Search and "Details that follow";
+ * nginx/api-docs/openapi.json),
  * against the private stack with its worker and search engine:
  *
  *   search          matching (infix, prefix-only short words, case, AND),
