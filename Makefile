@@ -103,7 +103,18 @@ unit: $(UNIT_BIN)
 test: deps
 	@$(HARNESS)/run-tests.sh
 
+# The integration tests against the running local stack (`make start`:
+# ./var and the default ports, or the CHAT_* settings of the environment,
+# tests/harness/env.sh), one binary after another, stopping at the first
+# that fails.  They stop and restart parts of that stack (the worker,
+# MariaDB) as they go.  `make test` runs them against a fresh private stack
+# of its own instead.
 integration: all $(INTEG_BIN)
+	@$(HARNESS)/stack.sh status >/dev/null || { \
+		echo "make integration: the stack is not up ($(HARNESS)/stack.sh status; make start)"; \
+		exit 1; }
+	@. $(HARNESS)/env.sh && \
+	for t in $(INTEG_BIN); do $$t --short-filename || exit 1; done
 
 clean:
 	rm -f .build-flags $(LIB) lib/search_index.h lib/*.o lib/*.d cgi-bin/*.o cgi-bin/*.d $(CGI_BIN) \

@@ -229,11 +229,11 @@ elif instrumented; then
 	make clean >/dev/null || { failed=$((failed + 1)); say "make clean failed"; finish; }
 fi
 
-say "building: make ${make_args[*]} all integration and the unit tests"
-# The unit test binaries are named rather than built with `make unit`,
-# which would also run them (and stop at the first failing one).
-if ! make "${make_args[@]}" all integration docs DOCS_DIR="$repo/var/docs" \
-	${unit_bins[@]+"${unit_bins[@]}"}; then
+say "building: make ${make_args[*]} all and the unit and integration tests"
+# The test binaries are named rather than built with `make unit` or `make
+# integration`, which would also run them (and stop at the first failing one).
+if ! make "${make_args[@]}" all docs DOCS_DIR="$repo/var/docs" \
+	${unit_bins[@]+"${unit_bins[@]}"} ${integ_bins[@]+"${integ_bins[@]}"}; then
 	say "the build failed"
 	failed=$((failed + 1))
 	finish
