@@ -302,6 +302,13 @@ stop_stack
 
 # --- 4. the benchmarks, briefly, on their own stack -----------------------
 # So that the benchmark code cannot rot; the figures mean nothing here.
+# The test stack has stopped, so the smoke run takes over its ports: two
+# test runs side by side (other CHAT_TEST_* ports) never meet on the
+# benchmark's default ones.
+export CHAT_BENCH_HTTP_PORT=${CHAT_BENCH_HTTP_PORT:-$CHAT_HTTP_PORT}
+export CHAT_BENCH_MYSQL_PORT=${CHAT_BENCH_MYSQL_PORT:-$CHAT_MYSQL_PORT}
+export CHAT_BENCH_REDIS_PORT=${CHAT_BENCH_REDIS_PORT:-$CHAT_REDIS_PORT}
+export CHAT_BENCH_ES_PORT=${CHAT_BENCH_ES_PORT:-$CHAT_ES_PORT}
 run_script "$repo/tests/bench/bench.sh" --smoke
 
 # --- 5. the unit tests once more, built plain, under valgrind -------------
