@@ -37,10 +37,16 @@
 #                       `make docs` builds)
 #
 # As root, the FastCGI programs, the workers, the sync job and the nginx
-# workers run as the unprivileged system user "chat" (created if missing);
-# MariaDB and Redis run as root, in their private directories (the search
-# engine's script chooses for itself). As an ordinary user, everything runs as
-# that user. A start that fails leaves the parts that came up running: stop
+# workers run as the unprivileged system user "chat" (created if missing),
+# mariadbd as the system user "mysql" (Debian's mariadb-server package
+# creates it; $CHAT_VAR/mysql and its log belong to it); Redis runs as
+# root, in its private directory (the search engine's script chooses for
+# itself). As an ordinary user, everything runs as that user.
+#
+# MariaDB accounts: CHAT_MYSQL_USER (the programs) may only SELECT, INSERT,
+# UPDATE and DELETE in CHAT_MYSQL_DATABASE; CHAT_MIGRATE_USER (migrate.sh)
+# owns its schema. The administrator is the account named after the user
+# running this script, over the socket, without a password. A start that fails leaves the parts that came up running: stop
 # stops them.
 
 set -euo pipefail
@@ -273,17 +279,38 @@ ensure_chat_user() {
 			--shell /usr/sbin/nologin chat ||
 			die "cannot create the system user chat"
 	fi
-	# In CI (a clone wherever the runner put it, /root included) open the
-	# way for chat: search permission on the directories above the tree.
-	if [ "${CI:-}" = true ] && ! as_chat test -x "$run_dir"; then
-		local d=$run_dir
+	open_way chat "$run_dir"
+}
+
+# open_way USER DIR: USER (a service's system user) can reach DIR. In CI (a
+# clone wherever the runner put it, /root included) the directories above
+# the tree get search permission for others; elsewhere a DIR that USER
+# cannot reach stops the start with what to do.
+open_way() {
+	local user=$1 dir=$2 d
+	local -a as_user=(setpriv --reuid="$user" --regid="$user" --init-groups --)
+	if [ "${CI:-}" = true ] && ! "${as_user[@]}" test -x "$dir"; then
+		d=$dir
 		while [ "$d" != / ]; do
 			d=$(dirname -- "$d")
-			as_chat test -x "$d" || { say "CI: chmod o+x $d for user chat"; chmod o+x -- "$d"; }
+			"${as_user[@]}" test -x "$d" || { say "CI: chmod o+x $d for user $user"; chmod o+x -- "$d"; }
 		done
 	fi
-	as_chat test -x "$run_dir" ||
-		die "user chat cannot reach $run_dir: every directory above CHAT_VAR=$CHAT_VAR must be searchable by others (chmod o+x), or choose a CHAT_VAR elsewhere"
+	"${as_user[@]}" test -x "$dir" ||
+		die "user $user cannot reach $dir: every directory above CHAT_VAR=$CHAT_VAR must be searchable by others (chmod o+x), or choose a CHAT_VAR elsewhere"
+}
+
+# As root, mariadbd runs as the system user mysql: its directory (data,
+# socket, pid file, temporary files) and its error log belong to it.
+mysql_user=mysql
+prepare_mysql_owner() {
+	[ "$is_root" -eq 1 ] || return 0
+	getent passwd "$mysql_user" >/dev/null ||
+		die "mysql did not come up: no system user $mysql_user (install mariadb-server, which creates it)"
+	touch -- "$log_dir/mysqld.log"
+	chown -R -- "$mysql_user:" "$mysql_dir" "$log_dir/mysqld.log"
+	chmod 0750 -- "$mysql_dir"
+	open_way "$mysql_user" "$mysql_dir"
 }
 
 prepare_dirs() {
@@ -310,7 +337,7 @@ write_mysql_cnf() {
 	{
 		echo "# Written by tests/harness/stack.sh; edits are overwritten."
 		echo "[mysqld]"
-		if [ "$is_root" -eq 1 ]; then echo "user = root"; fi
+		if [ "$is_root" -eq 1 ]; then echo "user = $mysql_user"; fi
 		echo "datadir = $mysql_data"
 		# Private temporary files: a shared /tmp is no place for them.
 		echo "tmpdir = $mysql_dir/tmp"
@@ -334,6 +361,7 @@ start_mysql() {
 		say "mysql already running (pid $(head -n1 "$mysql_pid"))"
 	else
 		write_mysql_cnf
+		prepare_mysql_owner
 		if [ ! -d "$mysql_data/mysql" ]; then
 			say "mysql: initialising $mysql_data"
 			rm -rf -- "$mysql_data"
@@ -341,8 +369,9 @@ start_mysql() {
 			# running this script administers the server over the socket,
 			# with no password anywhere.
 			if ! mariadb-install-db --defaults-file="$mysql_cnf" \
-				--user="$admin_user" --auth-root-authentication-method=socket \
-				--skip-test-db >"$log_dir/mysql-install.log" 2>&1 9>&-; then
+				--user="$([ "$is_root" -eq 1 ] && echo "$mysql_user" || echo "$admin_user")" \
+				--auth-root-authentication-method=socket \
+				--auth-root-socket-user="$admin_user" --skip-test-db >"$log_dir/mysql-install.log" 2>&1 9>&-; then
 				rm -rf -- "$mysql_data"
 				fail mysql "$log_dir/mysql-install.log"
 			fi
@@ -361,20 +390,33 @@ start_mysql() {
 
 	[[ $CHAT_MYSQL_DATABASE =~ ^[A-Za-z0-9_]+$ ]] ||
 		die "CHAT_MYSQL_DATABASE must match [A-Za-z0-9_]+"
-	local user pw
-	user=$(sql_quote "$CHAT_MYSQL_USER")
-	pw=$(sql_quote "$CHAT_MYSQL_PASSWORD")
-	mysql_admin <<-EOF || fail mysql "$log_dir/mysqld.log"
-		CREATE DATABASE IF NOT EXISTS \`$CHAT_MYSQL_DATABASE\`
-		    CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-		CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
-		CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$pw';
-		ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
-		ALTER USER '$user'@'localhost' IDENTIFIED BY '$pw';
-		GRANT ALL PRIVILEGES ON \`$CHAT_MYSQL_DATABASE\`.* TO '$user'@'127.0.0.1';
-		GRANT ALL PRIVILEGES ON \`$CHAT_MYSQL_DATABASE\`.* TO '$user'@'localhost';
-	EOF
+	[ "$CHAT_MYSQL_USER" != "$CHAT_MIGRATE_USER" ] ||
+		die "CHAT_MIGRATE_USER must differ from CHAT_MYSQL_USER (the programs may not change the schema)"
+	# Each account is reset to exactly its grants (an older stack gave the
+	# programs ALL PRIVILEGES): the programs' read and write rows, the
+	# migrations' own the schema. Nothing else: no FILE, PROCESS, SUPER, no
+	# GRANT OPTION, no other database.
+	{
+		printf 'CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n' \
+			"$CHAT_MYSQL_DATABASE"
+		sql_account "$CHAT_MYSQL_USER" "$CHAT_MYSQL_PASSWORD" 'SELECT, INSERT, UPDATE, DELETE'
+		sql_account "$CHAT_MIGRATE_USER" "$CHAT_MIGRATE_PASSWORD" 'ALL PRIVILEGES'
+	} | mysql_admin || fail mysql "$log_dir/mysqld.log"
 	"$here/migrate.sh" 9>&- || fail "mysql (migrations)" "$log_dir/mysqld.log"
+}
+
+# sql_account USER PASSWORD PRIVILEGES: the statements that make USER (from
+# 127.0.0.1 and the socket) have PRIVILEGES on the database and nothing else.
+sql_account() {
+	local user pw host
+	user=$(sql_quote "$1")
+	pw=$(sql_quote "$2")
+	for host in 127.0.0.1 localhost; do
+		printf "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s';\n" "$user" "$host" "$pw"
+		printf "ALTER USER '%s'@'%s' IDENTIFIED BY '%s';\n" "$user" "$host" "$pw"
+		printf "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '%s'@'%s';\n" "$user" "$host"
+		printf "GRANT %s ON \`%s\`.* TO '%s'@'%s';\n" "$3" "$CHAT_MYSQL_DATABASE" "$user" "$host"
+	done
 }
 
 stop_mysql() {

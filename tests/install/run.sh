@@ -86,6 +86,29 @@ for prog in worker sync; do
 	check "jobs/$prog as bin/chat-$prog, mode 755" mode_is 755 "$f"
 	check "chat-$prog finds its shared libraries" libs_resolve "$f"
 done
+# hardened BIN: what the Makefile's hardening flags leave in a binary, read
+# with readelf and nm as checksec does: a position-independent executable,
+# full RELRO (a GNU_RELRO segment and BIND_NOW: the GOT is read-only once
+# relocated), no executable stack, stack canaries (__stack_chk_fail) and
+# glibc's checked functions (_FORTIFY_SOURCE: __*_chk).
+hardened() {
+	local f=$1 dyn syms
+	readelf -h "$f" | grep -q 'Type: *DYN' || { echo "$f: not PIE"; return 1; }
+	dyn=$(readelf -dW "$f")
+	grep -Eq 'FLAGS_1.*\<PIE\>' <<<"$dyn" || { echo "$f: no PIE flag"; return 1; }
+	grep -Eq '\(FLAGS\).*BIND_NOW|FLAGS_1.*\<NOW\>' <<<"$dyn" || { echo "$f: no BIND_NOW (partial RELRO)"; return 1; }
+	readelf -lW "$f" | grep -q GNU_RELRO || { echo "$f: no GNU_RELRO segment"; return 1; }
+	readelf -lW "$f" | grep GNU_STACK | grep -q ' RW ' || { echo "$f: executable stack"; return 1; }
+	syms=$(nm -D --undefined-only "$f")
+	grep -q '__stack_chk_fail' <<<"$syms" || { echo "$f: no stack protector"; return 1; }
+	grep -Eq '__[a-z]+_chk\>' <<<"$syms" || { echo "$f: no _FORTIFY_SOURCE function"; return 1; }
+}
+for prog in applications chats messages health; do
+	check "cgi-bin/$prog: PIE, full RELRO, NX stack, canaries, FORTIFY" hardened "$lib/cgi-bin/$prog"
+done
+for prog in worker sync reindex; do
+	check "chat-$prog: PIE, full RELRO, NX stack, canaries, FORTIFY" hardened "$p/bin/chat-$prog"
+done
 check "bin/chat-migrate, mode 755" mode_is 755 "$p/bin/chat-migrate"
 check "chat-migrate is valid sh" sh -n "$p/bin/chat-migrate"
 check "chat-migrate runs the installed migrate.sh on the installed sql/" \
