@@ -121,11 +121,39 @@ test('every CHAT_* variable set is one that the programs or the scripts read', (
     assert.ok(services[env.CHAT_REDIS_HOST], `${n}: CHAT_REDIS_HOST names a service`);
     assert.ok(services[new URL(env.CHAT_ES_URL).hostname], `${n}: CHAT_ES_URL names a service`);
   }
-  // One password for MariaDB and the programs.
+  // The image's MARIADB_USER is the migrations' account (it owns the
+  // schema); jobs/deploy/mariadb-init.sh makes the programs' account from
+  // the CHAT_MYSQL_* the mysql service is given: the same as the programs'.
   const mysqlEnv = envOf(services.mysql);
-  assert.equal(interpolate(mysqlEnv.MARIADB_PASSWORD), interpolate(envOf(services.fcgi).CHAT_MYSQL_PASSWORD));
-  assert.equal(mysqlEnv.MARIADB_USER, envOf(services.fcgi).CHAT_MYSQL_USER);
+  const migrateEnv = envOf(services.migrate);
+  assert.equal(mysqlEnv.MARIADB_USER, migrateEnv.CHAT_MIGRATE_USER);
+  assert.equal(interpolate(mysqlEnv.MARIADB_PASSWORD), interpolate(migrateEnv.CHAT_MIGRATE_PASSWORD));
+  assert.notEqual(mysqlEnv.MARIADB_USER, envOf(services.fcgi).CHAT_MYSQL_USER);
+  for (const n of ['fcgi', 'worker', 'sync']) {
+    assert.equal(mysqlEnv.CHAT_MYSQL_USER, envOf(services[n]).CHAT_MYSQL_USER, n);
+    assert.equal(interpolate(mysqlEnv.CHAT_MYSQL_PASSWORD), interpolate(envOf(services[n]).CHAT_MYSQL_PASSWORD), n);
+    assert.equal(envOf(services[n]).CHAT_MIGRATE_PASSWORD, undefined, `${n} is not given the migrations' password`);
+  }
   assert.equal(mysqlEnv.MARIADB_DATABASE, envOf(services.fcgi).CHAT_MYSQL_DATABASE);
+  assert.ok((services.mysql.volumes ?? []).map(String).some((v) =>
+    v.startsWith('./jobs/deploy/mariadb-init.sh:/docker-entrypoint-initdb.d/')), 'mariadb-init.sh mounted');
+});
+
+test('least privilege: no capability, no new privileges, a memory limit, no root', () => {
+  const dockerfile = read('jobs', 'deploy', 'Dockerfile');
+  assert.match(dockerfile, /^USER chat$/m, 'the image runs as chat');
+  for (const [n, svc] of Object.entries(services)) {
+    assert.deepEqual(svc.cap_drop, ['ALL'], `${n}: cap_drop ALL`);
+    assert.ok((svc.security_opt ?? []).includes('no-new-privileges:true'), `${n}: no-new-privileges`);
+    assert.match(String(svc.mem_limit ?? svc.deploy?.resources?.limits?.memory ?? ''), /^[0-9]+[kmg]?$/i, `${n}: memory limit`);
+    assert.notEqual(String(svc.user ?? ''), 'root', `${n}: not root`);
+    assert.notEqual(String(svc.user ?? '').split(':')[0], '0', `${n}: not uid 0`);
+  }
+  // Only nginx's master, which switches its workers' user, adds any back.
+  const added = Object.entries(services).filter(([, s]) => s.cap_add).map(([n, s]) => [n, [...s.cap_add].sort()]);
+  assert.deepEqual(added, [['nginx', ['CHOWN', 'SETGID', 'SETUID']]]);
+  assert.equal(services.mysql.user, 'mysql');
+  assert.equal(services.redis.user, 'redis');
 });
 
 test('the API is published on port 8080 and nginx listens there', () => {
