@@ -95,7 +95,6 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 bool chat_es_healthy(struct chat_es *es)
 {
 	struct chat_buf resp;
-	struct json_object *obj = NULL, *st = NULL;
 	long status = 0;
 	bool ok = false;
 
@@ -103,14 +102,22 @@ bool chat_es_healthy(struct chat_es *es)
 	if (chat_es_request(es, "GET", "/_cluster/health", NULL, 0, &status,
 			    &resp) || status != 200)
 		goto out;
-	obj = json_tokener_parse(resp.data);
+	ok = chat_es_health_ok(resp.data);
+out:
+	chat_buf_release(&resp);
+	return ok;
+}
+
+bool chat_es_health_ok(const char *body)
+{
+	struct json_object *obj = json_tokener_parse(body), *st = NULL;
+	bool ok = false;
+
 	if (obj && json_object_object_get_ex(obj, "status", &st)) {
 		const char *s = json_object_get_string(st);
 
-		ok = strcmp(s, "green") == 0 || strcmp(s, "yellow") == 0;
+		ok = s && (strcmp(s, "green") == 0 || strcmp(s, "yellow") == 0);
 	}
-out:
 	json_object_put(obj);
-	chat_buf_release(&resp);
 	return ok;
 }

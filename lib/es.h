@@ -35,5 +35,8 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 
 /* True when the cluster answers and its health is green or yellow. */
 bool chat_es_healthy(struct chat_es *es);
+/* True when `body` (NUL-terminated, any bytes) is a _cluster/health answer
+ * whose status is green or yellow; its reader, for tests and fuzzing. */
+bool chat_es_health_ok(const char *body);
 
 #endif

@@ -108,6 +108,12 @@ static void fail_answer(struct chat_es *es, const char *what, long status,
 	json_object_put(obj);
 }
 
+void chat_search_read_error(struct chat_es *es, const char *what,
+			    long status, const struct chat_buf *resp)
+{
+	fail_answer(es, what, status, resp);
+}
+
 /* Serialise `body` (may be NULL) and send it. */
 static int send_json(struct chat_es *es, const char *method, const char *path,
 		     struct json_object *body, long *status,
@@ -169,7 +175,6 @@ static int alias_exists(struct chat_es *es, const char *alias,
 int chat_search_alias_index(struct chat_es *es, const char *alias,
 			    char **index)
 {
-	struct json_object *obj = NULL;
 	struct chat_buf path, resp;
 	int rc = -1, found;
 
@@ -186,12 +191,27 @@ int chat_search_alias_index(struct chat_es *es, const char *alias,
 		rc = found;
 		goto out;
 	}
-	obj = parse(&resp);
+	rc = chat_search_read_alias(es, alias, &resp, index);
+out:
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_alias(struct chat_es *es, const char *alias,
+			   const struct chat_buf *resp, char **index)
+{
+	struct json_object *obj = parse(resp);
+	int rc = -1;
+
+	*index = NULL;
 	if (!json_object_is_type(obj, json_type_object) ||
 	    json_object_object_length(obj) != 1) {
 		fail(es, "search: alias %s is held by %d indices (%.300s); fix "
 		     "that by hand first", alias,
-		     obj ? json_object_object_length(obj) : 0, resp.data);
+		     json_object_is_type(obj, json_type_object)
+			     ? json_object_object_length(obj) : 0,
+		     resp->data);
 		goto out;
 	}
 	json_object_object_foreach(obj, key, val) {
@@ -201,8 +221,6 @@ int chat_search_alias_index(struct chat_es *es, const char *alias,
 	rc = 0;
 out:
 	json_object_put(obj);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
 	return rc;
 }
 
@@ -406,11 +424,8 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 		     size_t n, bool create_only, bool *item_failed)
 {
 	const char *alias = alias_of(es);
-	struct json_object *obj = NULL, *items;
 	struct chat_buf nd, id, path, resp;
 	long status = 0;
-	size_t failed = 0;
-	bool busy = false;
 	int rc = -1;
 
 	chat_buf_init(&nd);
@@ -436,7 +451,27 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 		fail_answer(es, "search: bulk", status, &resp);
 		goto out;
 	}
-	obj = parse(&resp);
+	rc = chat_search_read_bulk(es, &resp, docs, n, create_only,
+				   item_failed);
+out:
+	chat_buf_release(&nd);
+	chat_buf_release(&id);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_bulk(struct chat_es *es, const struct chat_buf *resp,
+			  const struct chat_search_doc *docs, size_t n,
+			  bool create_only, bool *item_failed)
+{
+	struct json_object *obj = parse(resp), *items;
+	size_t failed = 0;
+	bool busy = false;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		item_failed[i] = true;
 	items = get(obj, "items", NULL);
 	if (!items || !json_object_is_type(items, json_type_array) ||
 	    json_object_array_length(items) != n) {
@@ -472,10 +507,6 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 	rc = busy ? -1 : 0;
 out:
 	json_object_put(obj);
-	chat_buf_release(&nd);
-	chat_buf_release(&id);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
 	return rc;
 }
 
@@ -667,7 +698,7 @@ int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
 {
 	const char *alias = alias_of(es);
 	struct chat_search_word words[CHAT_SEARCH_MAX_WORDS];
-	struct json_object *body = NULL, *obj = NULL, *hits, *failed;
+	struct json_object *body = NULL;
 	struct json_object *arr = json_object_new_array();
 	struct chat_buf path, resp;
 	long status = 0;
@@ -693,7 +724,28 @@ int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
 		fail_answer(es, "search", status, &resp);
 		goto out;
 	}
-	obj = parse(&resp);
+	json_object_put(arr);
+	rc = chat_search_read_hits(es, &resp, &arr);
+out:
+	if (rc == 0) {
+		*results = arr;
+		arr = NULL;
+	}
+	json_object_put(arr);
+	json_object_put(body);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_hits(struct chat_es *es, const struct chat_buf *resp,
+			  struct json_object **results)
+{
+	struct json_object *obj = parse(resp), *hits, *failed;
+	struct json_object *arr = json_object_new_array();
+	int rc = -1;
+
+	*results = NULL;
 	hits = get(obj, "hits", "hits");
 	failed = get(obj, "_shards", "failed");
 	if (!hits || !json_object_is_type(hits, json_type_array)) {
@@ -720,9 +772,6 @@ out:
 		arr = NULL;
 	}
 	json_object_put(arr);
-	json_object_put(body);
 	json_object_put(obj);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
 	return rc;
 }

@@ -138,4 +138,27 @@ int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
 		      const char *q, size_t qlen, unsigned limit,
 		      struct json_object **results);
 
+/*
+ * The readers of the engine's answers, apart from the requests so that
+ * tests and fuzz targets can feed them any bytes (tests/fuzz/
+ * fuzz_search_reply.c).  None trusts the answer: a body that is not JSON,
+ * or JSON of another shape, is a failure (-1, es->errstr set), never a
+ * crash.  Only es->errstr is used: `es` may be a zeroed struct.
+ */
+/* A search's 200 answer: *results a new array of Message objects (caller
+ * puts), hits without a number or a string body left out; NULL on -1. */
+int chat_search_read_hits(struct chat_es *es, const struct chat_buf *resp,
+			  struct json_object **results);
+/* A _bulk's 200 answer for docs[0..n): as chat_search_bulk. */
+int chat_search_read_bulk(struct chat_es *es, const struct chat_buf *resp,
+			  const struct chat_search_doc *docs, size_t n,
+			  bool create_only, bool *item_failed);
+/* A GET /_alias/<alias> 200 answer: as chat_search_alias_index. */
+int chat_search_read_alias(struct chat_es *es, const char *alias,
+			   const struct chat_buf *resp, char **index);
+/* An error answer of `status` to `what`: its type and reason into
+ * es->errstr. */
+void chat_search_read_error(struct chat_es *es, const char *what,
+			    long status, const struct chat_buf *resp);
+
 #endif
