@@ -337,8 +337,8 @@ static void log_request(const struct chat_req *req, const char *method,
 	}
 }
 
-static void handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
-		   const struct chat_route *routes, size_t nroutes)
+void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+		      const struct chat_route *routes, size_t nroutes)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
 	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
@@ -391,7 +391,7 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 			chat_log_error("FCGX_Accept_r failed");
 			break;
 		}
-		handle(&fcgi, ctx, routes, nroutes);
+		chat_http_handle(&fcgi, ctx, routes, nroutes);
 		/*
 		 * Drain what the handler left unread, then detach: libfcgi
 		 * then closes the connection at once instead of waiting for

@@ -70,6 +70,16 @@ struct chat_route {
 int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		    size_t nroutes);
 
+/*
+ * Serve one request that is already accepted: read its parameters
+ * (REQUEST_METHOD, REQUEST_URI or DOCUMENT_URI, QUERY_STRING,
+ * CONTENT_LENGTH) from fcgi->envp and its body from fcgi->in, dispatch it,
+ * answer on fcgi->out and log it.  Any parameters and any body are safe
+ * (tests/fuzz/fuzz_fcgi_params.c).  chat_http_serve calls it for each
+ * request.
+ */
+void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+		      const struct chat_route *routes, size_t nroutes);
 /* Match `path` against `pattern`, filling the captures of `req`. */
 bool chat_route_match(const char *pattern, const char *path,
 		      struct chat_req *req);
