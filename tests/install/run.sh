@@ -113,6 +113,8 @@ check "bin/chat-migrate, mode 755" mode_is 755 "$p/bin/chat-migrate"
 check "chat-migrate is valid sh" sh -n "$p/bin/chat-migrate"
 check "chat-migrate runs the installed migrate.sh on the installed sql/" \
 	grep -q -e "exec /usr/local/lib/chat-backend/migrate.sh" -e "CHAT_SQL_DIR:=/usr/local/share/chat-backend/sql" "$p/bin/chat-migrate"
+check "chat-migrate takes the migrations' account from /etc/chat-backend/migrate.env" \
+	grep -q 'migrate_env=/etc/chat-backend/migrate.env' "$p/bin/chat-migrate"
 check "migrate.sh (755) and env.sh beside it" \
 	sh -c 'test "$(stat -c %a "$1/migrate.sh")" = 755 && cmp "$1/env.sh" "$2/tests/harness/env.sh" && cmp "$1/migrate.sh" "$2/tests/harness/migrate.sh"' _ "$lib" "$repo"
 
