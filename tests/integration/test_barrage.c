@@ -1043,7 +1043,7 @@ static const char snapshot_sql[] =
 	"   SEPARATOR ';') "
 	"  FROM chats c JOIN messages m ON m.chat_id = c.id "
 	"  WHERE c.application_id = a.id)) "
-	"FROM applications a WHERE a.token = ?";
+	"FROM applications a WHERE a." TDB_TOKEN_IS;
 
 static char *redis_get(const char *key)
 {
@@ -1057,7 +1057,7 @@ static char *redis_get(const char *key)
 
 static void take_snapshot(struct snapshot *s)
 {
-	int64_t id = tdb_int("SELECT id FROM applications WHERE token = ?",
+	int64_t id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 	char *chats, *msgs, *dels;
 	redisReply *r;
