@@ -3,7 +3,8 @@
 # The whole local stack, private to one directory ($CHAT_VAR):
 #
 #   mysql     mariadbd on 127.0.0.1:$CHAT_MYSQL_PORT, data in $CHAT_VAR/mysql
-#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis
+#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis,
+#             requiring $CHAT_REDIS_PASSWORD (see write_redis_conf)
 #   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
 #   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
 #             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -921,4 +922,68 @@ Test(health, redis_requires_the_password)
 		  "%s", r->errstr);
 	cr_assert_null(strstr(r->errstr, argv[1]), "%s", r->errstr);
 	chat_redis_free(r);
+}
+
+/* The line of nginx's access log whose user agent is `agent`, waiting for
+ * the buffered log to be flushed (each second); NULL if none in 10 s. */
+static char *access_log_line(const char *agent)
+{
+	const char *var = getenv("CHAT_VAR");
+	char *path, *found = NULL;
+	uint64_t deadline = now_ms() + 10000;
+
+	cr_assert(var && *var, "CHAT_VAR is not set");
+	path = http_path("%s/log/nginx-access.log", var);
+	while (!found && now_ms() < deadline) {
+		FILE *f = fopen(path, "r");
+		char line[8192];
+
+		cr_assert_not_null(f, "cannot read %s", path);
+		while (!found && fgets(line, sizeof(line), f))
+			if (strstr(line, agent))
+				found = xstrdup(line);
+		fclose(f);
+		if (!found) {
+			struct timespec ts = { .tv_nsec = 200000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(path);
+	return found;
+}
+
+/*
+ * nginx's access log (format chat_masked) writes the token of a path, of
+ * a query string and of the Referer as "*", and the rest as it was.
+ */
+Test(applications, access_log_masks_tokens)
+{
+	char *token = app_create("logged");
+	char *agent = http_path("log-test-%d-%llu", (int)getpid(),
+				(unsigned long long)now_ms());
+	char *path = http_path("/applications/%s/chats?after=0&x=%s", token,
+			       token);
+	char *ua = http_path("User-Agent: %s", agent);
+	char *referer = http_path("Referer: http://a.example/applications/%s/"
+				  "chats/1?t=%s", token, token);
+	const char *headers[] = { ua, referer, NULL };
+	struct http_res *res = http_do_h("GET", path, NULL, 0, headers);
+	char *line;
+
+	cr_assert_eq(res->status, 200, "%s: %ld", res->what, res->status);
+	http_res_free(res);
+	line = access_log_line(agent);
+	cr_assert_not_null(line, "no access log line with %s", agent);
+	cr_assert_null(strstr(line, token), "token in the log: %s", line);
+	cr_assert(strstr(line, "\"GET /applications/*/chats?after=0&x=* "),
+		  "%s", line);
+	cr_assert(strstr(line, "\"http://a.example/applications/*/chats/1?t=*\""),
+		  "%s", line);
+	free(line);
+	free(referer);
+	free(ua);
+	free(path);
+	free(agent);
+	free(token);
 }

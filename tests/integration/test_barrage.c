@@ -1034,7 +1034,7 @@ struct snapshot {
 };
 
 static const char snapshot_sql[] =
-	"SELECT CONCAT_WS('|', a.token, a.name, a.created_at, a.updated_at, "
+	"SELECT CONCAT_WS('|', HEX(a.token_sha256), a.name, a.created_at, a.updated_at, "
 	" (SELECT GROUP_CONCAT(CONCAT_WS(',', c.number, c.created_at, "
 	"   c.updated_at) ORDER BY c.number SEPARATOR ';') "
 	"  FROM chats c WHERE c.application_id = a.id), "
