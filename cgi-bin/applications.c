@@ -52,6 +52,8 @@ static void answer_app(struct chat_req *req, int status,
 {
 	struct json_object *obj = chat_app_json(app);
 
+	/* The body holds the token, a credential: no cache may keep it. */
+	chat_res_header(req, "Cache-Control: no-store");
 	chat_res_json(req, status, obj);
 	json_object_put(obj);
 }

@@ -34,7 +34,11 @@ struct chat_app {
  */
 int chat_app_create(struct chat_db *db, const char *name, size_t len,
 		    struct chat_app *app);
-/* Look up by token.  Returns 1 found, 0 unknown, -1 database error. */
+/*
+ * Look up by token (through its SHA-256, which is what the table holds);
+ * app->token is then a copy of token.  Returns 1 found, 0 unknown, -1
+ * database error.
+ */
 int chat_app_get(struct chat_db *db, const char *token, size_t len,
 		 struct chat_app *app);
 /* Rename application `id`.  Returns 0 or -1. */
@@ -43,9 +47,14 @@ int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
 /* The contract's Application object; the caller puts it. */
 struct json_object *chat_app_json(const struct chat_app *app);
 
+/* Prefix of the Redis key that caches an application id: the key ends in
+ * the lowercase hex SHA-256 of the token (never the token itself). */
+#define CHAT_APP_TOKEN_KEY "chat:token-sha256:"
+
 /*
  * Resolve a token to its application id: this process's cache, then
  * Redis, then MariaDB (which fills both caches; tokens never change).
+ * Every store is keyed by SHA-256(token).
  * Returns 1 found, 0 unknown token, -1 when no store could answer.
  */
 int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,

@@ -14,6 +14,8 @@ struct chat_config {
 	const char *mysql_database;
 	const char *redis_host;
 	unsigned redis_port;
+	const char *redis_user;		/* NULL: AUTH with the password only */
+	const char *redis_password;	/* NULL: no AUTH */
 	const char *es_url;		/* e.g. http://127.0.0.1:9250 */
 	const char *es_index;		/* the alias searched and written */
 	unsigned timeout_ms;		/* per backing-store operation */
@@ -25,5 +27,13 @@ struct chat_config {
 
 /* Fill `cfg` from the environment.  Strings point into environ. */
 void chat_config_load(struct chat_config *cfg, const char *log_name);
+
+/*
+ * Append `url` to `out` fit for a log line or an error message: any
+ * user:password@ before the host becomes ***@ (CHAT_ES_URL may carry the
+ * search engine's credentials).
+ */
+struct chat_buf;
+void chat_config_url_shown(const char *url, struct chat_buf *out);
 
 #endif

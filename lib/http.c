@@ -319,22 +319,23 @@ static void dispatch(struct chat_req *req, const struct chat_route *routes,
 	chat_buf_release(&allow);
 }
 
-/* Path for the log line: the token is a secret, so it is left out. */
+/*
+ * The log line of a request: a token is a credential, so any run of token
+ * characters long enough to be one is written '*', wherever it is in the
+ * path (and the method), whatever shape the client gave the path.
+ */
 static void log_request(const struct chat_req *req, const char *method,
 			double ms)
 {
-	const char *p = req->path;
-	const char *prefix = "/applications/";
-	size_t plen = strlen(prefix);
+	struct chat_buf m, p;
 
-	if (strncmp(p, prefix, plen) == 0) {
-		const char *rest = strchr(p + plen, '/');
-
-		chat_log_info("%s /applications/-%s %d %.1fms", method,
-			      rest ? rest : "", req->status, ms);
-	} else {
-		chat_log_info("%s %s %d %.1fms", method, p, req->status, ms);
-	}
+	chat_buf_init(&m);
+	chat_buf_init(&p);
+	chat_token_mask(method, &m);
+	chat_token_mask(req->path, &p);
+	chat_log_info("%s %s %d %.1fms", m.data, p.data, req->status, ms);
+	chat_buf_release(&m);
+	chat_buf_release(&p);
 }
 
 void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,

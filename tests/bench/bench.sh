@@ -214,6 +214,9 @@ sql_ddl() {
 		-P "$CHAT_MYSQL_PORT" -u "$CHAT_MIGRATE_USER" -N -B "$CHAT_MYSQL_DATABASE" "$@"
 }
 
+# Both log in with CHAT_REDIS_PASSWORD (env.sh): redis-cli through
+# REDISCLI_AUTH, redis-benchmark, which has no such variable, through -a
+# (a local throwaway password, so ps showing it does not matter).
 rcli() { redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" "$@"; }
 
 shard_of() { echo $(($1 % 16)); }
@@ -272,7 +275,7 @@ new_app() {
 		say "POST /applications answered: $out"
 		return 1
 	}
-	id=$(sql -e "SELECT id FROM applications WHERE token = '$token'") || return 1
+	id=$(sql -e "SELECT id FROM applications WHERE token_sha256 = UNHEX(SHA2('$token', 256))") || return 1
 	[ -n "$id" ] || return 1
 	echo "$token $id"
 }
@@ -620,7 +623,8 @@ part_redis_ceiling() {
 		local out line
 		# The stream is not the worker's (chat:{sK}:jobs): same XADD cost,
 		# nothing for the worker to do.
-		out=$(redis-benchmark -h 127.0.0.1 -p "$CHAT_REDIS_PORT" -c 64 \
+		out=$(redis-benchmark -h 127.0.0.1 -p "$CHAT_REDIS_PORT" \
+			-a "$CHAT_REDIS_PASSWORD" -c 64 \
 			-n "$BENCH_REDIS_REQUESTS" --csv EVALSHA "$sha" 4 "$p:n" "$p:del" \
 			"$p:c1:n" "chat:{s$shard}:bench-jobs" 1 '' '' "$app" \
 			"$(date +%s)" "$body" 2>&1)

@@ -135,6 +135,12 @@ test('every CHAT_* variable set is one that the programs or the scripts read', (
     assert.equal(envOf(services[n]).CHAT_MIGRATE_PASSWORD, undefined, `${n} is not given the migrations' password`);
   }
   assert.equal(mysqlEnv.MARIADB_DATABASE, envOf(services.fcgi).CHAT_MYSQL_DATABASE);
+  // Redis requires the password the programs log in with.
+  const redisCmd = services.redis.command.map(String);
+  const pw = redisCmd[redisCmd.indexOf('--requirepass') + 1];
+  assert.ok(redisCmd.includes('--requirepass') && pw, 'redis-server --requirepass');
+  assert.equal(interpolate(pw), interpolate(envOf(services.fcgi).CHAT_REDIS_PASSWORD));
+  assert.equal(interpolate(envOf(services.redis).REDISCLI_AUTH), interpolate(pw), 'the healthcheck logs in');
   assert.ok((services.mysql.volumes ?? []).map(String).some((v) =>
     v.startsWith('./jobs/deploy/mariadb-init.sh:/docker-entrypoint-initdb.d/')), 'mariadb-init.sh mounted');
 });
@@ -226,7 +232,7 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
       writeFileSync(join(conf, 'chat', f), text);
     }
     writeFileSync(join(conf, 'default.conf'),
-      read('jobs', 'deploy', 'nginx-server.conf').replaceAll('/etc/nginx/conf.d/', `${conf}/`).replace('listen 8080;', 'listen 127.0.0.1:8080;'));
+      read('jobs', 'deploy', 'nginx-server.conf').replaceAll('/etc/nginx/conf.d/', `${conf}/`).replaceAll('/var/log/nginx/', `${dir}/`).replace('listen 8080;', 'listen 127.0.0.1:8080;'));
     copyFileSync('/etc/nginx/fastcgi_params', join(dir, 'fastcgi_params'));
     copyFileSync('/etc/nginx/mime.types', join(dir, 'mime.types'));
     writeFileSync(join(dir, 'nginx.conf'), [
@@ -235,6 +241,7 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
       `  access_log ${dir}/access.log;`, `  client_body_temp_path ${dir}/cb;`, `  fastcgi_temp_path ${dir}/fc;`,
       `  proxy_temp_path ${dir}/p;`, `  uwsgi_temp_path ${dir}/u;`, `  scgi_temp_path ${dir}/s;`,
       `  include ${conf}/*.conf;`, '}', ''].join('\n'));
+    assert.match(read('jobs', 'deploy', 'nginx-server.conf'), /^\s*access_log \S+ chat_masked;/m, 'the access log masks tokens');
     const r = spawnSync('nginx', ['-t', '-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   } finally {

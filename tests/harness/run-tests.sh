@@ -10,7 +10,10 @@
 #      the CHAT_* variables exported, and stop the stack again, whatever
 #      happens (failure, Ctrl-C, TERM);
 #      The install test runs after the unit tests; the OpenAPI, routes
-#      and Swagger UI tests (tests/docs) run while the stack is up, and a
+#      and Swagger UI tests (tests/docs) run while the stack is up; once
+#      it is stopped, two checks that no token leaked (every token the
+#      tests saw, recorded in $CHAT_VAR/test-tokens.txt, is looked for in
+#      every log the stack wrote, then in MariaDB's and Redis's files), a
 #      short smoke run of the benchmarks (tests/bench) after it stopped,
 #      and the unit tests under valgrind (a plain build) last;
 #   4. print each Criterion summary as it comes, then one line alone:
@@ -102,6 +105,54 @@ scan_logs() {
 	say "sanitizer reports in the test stack's logs (${reports[*]}):"
 	grep -hE -A 20 "$pattern" "${reports[@]}" | head -n 200
 	failed=$((failed + 1))
+}
+
+# Logs the test stack wrote: its own directory (nginx, the programs, the
+# worker, the sync, MariaDB, Redis) and the search engine's.
+stack_logs() {
+	find "$CHAT_VAR/log" -type f
+	find "$CHAT_VAR/es" \( -path "$CHAT_VAR/es/data" -o -path "$CHAT_VAR/es/engine" \
+		-o -path "$CHAT_VAR/es/home" \) -prune -o -type f \
+		\( -name '*.log' -o -name '*.log.*' -o -path "$CHAT_VAR/es/logs/*" \) -print
+}
+
+# check_no_tokens WHAT FILE...: one check: no recorded token occurs in any
+# FILE (searched as bytes: data files are binary).
+check_no_tokens() {
+	local what=$1 tokens=$work/tokens hits
+	shift
+	if [ ! -s "$tokens" ]; then
+		say "$what: no token was recorded in $CHAT_TEST_TOKENS, so the check would prove nothing: counted as a failure"
+		failed=$((failed + 1))
+		return
+	fi
+	if [ $# -eq 0 ]; then
+		say "$what: no file to search: counted as a failure"
+		failed=$((failed + 1))
+		return
+	fi
+	hits=$(grep -a -c -H -F -f "$tokens" -- "$@" 2>/dev/null | grep -v ':0$')
+	if [ -z "$hits" ]; then
+		say "$what: none of $(wc -l <"$tokens") tokens in $# files: passed"
+		passed=$((passed + 1))
+	else
+		say "$what: tokens found (file:lines):"
+		printf '%s\n' "$hits" | sed 's/^/run-tests:   /'
+		grep -a -o -h -F -f "$tokens" -- "$@" 2>/dev/null | head -n 3 |
+			sed 's/^/run-tests:   e.g. /'
+		failed=$((failed + 1))
+	fi
+}
+
+# Tokens are credentials: none may reach a log, nor a store in clear.
+check_tokens() {
+	local -a files
+	[ "$stack_ran" -eq 1 ] || return 0
+	sort -u -- "$CHAT_TEST_TOKENS" >"$work/tokens" 2>/dev/null || : >"$work/tokens"
+	mapfile -t files < <(stack_logs)
+	check_no_tokens "tokens in the test stack's logs" ${files[@]+"${files[@]}"}
+	mapfile -t files < <(find "$CHAT_VAR/mysql/data" "$CHAT_VAR/redis" -type f 2>/dev/null)
+	check_no_tokens "tokens in MariaDB's and Redis's files" ${files[@]+"${files[@]}"}
 }
 
 # finish: print the overall line and exit with its verdict.
@@ -285,6 +336,8 @@ say "starting the test stack in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 # Every run starts from empty stores: data or an index mapping left by an
 # older build must not decide a result.
 rm -rf -- "$CHAT_VAR"
+# Where the test clients record every token they see (check_tokens).
+export CHAT_TEST_TOKENS=$CHAT_VAR/test-tokens.txt
 stack_started=1
 stack_ran=1
 if ! "$here/stack.sh" start 8>&-; then
@@ -299,6 +352,9 @@ done
 # The OpenAPI document, the routes and Swagger UI in a real browser.
 run_script "$repo/tests/docs/run.sh"
 stop_stack
+# After the stop: nginx's buffered access log and every other log are
+# complete, and MariaDB and Redis have written their files.
+check_tokens
 
 # --- 4. the benchmarks, briefly, on their own stack -----------------------
 # So that the benchmark code cannot rot; the figures mean nothing here.

@@ -3,7 +3,8 @@
 # The whole local stack, private to one directory ($CHAT_VAR):
 #
 #   mysql     mariadbd on 127.0.0.1:$CHAT_MYSQL_PORT, data in $CHAT_VAR/mysql
-#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis
+#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis,
+#             requiring $CHAT_REDIS_PASSWORD (see write_redis_conf)
 #   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
 #   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
 #             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run
@@ -82,6 +83,7 @@ mysql_pid=$mysql_dir/mysqld.pid
 mysql_cnf=$mysql_dir/my.cnf
 redis_dir=$CHAT_VAR/redis
 redis_pid=$run_dir/redis.pid
+redis_conf=$redis_dir/redis.conf
 es_dir=$CHAT_VAR/es
 es_script=$here/search-engine.sh
 nginx_dir=$CHAT_VAR/nginx
@@ -425,8 +427,44 @@ stop_mysql() {
 
 # ---------------------------------------------------------------- redis
 
+# redis-cli as the programs log in (REDISCLI_AUTH holds the password).
+redis_cli() {
+	if [ -n "${CHAT_REDIS_USER:-}" ]; then
+		redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" --user "$CHAT_REDIS_USER" "$@"
+	else
+		redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" "$@"
+	fi
+}
+
 redis_ping() {
-	[ "$(redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" ping 2>/dev/null)" = PONG ]
+	[ "$(REDISCLI_AUTH=$CHAT_REDIS_PASSWORD redis_cli ping 2>/dev/null)" = PONG ]
+}
+
+# Redis configuration string: double quotes, with \ and " escaped.
+redis_quote() {
+	local v=${1//\\/\\\\}
+	printf '"%s"' "${v//\"/\\\"}"
+}
+
+# The password goes into a file only the stack's user can read, not onto
+# redis-server's command line (which ps shows).
+write_redis_conf() {
+	[[ $CHAT_REDIS_PASSWORD != *$'\n'* ]] || die "CHAT_REDIS_PASSWORD must be one line"
+	(
+		umask 077
+		{
+			echo "# Written by tests/harness/stack.sh; edits are overwritten."
+			echo "requirepass $(redis_quote "$CHAT_REDIS_PASSWORD")"
+			if [ -n "${CHAT_REDIS_USER:-}" ] && [ "$CHAT_REDIS_USER" != default ]; then
+				[[ $CHAT_REDIS_USER =~ ^[A-Za-z0-9_.-]+$ ]] ||
+					die "CHAT_REDIS_USER must match [A-Za-z0-9_.-]+"
+				# ">" is followed by the password up to the end of the
+				# argument, spaces included.
+				echo "user $CHAT_REDIS_USER on $(redis_quote ">$CHAT_REDIS_PASSWORD") ~* &* +@all"
+			fi
+		} >"$redis_conf.new"
+	)
+	mv -f -- "$redis_conf.new" "$redis_conf"
 }
 
 start_redis() {
@@ -437,7 +475,8 @@ start_redis() {
 	say "starting redis on 127.0.0.1:$CHAT_REDIS_PORT"
 	rm -f -- "$redis_pid"
 	mark_log "$log_dir/redis.log"
-	redis-server --port "$CHAT_REDIS_PORT" --bind 127.0.0.1 \
+	write_redis_conf
+	redis-server "$redis_conf" --port "$CHAT_REDIS_PORT" --bind 127.0.0.1 \
 		--dir "$redis_dir" --appendonly yes --appendfsync everysec \
 		--daemonize yes --pidfile "$redis_pid" \
 		--logfile "$log_dir/redis.log" </dev/null 9>&- ||

@@ -532,19 +532,12 @@ static redisContext *redis;
 
 redisReply *redis_argv(int argc, const char **argv, const size_t *lens)
 {
-	struct timeval tv = { .tv_sec = 5 };
 	const char *port = getenv("CHAT_REDIS_PORT");
 	redisReply *r;
 
 	if (!redis) {
-		const char *host = getenv("CHAT_REDIS_HOST");
-
 		cr_assert(port && *port, "CHAT_REDIS_PORT is not set");
-		redis = redisConnectWithTimeout(host && *host ? host :
-						"127.0.0.1", atoi(port), tv);
-		cr_assert(redis && !redis->err, "Redis on port %s: %s", port,
-			  redis ? redis->errstr : "out of memory");
-		redisSetTimeout(redis, tv);
+		redis = tredis_connect();
 	}
 	r = redisCommandArgv(redis, argc, argv, lens);
 	cr_assert_not_null(r, "Redis %s: %s", argv[0], redis->errstr);
@@ -553,7 +546,7 @@ redisReply *redis_argv(int argc, const char **argv, const size_t *lens)
 
 uint64_t app_id_of(const char *token)
 {
-	int64_t id = tdb_int("SELECT id FROM applications WHERE token = ?",
+	int64_t id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 
 	cr_assert_gt(id, 0, "no application row for token %s", token);

@@ -1034,7 +1034,7 @@ struct snapshot {
 };
 
 static const char snapshot_sql[] =
-	"SELECT CONCAT_WS('|', a.token, a.name, a.created_at, a.updated_at, "
+	"SELECT CONCAT_WS('|', HEX(a.token_sha256), a.name, a.created_at, a.updated_at, "
 	" (SELECT GROUP_CONCAT(CONCAT_WS(',', c.number, c.created_at, "
 	"   c.updated_at) ORDER BY c.number SEPARATOR ';') "
 	"  FROM chats c WHERE c.application_id = a.id), "
@@ -1043,7 +1043,7 @@ static const char snapshot_sql[] =
 	"   SEPARATOR ';') "
 	"  FROM chats c JOIN messages m ON m.chat_id = c.id "
 	"  WHERE c.application_id = a.id)) "
-	"FROM applications a WHERE a.token = ?";
+	"FROM applications a WHERE a." TDB_TOKEN_IS;
 
 static char *redis_get(const char *key)
 {
@@ -1057,7 +1057,7 @@ static char *redis_get(const char *key)
 
 static void take_snapshot(struct snapshot *s)
 {
-	int64_t id = tdb_int("SELECT id FROM applications WHERE token = ?",
+	int64_t id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 	char *chats, *msgs, *dels;
 	redisReply *r;
