@@ -431,7 +431,8 @@ bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj)
 	size_t len;
 	const char *s = json_object_to_json_string_length(
 		obj, CHAT_JSON_TO_STRING, &len);
-	bool fits = !arr->len || arr->len + 1 + len + 1 <= CHAT_PAGE_MAX;
+	bool fits = !arr->len ||
+		    arr->len + 1 + len + 1 <= CHAT_PAGE_BYTES_MAX;
 
 	if (fits) {
 		chat_buf_addch(arr, arr->len ? ',' : '[');

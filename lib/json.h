@@ -79,13 +79,13 @@ void chat_json_array_end(struct chat_buf *arr);
  * limit and links to the rest).  One object larger than this still goes
  * out, alone: a message is at most ~384 KiB written.
  */
-#define CHAT_PAGE_MAX (1024 * 1024)
+#define CHAT_PAGE_BYTES_MAX (1024 * 1024)
 
 /*
- * chat_json_array_add when `arr` is empty or stays within CHAT_PAGE_MAX
- * with `obj` (and the closing bracket): returns true.  Otherwise leaves
- * `arr` as it was and returns false: the page is full.  Puts `obj`
- * either way.
+ * chat_json_array_add when `arr` is empty or stays within
+ * CHAT_PAGE_BYTES_MAX with `obj` (and the closing bracket): returns
+ * true.  Otherwise leaves `arr` as it was and returns false: the page is
+ * full.  Puts `obj` either way.
  */
 bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj);
 
