@@ -347,6 +347,27 @@ static bool all_found(void *arg)
 	return total == LARGE;
 }
 
+/* True when no shard's job or index stream holds an entry. */
+static bool queues_empty(void *arg)
+{
+	static const char *const streams[] = { "jobs", "index" };
+
+	(void)arg;
+	for (unsigned s = 0; s < 16; s++) {
+		for (size_t i = 0; i < 2; i++) {
+			redisReply *r = tredis("XLEN chat:{s%u}:%s", s,
+					       streams[i]);
+			bool empty = r->type == REDIS_REPLY_INTEGER &&
+				     r->integer == 0;
+
+			freeReplyObject(r);
+			if (!empty)
+				return false;
+		}
+	}
+	return true;
+}
+
 /* ----------------------------------------------------------- backlog */
 
 /* 65,535-byte messages into BACKLOG_APPS applications, as fast as may be. */
@@ -428,6 +449,9 @@ static void backlog(void)
 		free(chat_id);
 		free(chat);
 	}
+	/* And the index: the next tests expect a worker that keeps up. */
+	cr_assert(wait_until(queues_empty, NULL, PERSIST_MS),
+		  "the job and index streams did not drain");
 	for (int a = 0; a < BACKLOG_APPS; a++) {
 		free(tokens[a]);
 		free(paths[a]);
