@@ -761,8 +761,13 @@ static int fetch_docs(struct chat_es *es, const char *alias,
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(ids, json_object_new_string(hits[i].id));
 	set(body, "ids", ids);
-	chat_buf_addf(&path, "/%s/_mget?_source_includes=number,body,"
-		      "created_at,updated_at", alias);
+	/*
+	 * realtime=false: from the searcher the first step used.  A realtime
+	 * get of a document changed since the last refresh makes the engine
+	 * refresh the shard first, on every search while messages come in.
+	 */
+	chat_buf_addf(&path, "/%s/_mget?realtime=false&_source_includes="
+		      "number,body,created_at,updated_at", alias);
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {

@@ -350,7 +350,7 @@ static void rows_bad_json(void)
 		free(close);
 	}
 	{
-		/* One past the depth limit (32 containers). */
+		/* Past the depth limit (CHAT_JSON_MAX_DEPTH, 4 containers). */
 		char *open = repeat("{\"a\":", 33), *close = repeat("}", 33);
 		struct chat_buf b;
 
