@@ -495,21 +495,55 @@ static long vm_hwm_kb(pid_t pid)
 	return kb;
 }
 
-/* True when `pid` has AddressSanitizer's runtime mapped. */
+/* True when the file at `path` holds `needle` (an ELF's NEEDED names). */
+static bool file_holds(const char *path, const char *needle)
+{
+	size_t nlen = strlen(needle), n, keep = 0;
+	char buf[65536];
+	bool found = false;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return false;
+	while (!found && (n = fread(buf + keep, 1, sizeof(buf) - keep, f))) {
+		n += keep;
+		found = memmem(buf, n, needle, nlen) != NULL;
+		keep = n < nlen ? n : nlen - 1;
+		memmove(buf, buf + n - keep, keep);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * True when `pid` runs with AddressSanitizer's runtime: mapped in it, or,
+ * when its maps cannot be read (another user's process without ptrace
+ * rights), named as a NEEDED library by the program it runs (its
+ * command line, world-readable, names the file).
+ */
 static bool asan_in(pid_t pid)
 {
-	char path[64], line[512];
+	char path[64], line[4096];
 	bool found = false;
+	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
 	f = fopen(path, "r");
+	if (f) {
+		while (!found && fgets(line, sizeof(line), f))
+			found = strstr(line, "libasan") != NULL;
+		fclose(f);
+		return found;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	f = fopen(path, "r");
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "libasan") != NULL;
+	n = fread(line, 1, sizeof(line) - 1, f);
 	fclose(f);
-	return found;
+	line[n] = '\0';	/* the program is the first NUL-ended word */
+	return n && file_holds(line, "libasan.so");
 }
 
 /* quarantine_size_mb of the process's ASAN_OPTIONS (ASan's default 256). */
