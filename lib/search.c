@@ -830,7 +830,7 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 	/* As many as fit in a page; the first even when it alone does not. */
 	while (take < nhits && take < limit &&
 	       (take == 0 || bytes + hits[take].size + MESSAGE_OVERHEAD <=
-				     CHAT_PAGE_MAX)) {
+				     CHAT_PAGE_BYTES_MAX)) {
 		bytes += hits[take].size + MESSAGE_OVERHEAD;
 		take++;
 	}

@@ -129,9 +129,9 @@ int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat);
 /*
  * Search the messages of one chat for q[0..qlen) (UTF-8), best match
  * first, ties by message number ascending: the hits from `offset` on, at
- * most `limit` of them and no more than fit in CHAT_PAGE_MAX bytes of
- * JSON (json.h; the first one always), within the engine's result window
- * of 10000.  On success *results is a new JSON array of the contract's
+ * most `limit` of them and no more than fit in CHAT_PAGE_BYTES_MAX
+ * bytes of JSON (json.h; the first one always), within the engine's
+ * result window of 10000.  On success *results is a new JSON array of the contract's
  * Message objects {"number", "body", "created_at", "updated_at"} that the
  * caller puts, and *next the offset of the next page, or 0 when there is
  * none.  A query without a letter or digit gives [] without asking the

@@ -219,33 +219,33 @@ Test(json_parse, largest_valid_request)
 	chat_buf_release(&b);
 }
 
-/* A page takes objects while they fit in CHAT_PAGE_MAX; the first always. */
+/* A page takes objects while they fit in the byte cap; the first always. */
 Test(json_page, capped_by_bytes)
 {
 	struct chat_buf page;
-	char *big = xmalloc(CHAT_PAGE_MAX / 3);
+	char *big = xmalloc(CHAT_PAGE_BYTES_MAX / 3);
 	size_t n = 0;
 
-	memset(big, 'a', CHAT_PAGE_MAX / 3 - 1);
-	big[CHAT_PAGE_MAX / 3 - 1] = '\0';
+	memset(big, 'a', CHAT_PAGE_BYTES_MAX / 3 - 1);
+	big[CHAT_PAGE_BYTES_MAX / 3 - 1] = '\0';
 	chat_buf_init(&page);
 	while (chat_json_page_add(&page, json_object_new_string(big)))
 		n++;
 	cr_assert_eq(n, 2, "%zu strings of a third of the cap", n);
 	chat_json_array_end(&page);
-	cr_assert_leq(page.len, CHAT_PAGE_MAX);
+	cr_assert_leq(page.len, CHAT_PAGE_BYTES_MAX);
 	chat_buf_release(&page);
 
 	/* One object over the cap still goes out, alone. */
 	chat_buf_init(&page);
 	free(big);
-	big = xmalloc(CHAT_PAGE_MAX + 10);
-	memset(big, 'b', CHAT_PAGE_MAX + 9);
-	big[CHAT_PAGE_MAX + 9] = '\0';
+	big = xmalloc(CHAT_PAGE_BYTES_MAX + 10);
+	memset(big, 'b', CHAT_PAGE_BYTES_MAX + 9);
+	big[CHAT_PAGE_BYTES_MAX + 9] = '\0';
 	cr_assert(chat_json_page_add(&page, json_object_new_string(big)));
 	cr_assert_not(chat_json_page_add(&page, json_object_new_string("x")));
 	chat_json_array_end(&page);
-	cr_assert_eq(page.len, CHAT_PAGE_MAX + 9 + 4);
+	cr_assert_eq(page.len, CHAT_PAGE_BYTES_MAX + 9 + 4);
 	chat_buf_release(&page);
 	free(big);
 }
