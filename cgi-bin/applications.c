@@ -104,17 +104,22 @@ static void update(struct chat_req *req)
 	size_t len = 0;
 	int present, rc;
 
-	if (read_name(req, req->method == CHAT_PUT, &name, &len, &present))
-		return;
+	/* The token first: a body is parsed only for a known application. */
 	rc = chat_app_get(req->ctx->db, req->token, req->token_len, &app);
 	if (rc == 0) {
 		chat_res_not_found(req, "The application");
-		goto out;
+		return;
 	}
-	if (rc < 0 || (present &&
-		       chat_app_rename(req->ctx->db, app.id, name, len)) ||
-	    (present && chat_app_get(req->ctx->db, req->token, req->token_len,
-				     &app) != 1)) {
+	if (rc < 0) {
+		chat_res_unavailable(req, "The database");
+		return;
+	}
+	if (read_name(req, req->method == CHAT_PUT, &name, &len, &present))
+		return;
+	if (present &&
+	    (chat_app_rename(req->ctx->db, app.id, name, len) ||
+	     chat_app_get(req->ctx->db, req->token, req->token_len, &app) !=
+		     1)) {
 		chat_res_unavailable(req, "The database");
 		goto out;
 	}

@@ -15,12 +15,13 @@ static void create(struct chat_req *req)
 	struct json_object *obj = NULL;
 	uint64_t app, number;
 
-	/* No body, or any JSON object: there is nothing to set on a chat. */
-	if (chat_req_json(req, &obj))
+	/*
+	 * The token first: a body is parsed only for a known application.
+	 * No body, or any JSON object: there is nothing to set on a chat.
+	 */
+	if (chat_lookup_app(req, &app) || chat_req_json(req, &obj))
 		return;
 	json_object_put(obj);
-	if (chat_lookup_app(req, &app))
-		return;
 	if (chat_queue_create_chat(req->ctx, app, &number)) {
 		chat_res_unavailable(req, "A backing store");
 		return;

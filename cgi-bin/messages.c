@@ -58,10 +58,10 @@ static void create(struct chat_req *req)
 	size_t len;
 	uint64_t app, number;
 
-	if (read_body_field(req, true, &json, &body, &len))
+	/* The token first: a body is parsed only for a known application. */
+	if (chat_lookup_app(req, &app) ||
+	    read_body_field(req, true, &json, &body, &len))
 		return;
-	if (chat_lookup_app(req, &app))
-		goto out;
 	switch (chat_queue_create_message(req->ctx, app, req->chat, body, len,
 					  &number)) {
 	case 1:
@@ -73,7 +73,6 @@ static void create(struct chat_req *req)
 	default:
 		chat_res_unavailable(req, "A backing store");
 	}
-out:
 	json_object_put(json);
 }
 
@@ -107,7 +106,7 @@ static void search(struct chat_req *req)
 	struct chat_chat chat;
 	char *q = NULL;
 	uint64_t after;
-	unsigned limit;
+	unsigned limit, offset, next;
 
 	if (chat_query_get(req->query, "q", &q) <= 0 || blank(q)) {
 		chat_res_error(req, 400, "bad_request",
@@ -115,16 +114,18 @@ static void search(struct chat_req *req)
 			       "be blank.");
 		goto out;
 	}
+	/* `offset` comes from the Link of a page cut short by its size. */
 	if (chat_req_page(req, CHAT_SEARCH_PAGE_DEFAULT, &limit, &after) ||
+	    chat_req_offset(req, CHAT_SEARCH_WINDOW - 1, &offset) ||
 	    chat_lookup_chat(req, &chat))
 		goto out;
-	if (chat_search_query(req->ctx->es, chat.app, chat.number, q,
-			      strlen(q), limit, &arr)) {
+	if (chat_search_page(req->ctx->es, chat.app, chat.number, q,
+			     strlen(q), offset, limit, &arr, &next)) {
 		chat_log_warn("search failed: %s", req->ctx->es->errstr);
 		chat_res_unavailable(req, "Search");
 		goto out;
 	}
-	chat_res_json(req, 200, arr);
+	chat_res_search_page(req, arr, q, next, limit);
 out:
 	json_object_put(arr);
 	free(q);
@@ -204,8 +205,8 @@ static void update(struct chat_req *req)
 	int rc;
 
 	chat_message_init(&m);
-	if (read_body_field(req, req->method == CHAT_PUT, &json, &body, &len) ||
-	    chat_lookup_chat(req, &chat))
+	if (chat_lookup_chat(req, &chat) ||
+	    read_body_field(req, req->method == CHAT_PUT, &json, &body, &len))
 		goto out;
 	if (body) {
 		rc = chat_messages_set_body(req->ctx->db, chat.id, req->message,

@@ -79,11 +79,11 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 	if (!st)
 		return -1;
 	while ((rc = mysql_stmt_fetch(st)) == 0) {
-		if (n++ == limit) {
+		/* The row past `limit`, or one the page has no room for. */
+		if (n++ == limit || !chat_json_page_add(out, chat_chat_json(&c))) {
 			*more = true;
 			break;
 		}
-		chat_json_array_add(out, chat_chat_json(&c));
 		*last = c.number;
 	}
 	chat_db_done(st);

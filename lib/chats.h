@@ -31,7 +31,8 @@ int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
 		   struct chat_chat *chat);
 /*
  * Up to `limit` chats of `app` numbered above `after`, ascending, written
- * as a JSON array into `out` (which must be empty).  *last is the number
+ * as a JSON array into `out` (which must be empty), no more of them than
+ * fit in CHAT_PAGE_BYTES_MAX bytes (json.h).  *last is the number
  * of the last one, *more tells whether another page follows.  Returns 0,
  * or -1 with `out` holding nothing of use.
  */

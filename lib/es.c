@@ -13,10 +13,25 @@
 #include "ctx.h"
 #include "xalloc.h"
 
+/* Where a reply goes, and how much of it may. */
+struct sink {
+	struct chat_buf *buf;
+	size_t max;
+	bool over;
+};
+
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
-	chat_buf_add(userdata, ptr, size * n);
-	return size * n;
+	struct sink *sink = userdata;
+	size_t len = size * n;	/* size is always 1 */
+
+	/* A count other than len makes curl stop with CURLE_WRITE_ERROR. */
+	if (len > sink->max - sink->buf->len) {
+		sink->over = true;
+		return 0;
+	}
+	chat_buf_add(sink->buf, ptr, len);
+	return len;
 }
 
 struct chat_es *chat_es_new(const struct chat_config *cfg)
@@ -29,6 +44,7 @@ struct chat_es *chat_es_new(const struct chat_config *cfg)
 		global_done = true;
 	}
 	es->cfg = cfg;
+	es->reply_max = CHAT_ES_REPLY_MAX;
 	es->curl = curl_easy_init();
 	if (!es->curl)
 		xdie("curl_easy_init failed");
@@ -59,6 +75,7 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 		    struct chat_buf *resp)
 {
 	CURL *c = es->curl;
+	struct sink sink = { .buf = resp, .max = es->reply_max };
 	struct chat_buf url;
 	CURLcode rc;
 
@@ -70,7 +87,7 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, es->headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)es->cfg->timeout_ms);
@@ -83,6 +100,12 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	}
 	rc = curl_easy_perform(c);
 	chat_buf_release(&url);
+	if (sink.over) {
+		snprintf(es->errstr, sizeof(es->errstr), "search engine "
+			 "reply longer than %zu bytes; not read", sink.max);
+		chat_buf_reset(resp);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(es->errstr, sizeof(es->errstr), "%s",
 			 curl_easy_strerror(rc));

@@ -191,6 +191,41 @@ void chat_res_page(struct chat_req *req, const struct chat_buf *page,
 	chat_res_raw(req, 200, page->data, page->len);
 }
 
+/* Percent-encode `s` as a query value: only unreserved bytes stay. */
+static void add_query_value(struct chat_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			chat_buf_addch(b, (char)c);
+		} else {
+			chat_buf_addch(b, '%');
+			chat_buf_addch(b, hex[c >> 4]);
+			chat_buf_addch(b, hex[c & 15]);
+		}
+	}
+}
+
+void chat_res_search_page(struct chat_req *req, struct json_object *results,
+			  const char *q, unsigned next, unsigned limit)
+{
+	if (next) {
+		struct chat_buf link;
+
+		chat_buf_init(&link);
+		add_query_value(&link, q);
+		chat_res_header(req, "Link: <%s?q=%s&limit=%u&offset=%u>; "
+				"rel=\"next\"", req->path, link.data, limit,
+				next);
+		chat_buf_release(&link);
+	}
+	chat_res_json(req, 200, results);
+}
+
 void chat_res_not_found(struct chat_req *req, const char *what)
 {
 	chat_res_error(req, 404, "not_found", "%s was not found.", what);
@@ -211,6 +246,13 @@ int chat_req_json(struct chat_req *req, struct json_object **obj)
 	case CHAT_JSON_NOT_OBJECT:
 		chat_res_error(req, 400, "bad_request",
 			       "The request body must be a JSON object.");
+		return -1;
+	case CHAT_JSON_TOO_BIG:
+		chat_res_error(req, 400, "bad_request",
+			       "The request body must be one object of a few "
+			       "fields: at most %d values, nested at most %d "
+			       "deep.", CHAT_JSON_MAX_VALUES,
+			       CHAT_JSON_MAX_DEPTH);
 		return -1;
 	case CHAT_JSON_INVALID:
 	default:
@@ -253,6 +295,16 @@ int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
 	return 0;
 }
 
+int chat_req_offset(struct chat_req *req, unsigned max, unsigned *offset)
+{
+	uint64_t o = 0;
+
+	if (query_u64(req, "offset", 0, max, &o))
+		return -1;
+	*offset = (unsigned)o;
+	return 0;
+}
+
 /* Read CONTENT_LENGTH bytes of body; answers and returns -1 on trouble. */
 static int read_body(struct chat_req *req)
 {
@@ -266,8 +318,8 @@ static int read_body(struct chat_req *req)
 	}
 	if (want > CHAT_BODY_MAX) {
 		chat_res_error(req, 413, "payload_too_large",
-			       "The request body is larger than %d MiB.",
-			       CHAT_BODY_MAX_MIB);
+			       "The request body is larger than %d KiB.",
+			       CHAT_BODY_MAX_KIB);
 		return -1;
 	}
 	chat_buf_grow(&req->body, (size_t)want);

@@ -18,8 +18,14 @@
 
 #include "buf.h"
 
-#define CHAT_BODY_MAX_MIB 1
-#define CHAT_BODY_MAX (CHAT_BODY_MAX_MIB * 1024 * 1024)	/* bytes; larger is a 413 */
+/*
+ * Bytes; a larger body is a 413.  The largest valid request is a message
+ * body of 65,535 bytes each written as a six-byte escape ("\u0001"):
+ * 393,221 bytes with its {"body":""}; the rest is room for whitespace.
+ * nginx's client_max_body_size (nginx/chat-api.conf) says the same.
+ */
+#define CHAT_BODY_MAX_KIB 400
+#define CHAT_BODY_MAX (CHAT_BODY_MAX_KIB * 1024)
 
 enum chat_method {
 	CHAT_GET,
@@ -113,6 +119,14 @@ void chat_res_accepted(struct chat_req *req, uint64_t number);
 void chat_res_page(struct chat_req *req, const struct chat_buf *page,
 		   uint64_t last, bool more, unsigned limit);
 
+/*
+ * Answer 200 with a search page `results` (a JSON array; not taken).
+ * When `next` is not 0, a Link header points at the page from that
+ * offset of the same query `q` and `limit`.
+ */
+void chat_res_search_page(struct chat_req *req, struct json_object *results,
+			  const char *q, unsigned next, unsigned limit);
+
 /* The common failures, worded once. */
 void chat_res_not_found(struct chat_req *req, const char *what);
 void chat_res_unavailable(struct chat_req *req, const char *what);
@@ -135,5 +149,11 @@ int chat_req_json(struct chat_req *req, struct json_object **obj);
  */
 int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
 		  uint64_t *after);
+
+/*
+ * Read the query parameter `offset` of a search page (0..max, default 0).
+ * Answers 400 and returns -1 when it is bad.
+ */
+int chat_req_offset(struct chat_req *req, unsigned max, unsigned *offset);
 
 #endif

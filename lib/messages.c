@@ -139,7 +139,12 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 	chat_bind_u64(&p[1], &after);
 	chat_bind_u64(&p[2], &lim);
 	bind_row(&row, &m);
-	st = chat_db_exec(db, list_sql, p, row.r);
+	/*
+	 * Rows one at a time, not the result stored: a page of 1000 bodies
+	 * of 64 KiB would be 64 MiB before a byte of it is written.  The
+	 * page stops at CHAT_PAGE_BYTES_MAX; chat_db_done drops the rows left.
+	 */
+	st = chat_db_exec_rows(db, list_sql, p, row.r);
 	if (!st)
 		goto out;
 	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
@@ -148,7 +153,10 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 			break;
 		}
 		fetched(&row);
-		chat_json_array_add(out, chat_message_json(&m));
+		if (!chat_json_page_add(out, chat_message_json(&m))) {
+			*more = true;
+			break;
+		}
 		*last = m.number;
 	}
 	chat_db_done(st);
@@ -216,6 +224,8 @@ int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 	const struct chat_db_rows q = {
 		.head = find_head, .row = find_row, .tail = ")", .per_row = 2,
 		.bind = bind_find, .results = f.row.r, .ran = found,
+		/* Row by row: 256 stored bodies of 64 KiB would be 16 MiB. */
+		.stream = true,
 	};
 	int rc;
 
@@ -319,12 +329,26 @@ static int bind_insert(MYSQL_BIND *p, size_t first, size_t k, void *arg)
 	return 0;
 }
 
+/*
+ * Body bytes one INSERT carries at most.  The whole statement travels as
+ * one packet, which the server refuses beyond max_allowed_packet (64 MiB
+ * in the local stack and compose, 16 MiB by default): 256 rows of 64 KiB
+ * would pass 16 MiB.
+ */
+#define INSERT_BYTES_MAX (4u << 20)
+
+static size_t insert_bytes(size_t i, void *arg)
+{
+	return ((struct chat_message_row *)arg)[i].body_len;
+}
+
 int chat_messages_insert(struct chat_db *db, struct chat_message_row *rows,
 			 size_t n)
 {
 	const struct chat_db_rows q = {
 		.head = insert_head, .row = insert_row, .tail = insert_tail,
 		.per_row = 5, .bind = bind_insert,
+		.row_bytes = insert_bytes, .max_bytes = INSERT_BYTES_MAX,
 	};
 
 	return chat_db_rows_exec(db, &q, n, rows) ? -1 : 0;

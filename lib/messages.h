@@ -51,7 +51,8 @@ struct chat_message_key {
 /*
  * Call fn for each of the messages keys[0..n) that exists, in no
  * particular order (`m` is valid during the call only); stops early when
- * fn returns nonzero.  Returns 0 or -1.
+ * fn returns nonzero.  Rows come from the server one at a time, so fn
+ * must not use `db`.  Returns 0 or -1.
  */
 int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 		       size_t n,

@@ -100,10 +100,15 @@ static int reply_error(struct chat_redis *r, const char *what,
 	return -1;
 }
 
-int chat_stream_read(struct chat_redis *r, const char *name,
-		     const char *group, const char *consumer, const char *id,
-		     unsigned count, unsigned block_ms,
-		     struct chat_stream_batch *b)
+/*
+ * One XREADGROUP of up to `count` entries from each of the shards
+ * [first, first + n) of stream `name`; got[s] counts what shard s gave.
+ */
+static int read_shards(struct chat_redis *r, const char *name,
+		       const char *group, const char *consumer, const char *id,
+		       unsigned first, unsigned n, unsigned count,
+		       unsigned block_ms, struct chat_stream_batch *b,
+		       unsigned *got)
 {
 	const char *argv[10 + 2 * CHAT_SHARDS];
 	struct chat_buf keys[CHAT_SHARDS];
@@ -124,15 +129,15 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 		argv[argc++] = sblock;
 	}
 	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+	for (unsigned s = 0; s < n; s++) {
 		chat_buf_init(&keys[s]);
-		shard_key(&keys[s], s, name);
+		shard_key(&keys[s], first + s, name);
 		argv[argc++] = keys[s].data;
 	}
-	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+	for (unsigned s = 0; s < n; s++)
 		argv[argc++] = id;
 	reply = chat_redis_argv(r, argc, argv, NULL);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+	for (unsigned s = 0; s < n; s++)
 		chat_buf_release(&keys[s]);
 	if (!reply)
 		return -1;
@@ -152,13 +157,59 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 	for (size_t i = 0; i < reply->elements; i++) {
 		const redisReply *st = reply->element[i];
 		unsigned shard;
+		size_t before = b->n;
 
 		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
 		    st->element[0]->type == REDIS_REPLY_STRING &&
 		    st->element[1]->type == REDIS_REPLY_ARRAY &&
 		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) == 1 &&
-		    shard < CHAT_SHARDS)
+		    shard < CHAT_SHARDS) {
 			collect(b, shard, st->element[1]);
+			got[shard] += (unsigned)(b->n - before);
+		}
+	}
+	return 0;
+}
+
+/*
+ * COUNT bounds each stream of an XREADGROUP, not the read: asking every
+ * shard for `count` could bring CHAT_SHARDS times as many entries (16
+ * × 1000 jobs of 64 KiB, a gigabyte).  So every shard is asked for its
+ * share first (one blocking read), then the shards that gave their whole
+ * share, one at a time and without blocking, for what the batch has left.
+ */
+int chat_stream_read(struct chat_redis *r, const char *name,
+		     const char *group, const char *consumer, const char *id,
+		     unsigned count, unsigned block_ms,
+		     struct chat_stream_batch *b)
+{
+	unsigned got[CHAT_SHARDS] = { 0 };
+	unsigned share = count / CHAT_SHARDS ? count / CHAT_SHARDS : 1;
+	size_t before = b->n;
+
+	if (read_shards(r, name, group, consumer, id, 0, CHAT_SHARDS, share,
+			block_ms, b, got))
+		return -1;
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		size_t taken = b->n - before;
+
+		if (taken >= count)
+			break;
+		const char *from = id;
+
+		if (got[s] < share)
+			continue;	/* that shard has no more */
+		/*
+		 * Pending entries are listed from an id on: go on after the
+		 * last one read, or the same ones come again.
+		 */
+		if (strcmp(id, ">") != 0)
+			for (size_t i = before; i < b->n; i++)
+				if (b->v[i].shard == s)
+					from = b->v[i].id;
+		if (read_shards(r, name, group, consumer, from, s, 1,
+				(unsigned)(count - taken), 0, b, got))
+			return -1;
 	}
 	return 0;
 }

@@ -72,7 +72,7 @@ test('every operation documents the errors it can answer', () => {
     if (o.path.includes('{')) assert.ok(has(404), `${where}: 404`);
     if (o.op.requestBody) {
       assert.ok(has(400), `${where}: 400 (body not JSON or not an object)`);
-      assert.ok(has(413), `${where}: 413 (body over 1 MiB)`);
+      assert.ok(has(413), `${where}: 413 (body over 400 KiB)`);
     }
     const bodySchema = o.op.requestBody?.content?.['application/json']?.schema;
     const bodyName = refName(bodySchema);

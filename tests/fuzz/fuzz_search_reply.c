@@ -1,18 +1,19 @@
 /*
  * fuzz_search_reply.c - libFuzzer target for the readers of the search
- * engine's answers (lib/search.h, lib/es.h): a search's hits, a _bulk's
- * items, an alias lookup, an error answer and the cluster health.  The
+ * engine's answers (lib/search.h, lib/es.h): a search's hits (ids and
+ * sizes), an _mget's documents, a _bulk's items, an alias lookup, an error
+ * answer and the cluster health.  The
  * engine is trusted to be the engine, but a proxy, a different version or
  * a broken node may answer anything.
  *
- * Input: the first byte picks the reader (mod 5: hits, bulk, alias,
- * error, health); for bulk the second byte is the number of documents
+ * Input: the first byte picks the reader (mod 6: hits, bulk, alias,
+ * error, health, documents); for bulk the second byte is the number of documents
  * (low 4 bits), with create_only in bit 4, and the third says which
  * documents have a body (bit i for document i, i < 8); the rest is the
  * answer's body.
  *
- * Checked against search.h: a success gives what it promises (an array of
- * Message objects with a number and a string body; one index name),
+ * Checked against search.h: a success gives what it promises (hits with
+ * an id; Message objects with a number and a string body; one index name),
  * a failure says why in errstr; a bulk whose items do not match the
  * documents fails every document.
  */
@@ -36,16 +37,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                       \
 	} while (0)
 
-static void check_hits(struct chat_es *es, const struct chat_buf *resp)
+static void check_ids(struct chat_es *es, const struct chat_buf *resp)
 {
-	struct json_object *res = (struct json_object *)1;
-	int rc = chat_search_read_hits(es, resp, &res);
+	struct json_object *answer = (struct json_object *)1;
+	struct chat_search_hit *hits = (struct chat_search_hit *)1;
+	size_t n = 1;
+	int rc = chat_search_read_ids(es, resp, &answer, &hits, &n);
 
 	if (rc != 0) {
-		CHECK(rc == -1 && res == NULL && es->errstr[0]);
+		CHECK(rc == -1 && answer == NULL && hits == NULL && n == 0 &&
+		      es->errstr[0]);
 		return;
 	}
-	CHECK(json_object_is_type(res, json_type_array));
+	CHECK(hits != NULL);
+	/* What a page does with them next: ids and sizes are read. */
+	for (size_t i = 0; i < n; i++)
+		CHECK(hits[i].id != NULL);
+	free(hits);
+	json_object_put(answer);
+}
+
+static void check_docs(struct chat_es *es, const struct chat_buf *resp)
+{
+	struct json_object *res = json_object_new_array();
+	int rc = chat_search_read_docs(es, resp, res);
+
+	CHECK(rc == 0 || (rc == -1 && es->errstr[0]));
 	for (size_t i = 0; i < json_object_array_length(res); i++) {
 		struct json_object *m = json_object_array_get_idx(res, i), *v;
 
@@ -119,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3)
 		return 0;
-	which = data[0] % 5;
+	which = data[0] % 6;
 	shape = data[1];
 	bodies = data[2];
 	memset(&es, 0, sizeof(es));
@@ -127,7 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chat_buf_add(&resp, data + 3, size - 3);
 	switch (which) {
 	case 0:
-		check_hits(&es, &resp);
+		check_ids(&es, &resp);
+		break;
+	case 5:
+		check_docs(&es, &resp);
 		break;
 	case 1:
 		check_bulk(&es, &resp, shape, bodies);

@@ -19,6 +19,8 @@
 #include "xalloc.h"
 
 #define MIB (1024 * 1024)
+/* The body limit (../shared/API.md, 413): 400 KiB here. */
+#define LIMIT (400 * 1024)
 
 TestSuite(applications, .timeout = 180);
 TestSuite(health, .timeout = 60);
@@ -692,15 +694,15 @@ Test(applications, payload_limit)
 {
 	char *token = app_create("big");
 	char *path = app_path(token);
-	char *body = sized_body(MIB);
+	char *body = sized_body(LIMIT);
 	struct http_res *res;
 
-	/* Exactly 1 MiB is read and judged: the name is too long. */
-	post_fails(body, MIB, 422, "validation_failed");
+	/* Exactly the limit is read and judged: the name is too long. */
+	post_fails(body, LIMIT, 422, "validation_failed");
 	free(body);
-	body = sized_body(MIB + 1);
-	post_fails(body, MIB + 1, 413, "payload_too_large");
-	res = http_do("PATCH", path, body, MIB + 1);
+	body = sized_body(LIMIT + 1);
+	post_fails(body, LIMIT + 1, 413, "payload_too_large");
+	res = http_do("PATCH", path, body, LIMIT + 1);
 	http_assert_error(res, 413, "payload_too_large");
 	http_res_free(res);
 	free(body);
@@ -798,13 +800,13 @@ Test(applications, chunked_request_body)
 	static const char *const chunked[] = { "Transfer-Encoding: chunked",
 					       NULL };
 	static const char body[] = "{\"name\":\"chunky\"}";
-	char *big = sized_body(MIB + 1);
+	char *big = sized_body(LIMIT + 1);
 	struct http_res *res;
 
 	res = http_do_h("POST", "/applications", body, strlen(body), chunked);
 	assert_app(res, 201, NULL, "chunky");
 	http_res_free(res);
-	res = http_do_h("POST", "/applications", big, MIB + 1, chunked);
+	res = http_do_h("POST", "/applications", big, LIMIT + 1, chunked);
 	http_assert_error(res, 413, "payload_too_large");
 	http_res_free(res);
 	free(big);
