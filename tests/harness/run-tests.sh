@@ -36,6 +36,8 @@
 #                 (default var/test and ports 18080, 13307, 16380, 19250), for
 #                 two test runs side by side; the directory is wiped at the
 #                 start of each run
+#   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
+#                 stack lives (tests/bench/bench.sh), kept for it
 #   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
 #                 (default 30 s, so that test_idempotency sees keys expire)
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
@@ -263,7 +265,8 @@ fi
 while IFS= read -r var; do
 	case $var in
 	CHAT_SKIP_SEARCH | CHAT_FCGI_PROCS | CHAT_WORKERS | CHAT_RATE | \
-		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_*) ;;
+		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_* | \
+		CHAT_BENCH_*) ;;
 	CHAT_*) unset "$var" ;;
 	esac
 done < <(compgen -e)
