@@ -32,7 +32,9 @@
 
 /*
  * Idempotency, shared by both scripts: `key` (nil without an
- * Idempotency-Key) holds "<sha1 of the request>:<number>".  Returns the
+ * Idempotency-Key) holds "<sha1 of the request>:<number>", the request
+ * being its route and raw body joined by ':' (the arguments after key;
+ * read only when there is a key).  Returns the
  * number of an earlier create with the same request, -3 when the key was
  * used with another request, or nil (go on) and the request's digest,
  * which the script stores with the new number.  Looked up before the
@@ -40,9 +42,9 @@
  * the chat was deleted since.
  */
 #define IDEMPOTENCY \
-	"local function idem_seen(key, req)\n" \
+	"local function idem_seen(key, ...)\n" \
 	"  if not key then return nil, nil end\n" \
-	"  local digest = redis.sha1hex(req)\n" \
+	"  local digest = redis.sha1hex(table.concat({...}, ':'))\n" \
 	"  local prev = redis.call('GET', key)\n" \
 	"  if not prev then return nil, digest end\n" \
 	"  if string.sub(prev, 1, 40) ~= digest then return -3, digest end\n" \
@@ -65,7 +67,7 @@
 static struct chat_script create_chat_script = {
 	.name = "create_chat",
 	.body = SEED_CHATS IDEMPOTENCY
-		"local seen, digest = idem_seen(KEYS[4], 'c:' .. ARGV[5])\n"
+		"local seen, digest = idem_seen(KEYS[4], 'c', ARGV[5])\n"
 		"if seen then return seen end\n"
 		"if not seed_chats(KEYS[1], KEYS[2], ARGV[1]) then\n"
 		"  return -1\n"
@@ -92,8 +94,7 @@ static struct chat_script create_chat_script = {
 static struct chat_script create_message_script = {
 	.name = "create_message",
 	.body = SEED_CHATS IDEMPOTENCY
-		"local seen, digest = idem_seen(KEYS[6],\n"
-		"  'm:' .. ARGV[1] .. ':' .. ARGV[7])\n"
+		"local seen, digest = idem_seen(KEYS[6], 'm', ARGV[1], ARGV[7])\n"
 		"if seen then return seen end\n"
 		"local chats = seed_chats(KEYS[1], KEYS[2], ARGV[2])\n"
 		"if not chats then return -1 end\n"

@@ -616,7 +616,7 @@ part_redis_ceiling() {
 		out=$(redis-benchmark -h 127.0.0.1 -p "$CHAT_REDIS_PORT" -c 64 \
 			-n "$BENCH_REDIS_REQUESTS" --csv EVALSHA "$sha" 4 "$p:n" "$p:del" \
 			"$p:c1:n" "chat:{s$shard}:bench-jobs" 1 '' '' "$app" \
-			"$(date +%s)" "$body" 2>&1)
+			"$(date +%s)" 86400 '' "$body" 2>&1)
 		line=$(printf '%s\n' "$out" | grep '^"EVALSHA' | tail -n 1)
 		[ -n "$line" ] || { say "redis-benchmark: $out"; return 1; }
 		# "test","rps","avg","min","p50","p95","p99","max"
