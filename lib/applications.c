@@ -71,6 +71,7 @@ int chat_app_create(struct chat_db *db, const char *name, size_t len,
 			memcpy(app->name, name, len);
 			app->name[len] = '\0';
 			app->created_at = app->updated_at = now;
+			app->version = 1;
 			return 0;
 		}
 		if (!chat_db_duplicate(db))
@@ -81,14 +82,15 @@ int chat_app_create(struct chat_db *db, const char *name, size_t len,
 
 static const char get_sql[] =
 	"SELECT id, name, chats_count, UNIX_TIMESTAMP(created_at), "
-	"UNIX_TIMESTAMP(updated_at) FROM applications WHERE token_sha256 = ?";
+	"UNIX_TIMESTAMP(updated_at), version FROM applications "
+	"WHERE token_sha256 = ?";
 
 int chat_app_get(struct chat_db *db, const char *token, size_t len,
 		 struct chat_app *app)
 {
 	unsigned char sha[CHAT_SHA256_LEN];
 	unsigned long slen, nlen = 0;
-	MYSQL_BIND p[1], r[5];
+	MYSQL_BIND p[1], r[6];
 	int rc;
 
 	memset(app, 0, sizeof(*app));
@@ -101,6 +103,7 @@ int chat_app_get(struct chat_db *db, const char *token, size_t len,
 	chat_bind_u64(&r[2], &app->chats_count);
 	chat_bind_i64(&r[3], &app->created_at);
 	chat_bind_i64(&r[4], &app->updated_at);
+	chat_bind_u64(&r[5], &app->version);
 	rc = chat_db_get_row(db, get_sql, p, r);
 	if (rc != 1)
 		return rc;
@@ -112,18 +115,35 @@ int chat_app_get(struct chat_db *db, const char *token, size_t len,
 }
 
 static const char rename_sql[] =
-	"UPDATE applications SET name = ?, updated_at = UTC_TIMESTAMP() "
-	"WHERE id = ?";
+	"UPDATE applications SET name = ?, updated_at = UTC_TIMESTAMP(), "
+	"version = version + 1 "
+	"WHERE id = ? AND (? = 0 OR (version = ? AND chats_count = ?))";
 
-int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
-		    size_t len)
+int chat_app_rename(struct chat_db *db, const struct chat_app *app,
+		    const char *name, size_t len, bool if_unchanged)
 {
+	uint64_t id = app->id, version = app->version,
+		 count = app->chats_count, cond = if_unchanged;
 	unsigned long nlen = len;
-	MYSQL_BIND p[2];
+	MYSQL_BIND p[5];
+	MYSQL_STMT *st;
 
 	chat_bind_str(&p[0], name, &nlen);
 	chat_bind_u64(&p[1], &id);
-	return chat_db_exec(db, rename_sql, p, NULL) ? 0 : -1;
+	chat_bind_u64(&p[2], &cond);
+	chat_bind_u64(&p[3], &version);
+	chat_bind_u64(&p[4], &count);
+	st = chat_db_exec(db, rename_sql, p, NULL);
+	if (!st)
+		return -1;
+	/* The connection reports found rows, so an unchanged name counts. */
+	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+}
+
+void chat_app_etag(const struct chat_app *app, struct chat_buf *out)
+{
+	chat_buf_addf(out, "\"a%llu.%llu\"", (unsigned long long)app->version,
+		      (unsigned long long)app->chats_count);
 }
 
 struct json_object *chat_app_json(const struct chat_app *app)

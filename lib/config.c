@@ -52,6 +52,8 @@ void chat_config_load(struct chat_config *cfg, const char *log_name)
 	cfg->worker_batch = uint_env("CHAT_WORKER_BATCH", 1000, 1, 10000);
 	cfg->worker_wait_ms = uint_env("CHAT_WORKER_WAIT_MS", 5, 1, 10000);
 	cfg->worker_tries = uint_env("CHAT_WORKER_TRIES", 5, 1, 1000);
+	cfg->idempotency_ttl = uint_env("CHAT_IDEMPOTENCY_TTL", 86400, 1,
+					30 * 86400);
 }
 
 void chat_config_url_shown(const char *url, struct chat_buf *out)

@@ -22,6 +22,7 @@ struct chat_config {
 	unsigned worker_batch;		/* jobs per worker batch */
 	unsigned worker_wait_ms;	/* longest wait to fill a batch */
 	unsigned worker_tries;		/* before a job is dead-lettered */
+	unsigned idempotency_ttl;	/* seconds an Idempotency-Key is kept */
 	const char *log_name;		/* program name in log lines */
 };
 

@@ -47,9 +47,12 @@ static const char *reason(int status)
 	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 422: return "Unprocessable Entity";
 	case 429: return "Too Many Requests";
@@ -235,6 +238,132 @@ void chat_res_unavailable(struct chat_req *req, const char *what)
 {
 	chat_res_error(req, 503, "service_unavailable",
 		       "%s is unavailable; retry later.", what);
+}
+
+const char *chat_req_header(struct chat_req *req, const char *param)
+{
+	return FCGX_GetParam(param, req->fcgi->envp);
+}
+
+static const char *skip_ows(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/*
+ * RFC 9110: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc being
+ * 0x21, 0x23-0x7E or obs-text; a list separates them with commas and
+ * optional white space.
+ */
+bool chat_etag_match(const char *list, const char *etag, bool weak)
+{
+	const char *p = skip_ows(list);
+	size_t elen = strlen(etag);
+	bool hit = false;
+
+	if (*p == '*')
+		return *skip_ows(p + 1) == '\0';
+	while (*p) {
+		bool is_weak = false;
+		const char *tag;
+
+		if (p[0] == 'W' && p[1] == '/') {
+			is_weak = true;
+			p += 2;
+		}
+		if (*p != '"')
+			return false;
+		tag = p++;
+		while (*p && *p != '"') {
+			unsigned char c = (unsigned char)*p;
+
+			if (c < 0x21 || c == 0x7f)
+				return false;
+			p++;
+		}
+		if (*p != '"')
+			return false;
+		p++;
+		if ((size_t)(p - tag) == elen && memcmp(tag, etag, elen) == 0 &&
+		    (weak || !is_weak))
+			hit = true;
+		p = skip_ows(p);
+		if (*p == ',')
+			p = skip_ows(p + 1);
+		else if (*p)
+			return false;
+	}
+	return hit;
+}
+
+bool chat_req_not_modified(struct chat_req *req, const char *etag)
+{
+	const char *inm = chat_req_header(req, "HTTP_IF_NONE_MATCH");
+
+	chat_res_header(req, "ETag: %s", etag);
+	if (!inm || !chat_etag_match(inm, etag, true))
+		return false;
+	chat_res_empty(req, 304);
+	return true;
+}
+
+void chat_res_precondition_failed(struct chat_req *req)
+{
+	chat_res_error(req, 412, "precondition_failed",
+		       "If-Match does not name the current version.");
+}
+
+void chat_res_idempotency_conflict(struct chat_req *req)
+{
+	chat_res_error(req, 409, "conflict",
+		       "This Idempotency-Key was used with a different "
+		       "request.");
+}
+
+int chat_req_precondition(struct chat_req *req, const char *etag,
+			  bool *given)
+{
+	const char *im = chat_req_header(req, "HTTP_IF_MATCH");
+
+	*given = false;
+	if (!im)
+		return 0;
+	if (*skip_ows(im) == '*' && chat_etag_match(im, etag, false))
+		return 0;
+	if (!chat_etag_match(im, etag, false)) {
+		chat_res_precondition_failed(req);
+		return -1;
+	}
+	*given = true;
+	return 0;
+}
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+int chat_req_idempotency_key(struct chat_req *req, const char **key,
+			     size_t *len)
+{
+	const char *k = chat_req_header(req, "HTTP_IDEMPOTENCY_KEY");
+	size_t n = 0;
+
+	*key = NULL;
+	*len = 0;
+	if (!k)
+		return 0;
+	while (k[n] && n <= IDEMPOTENCY_KEY_MAX &&
+	       (unsigned char)k[n] >= 0x21 && (unsigned char)k[n] <= 0x7e)
+		n++;
+	if (n == 0 || n > IDEMPOTENCY_KEY_MAX || k[n]) {
+		chat_res_error(req, 400, "bad_request",
+			       "Idempotency-Key must be 1 to 255 visible "
+			       "ASCII characters.");
+		return -1;
+	}
+	*key = k;
+	*len = n;
+	return 0;
 }
 
 int chat_req_json(struct chat_req *req, struct json_object **obj)

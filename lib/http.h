@@ -102,7 +102,7 @@ void chat_res_raw(struct chat_req *req, int status, const char *json,
 __attribute__((format(printf, 4, 5)))
 void chat_res_error(struct chat_req *req, int status, const char *code,
 		    const char *fmt, ...);
-/* Send a status with no body (204). */
+/* Send a status with no body (204, 304). */
 void chat_res_empty(struct chat_req *req, int status);
 
 /*
@@ -130,6 +130,49 @@ void chat_res_search_page(struct chat_req *req, struct json_object *results,
 /* The common failures, worded once. */
 void chat_res_not_found(struct chat_req *req, const char *what);
 void chat_res_unavailable(struct chat_req *req, const char *what);
+
+/*
+ * A request header as nginx passes it (HTTP_IF_MATCH for If-Match), or
+ * NULL when absent.  The string belongs to the request.
+ */
+const char *chat_req_header(struct chat_req *req, const char *param);
+
+/*
+ * Does the If-Match or If-None-Match value `list` (a comma-separated list
+ * of entity tags, or "*") name `etag` (quoted, as sent)?  With `weak`
+ * false (If-Match) a W/ tag never matches; with `weak` true
+ * (If-None-Match) the W/ prefix is ignored.  A value that is not a valid
+ * list matches nothing.
+ */
+bool chat_etag_match(const char *list, const char *etag, bool weak);
+
+/*
+ * Conditional requests on one object whose current entity tag is `etag`.
+ * chat_req_not_modified (GET): adds the ETag header to the response;
+ * when If-None-Match names `etag` (or is "*"), answers 304 with no body
+ * and returns true.
+ * chat_req_precondition (PATCH, PUT, DELETE): returns 0 with *given
+ * false when If-Match is absent or "*" (which any existing object
+ * matches), 0 with *given true when it names `etag` (the caller then
+ * makes its write conditional on the version read, so that a change
+ * since is caught in the same SQL statement), or answers 412 and
+ * returns -1.
+ */
+bool chat_req_not_modified(struct chat_req *req, const char *etag);
+int chat_req_precondition(struct chat_req *req, const char *etag,
+			  bool *given);
+/* Answer 412 precondition_failed. */
+void chat_res_precondition_failed(struct chat_req *req);
+/* Answer 409 conflict: an Idempotency-Key used with another request. */
+void chat_res_idempotency_conflict(struct chat_req *req);
+
+/*
+ * Read the Idempotency-Key header.  Returns 0 with *key NULL when absent,
+ * 0 with *key and *len set when it is 1-255 visible ASCII characters, or
+ * answers 400 and returns -1.
+ */
+int chat_req_idempotency_key(struct chat_req *req, const char **key,
+			     size_t *len);
 
 /*
  * Parse the request body as a JSON object for handler use.  On success

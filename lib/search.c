@@ -3,10 +3,16 @@
  * indexing, deletes and the contract's search, over chat_es_request.
  *
  * Why the analyzers of lib/search-index.json look as they do:
- *  - One char filter, chat_word_breaks, turns every run of characters
- *    that are not letters, digits or combining marks (\p{L}\p{Nd}\p{M},
- *    Java's classes) into one space; every analyzer starts with it, so
- *    all fields agree on what a word is.
+ *  - Two char filters say what a word is, the same for every analyzer,
+ *    so that all fields agree: chat_word_breaks turns every run of
+ *    characters that are not letters, digits, combining marks or
+ *    connector punctuation (\p{L}\p{Nd}\p{M}\p{Pc}, Java's classes)
+ *    into one space; chat_connectors then drops the connectors (`_` and
+ *    its look-alikes) that do not stand between two word characters, so
+ *    that, as Unicode's word rules have it, "h_llo" stays one word and
+ *    "hello_" is "hello".  Each is a character class or a possessive run
+ *    of one: an alternation inside a repeated group makes Java's regex
+ *    recurse per character, which overflows its stack on long bodies.
  *  - body.tri is the 3-grams of the whole normalised text, spaces
  *    included ("hello world" gives hel ell llo "lo " "o w" " wo" wor ...),
  *    lowercased.  A query word of three or more characters is a

@@ -627,7 +627,7 @@ part_redis_ceiling() {
 			-a "$CHAT_REDIS_PASSWORD" -c 64 \
 			-n "$BENCH_REDIS_REQUESTS" --csv EVALSHA "$sha" 4 "$p:n" "$p:del" \
 			"$p:c1:n" "chat:{s$shard}:bench-jobs" 1 '' '' "$app" \
-			"$(date +%s)" "$body" 2>&1)
+			"$(date +%s)" 86400 '' "$body" 2>&1)
 		line=$(printf '%s\n' "$out" | grep '^"EVALSHA' | tail -n 1)
 		[ -n "$line" ] || { say "redis-benchmark: $out"; return 1; }
 		# "test","rps","avg","min","p50","p95","p99","max"

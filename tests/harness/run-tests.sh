@@ -39,6 +39,10 @@
 #                 (default var/test and ports 18080, 13307, 16380, 19250), for
 #                 two test runs side by side; the directory is wiped at the
 #                 start of each run
+#   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
+#                 stack lives (tests/bench/bench.sh), kept for it
+#   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
+#                 (default 30 s, so that test_idempotency sees keys expire)
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
 #   CHAT_SYNC_INTERVAL, CHAT_TIMEOUT_MS  passed on to the test stack; every
 #                 other CHAT_* setting is replaced by the test stack's own, so
@@ -312,7 +316,8 @@ fi
 while IFS= read -r var; do
 	case $var in
 	CHAT_SKIP_SEARCH | CHAT_FCGI_PROCS | CHAT_WORKERS | CHAT_RATE | \
-		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_*) ;;
+		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_* | \
+		CHAT_BENCH_*) ;;
 	CHAT_*) unset "$var" ;;
 	esac
 done < <(compgen -e)
@@ -323,6 +328,9 @@ export CHAT_REDIS_PORT=${CHAT_TEST_REDIS_PORT:-16380}
 export CHAT_ES_PORT=${CHAT_TEST_ES_PORT:-19250}
 # shellcheck source=env.sh
 . "$here/env.sh"
+# Idempotency keys expire within the run, so that test_idempotency can
+# see it happen (the programs' default is 24 hours).
+export CHAT_IDEMPOTENCY_TTL=${CHAT_TEST_IDEMPOTENCY_TTL:-30}
 
 if [ ${#integ_bins[@]} -eq 0 ]; then
 	say "no integration tests found in tests/integration"

@@ -30,7 +30,7 @@ struct http_res {
 	char *body;		/* NUL-terminated; len is authoritative */
 	size_t len;
 	struct json_object *json;	/* the body parsed, if it is JSON */
-	char *content_type, *location, *allow, *link, *retry_after;
+	char *content_type, *location, *allow, *link, *retry_after, *etag;
 	char *cache_control;
 	char *what;		/* "METHOD /path" of the request, for messages */
 };
@@ -75,7 +75,7 @@ bool json_has_key_deep(struct json_object *v, const char *key);
 /*
  * Assert what the contract says of every response: Content-Type exactly
  * "application/json; charset=utf-8" and a JSON body with no "id" key at
- * any depth; for a 204, no body at all.
+ * any depth; for a 204 or 304, no body at all.
  */
 void http_assert_contract(const struct http_res *res);
 /*

@@ -1244,17 +1244,33 @@ static char *url_encode(const char *s)
 	return chat_buf_detach(&b, NULL);
 }
 
-/* The next word of s (ASCII letters and digits) at or after *i. */
+static bool word_byte(char c)
+{
+	return isalnum((unsigned char)c) && !((unsigned char)c & 0x80);
+}
+
+/*
+ * The next word of s at or after *i: ASCII letters and digits, with `_`
+ * between two of them belonging to the word (Unicode's word rules).
+ */
 static bool next_word(const char *s, size_t *i, size_t *off, size_t *len)
 {
-	while (s[*i] && !isalnum((unsigned char)s[*i]))
+	while (s[*i] && !word_byte(s[*i]))
 		(*i)++;
 	if (!s[*i])
 		return false;
 	*off = *i;
-	while (s[*i] && isalnum((unsigned char)s[*i]) &&
-	       !((unsigned char)s[*i] & 0x80))
-		(*i)++;
+	for (;;) {
+		size_t j;
+
+		while (word_byte(s[*i]))
+			(*i)++;
+		for (j = *i; s[j] == '_'; j++)
+			;
+		if (j == *i || !word_byte(s[j]))
+			break;
+		*i = j;
+	}
 	*len = *i - *off;
 	return true;
 }
