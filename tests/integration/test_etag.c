@@ -484,8 +484,8 @@ Test(etag, racing_updates_with_one_if_match, .timeout = 240)
 		free(etag);
 	}
 	/* Each round made exactly one change. */
-	cr_assert_eq(tdb_int("SELECT version FROM applications WHERE token = "
-			     "?", token, NULL), 1 + RACE_ROUNDS);
+	cr_assert_eq(tdb_int("SELECT version FROM applications WHERE "
+			     TDB_TOKEN_IS, token, NULL), 1 + RACE_ROUNDS);
 	free(e2);
 	free(token2);
 	free(msg);
@@ -497,7 +497,7 @@ Test(etag, racing_updates_with_one_if_match, .timeout = 240)
 
 static int64_t app_id(const char *token)
 {
-	return tdb_int("SELECT id FROM applications WHERE token = ?", token,
+	return tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS, token,
 		       NULL);
 }
 

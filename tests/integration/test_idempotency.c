@@ -45,7 +45,7 @@ static char *key_header(const char *key)
 
 static int64_t app_id(const char *token)
 {
-	int64_t id = tdb_int("SELECT id FROM applications WHERE token = ?",
+	int64_t id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 
 	cr_assert_gt(id, 0, "no application row for the token");
@@ -122,8 +122,8 @@ static int64_t message_rows(const char *token, int64_t chat)
 	char *c = http_path("%lld", (long long)chat);
 	int64_t n = tdb_int("SELECT COUNT(*) FROM messages m JOIN chats c ON "
 			    "c.id = m.chat_id JOIN applications a ON a.id = "
-			    "c.application_id WHERE a.token = ? AND "
-			    "c.number = ?", token, c, NULL);
+			    "c.application_id WHERE a." TDB_TOKEN_IS
+			    " AND c.number = ?", token, c, NULL);
 
 	free(c);
 	return n;
@@ -203,7 +203,7 @@ Test(idempotency, racing_chats_with_one_key_get_one_number)
 	one = http_path("%s/%lld", path, (long long)n);
 	cr_assert(wait_status(one, 200, PERSIST_MS));
 	cr_assert_eq(tdb_int("SELECT COUNT(*) FROM chats c JOIN applications "
-			     "a ON a.id = c.application_id WHERE a.token = ?",
+			     "a ON a.id = c.application_id WHERE a." TDB_TOKEN_IS,
 			     token, NULL), 1);
 	par_results_release(r, RACERS);
 	free(one);
