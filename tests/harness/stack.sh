@@ -620,12 +620,17 @@ write_nginx_conf() {
 		rate=$CHAT_LIMITS_TOKEN_RATE burst=$CHAT_LIMITS_TOKEN_BURST
 		read_rate=$rate read_burst=$burst search_rate=$rate search_burst=$burst
 	fi
+	local real_ip='# the client address is the peer'
+	# The tests of the limits send from other addresses, IPv6 /64s among
+	# them, through X-Forwarded-For (only nginx-limits trusts it).
+	[ "$name" = nginx ] || real_ip='set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;'
 	local user_line='# not started as root: workers run as the user who started nginx'
 	[ "$is_root" -eq 0 ] || user_line='user chat chat;'
 	local -a subst=(
 		-e "s|@USER@|$(sed_quote "$user_line")|g"
 		-e "s|@VAR@|$(sed_quote "$CHAT_VAR")|g"
 		-e "s|@NAME@|$(sed_quote "$name")|g"
+		-e "s|@REAL_IP@|$(sed_quote "$real_ip")|g"
 		-e "s|@NGINX_DIR@|$(sed_quote "$dir")|g"
 		-e "s|@HTTP_PORT@|$(sed_quote "$port")|g"
 		-e "s|@RUN_DIR@|$(sed_quote "$run_dir")|g"

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -289,26 +290,60 @@ Test(limits, per_token_and_class)
 	free(b);
 }
 
-/* A connection to nginx-limits with a request whose body never comes. */
-static int hold_request(const char *path)
+static int connect_limits(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct chat_buf req;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 10 };
 
 	cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
 	sa.sin_port = htons((uint16_t)limits_port());
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
 		     "connect: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/*
+ * A connection to nginx-limits with a request whose body never comes,
+ * from `from` (X-Forwarded-For, which nginx-limits trusts from
+ * 127.0.0.1; NULL: from 127.0.0.1 itself).
+ */
+static int hold_request(const char *path, const char *from)
+{
+	struct chat_buf req;
+	int fd = connect_limits();
+
 	chat_buf_init(&req);
 	chat_buf_addf(&req, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		      "Content-Type: application/json\r\n"
-		      "Content-Length: 100\r\n\r\n{", path);
+		      "Content-Type: application/json\r\n", path);
+	if (from)
+		chat_buf_addf(&req, "X-Forwarded-For: %s\r\n", from);
+	chat_buf_adds(&req, "Content-Length: 100\r\n\r\n{");
 	cr_assert_eq(send(fd, req.data, req.len, MSG_NOSIGNAL),
 		     (ssize_t)req.len);
 	chat_buf_release(&req);
 	return fd;
+}
+
+/* The status of GET /health on nginx-limits sent from `from`. */
+static int health_from(const char *from)
+{
+	char req[256], resp[64] = "";
+	int fd = connect_limits(), status = 0;
+	ssize_t n;
+
+	snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nHost: 127.0.0.1"
+		 "\r\nX-Forwarded-For: %s\r\nConnection: close\r\n\r\n",
+		 from);
+	cr_assert_eq(send(fd, req, strlen(req), MSG_NOSIGNAL),
+		     (ssize_t)strlen(req));
+	n = recv(fd, resp, sizeof(resp) - 1, 0);
+	if (n > 0 && sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+		status = 0;
+	close(fd);
+	return status;
 }
 
 static bool health_200_on_limits(void *arg)
@@ -324,8 +359,8 @@ static bool health_200_on_limits(void *arg)
 
 Test(limits, requests_in_progress_per_address)
 {
-	char *token = app_with_chat("limits conn");
-	char *path = http_path("/applications/%s/chats/1/messages", token);
+	/* POST /health: held while nginx waits for the body, no token. */
+	const char *path = "/health";
 	CURL *curl = curl_easy_init();
 	struct answer a;
 	int fds[4];
@@ -334,7 +369,7 @@ Test(limits, requests_in_progress_per_address)
 		  "nginx-limits: GET /health is not 200 to begin with");
 	/* The limit is 4: four requests waiting for their bodies... */
 	for (int i = 0; i < 4; i++)
-		fds[i] = hold_request(path);
+		fds[i] = hold_request(path, NULL);
 	msleep(300);
 	/* ...and a fifth from the same address is refused at once. */
 	ask(curl, limits_port(), "GET", "/health", NULL, &a);
@@ -346,8 +381,44 @@ Test(limits, requests_in_progress_per_address)
 	cr_assert(wait_until(health_200_on_limits, curl, 5000),
 		  "GET /health still refused after the requests ended");
 	curl_easy_cleanup(curl);
-	free(path);
-	free(token);
+}
+
+/*
+ * IPv6 addresses count by their /64: four requests in progress from four
+ * hosts of one /64 use up its limit, while another /64, and IPv4 hosts,
+ * are unaffected.
+ */
+Test(limits, ipv6_counts_by_64)
+{
+	/* POST /health: held while nginx waits for the body, no token. */
+	const char *path = "/health";
+	static const char *const hosts[] = {
+		"2001:db8:a:b::1", "2001:db8:a:b::2", "2001:db8:a:b:1::3",
+		"2001:db8:a:b:ffff:ffff:ffff:fffe",
+	};
+	int fds[4], status;
+
+	for (int i = 0; i < 4; i++)
+		fds[i] = hold_request(path, hosts[i]);
+	msleep(300);
+	status = health_from("2001:db8:a:b:8000::9");
+	cr_assert_eq(status, 429, "a fifth host of the same /64: %d", status);
+	status = health_from("2001:db8:a:c::1");
+	cr_assert_eq(status, 200, "a host of the next /64: %d", status);
+	status = health_from("192.0.2.7");
+	cr_assert_eq(status, 200, "an IPv4 host: %d", status);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	/* IPv4 addresses count whole: four from one, a fifth from another. */
+	for (int i = 0; i < 4; i++)
+		fds[i] = hold_request(path, "192.0.2.8");
+	msleep(300);
+	status = health_from("192.0.2.8");
+	cr_assert_eq(status, 429, "a fifth request from 192.0.2.8: %d", status);
+	status = health_from("192.0.2.9");
+	cr_assert_eq(status, 200, "a request from 192.0.2.9: %d", status);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
 }
 
 /* ------------------------------------------------------------ /health */
