@@ -1,21 +1,43 @@
 /*
  * health - FastCGI program for /health: pings MariaDB, Redis and the
- * search engine and names whichever is down.
+ * search engine and names whichever is down.  Each process keeps its
+ * answer for CACHE_MS, so that a flood of /health is not a flood on the
+ * stores: at most one round of pings per process per CACHE_MS.
  */
+#include "clock.h"
 #include "ctx.h"
 #include "db.h"
 #include "es.h"
 #include "http.h"
 #include "redis.h"
 
+#define CACHE_MS 1000.0
+
+/* The last answer and when its pings were made. */
+static struct {
+	double at;
+	bool valid, mysql, redis, es;
+} last;
+
 static void health(struct chat_req *req)
 {
 	struct chat_ctx *ctx = req->ctx;
-	bool mysql = chat_db_ping(ctx->db) == 0;
-	bool redis = chat_redis_ping(ctx->redis);
-	bool es = chat_es_healthy(ctx->es);
-	struct json_object *obj = json_object_new_object();
-	bool ok = mysql && redis && es;
+	double now = chat_now_ms();
+	struct json_object *obj;
+	bool mysql, redis, es, ok;
+
+	if (!last.valid || now - last.at >= CACHE_MS) {
+		last.mysql = chat_db_ping(ctx->db) == 0;
+		last.redis = chat_redis_ping(ctx->redis);
+		last.es = chat_es_healthy(ctx->es);
+		last.at = now;
+		last.valid = true;
+	}
+	mysql = last.mysql;
+	redis = last.redis;
+	es = last.es;
+	ok = mysql && redis && es;
+	obj = json_object_new_object();
 
 	json_object_object_add(obj, "status",
 			       json_object_new_string(ok ? "ok" : "down"));

@@ -1,7 +1,8 @@
 /*
  * messages - FastCGI program for /applications/{token}/chats/{chat}/
- * messages and below: create (queued), list, search, show, update,
- * delete.
+ * messages and below: create (queued), list, show, update, delete.
+ * Search is the program cgi-bin/search, a pool of its own, so that a
+ * search engine that hangs holds no process that creates or reads.
  */
 #include <string.h>
 
@@ -17,7 +18,6 @@
 #include "messages.h"
 #include "queue.h"
 #include "search.h"
-#include "text.h"
 
 static const struct chat_field body_field = {
 	.name = "body",
@@ -100,42 +100,6 @@ static void list(struct chat_req *req)
 	else
 		chat_res_page(req, &page, last, more, limit);
 	chat_buf_release(&page);
-}
-
-static bool blank(const char *s)
-{
-	return s[strspn(s, " \t\r\n\f\v")] == '\0';
-}
-
-static void search(struct chat_req *req)
-{
-	struct json_object *arr = NULL;
-	struct chat_chat chat;
-	char *q = NULL;
-	uint64_t after;
-	unsigned limit, offset, next;
-
-	if (chat_query_get(req->query, "q", &q) <= 0 || blank(q)) {
-		chat_res_error(req, 400, "bad_request",
-			       "Query parameter 'q' is required and must not "
-			       "be blank.");
-		goto out;
-	}
-	/* `offset` comes from the Link of a page cut short by its size. */
-	if (chat_req_page(req, CHAT_SEARCH_PAGE_DEFAULT, &limit, &after) ||
-	    chat_req_offset(req, CHAT_SEARCH_WINDOW - 1, &offset) ||
-	    chat_lookup_chat(req, &chat))
-		goto out;
-	if (chat_search_page(req->ctx->es, chat.app, chat.number, q,
-			     strlen(q), offset, limit, &arr, &next)) {
-		chat_log_warn("search failed: %s", req->ctx->es->errstr);
-		chat_res_unavailable(req, "Search");
-		goto out;
-	}
-	chat_res_search_page(req, arr, q, next, limit);
-out:
-	json_object_put(arr);
-	free(q);
 }
 
 /*
@@ -345,7 +309,6 @@ static void delete(struct chat_req *req)
 static const struct chat_route routes[] = {
 	{ CHAT_GET, MESSAGES, list },
 	{ CHAT_POST, MESSAGES, create },
-	{ CHAT_GET, MESSAGES "/search", search },
 	{ CHAT_GET, MESSAGES "/{message}", show },
 	{ CHAT_PATCH, MESSAGES "/{message}", update },
 	{ CHAT_PUT, MESSAGES "/{message}", update },

@@ -748,6 +748,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	chat_ctx_init(&r.ctx, "reindex");
+	chat_config_for_jobs(&r.ctx.cfg);
 	chat_ctx_use_search(&r.ctx);
 	chat_buf_init(&r.stage_alias);
 	chat_buf_init(&r.es_url);

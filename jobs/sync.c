@@ -531,6 +531,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	chat_ctx_init(&s.ctx, "sync");
+	chat_config_for_jobs(&s.ctx.cfg);
 	chat_buf_init(&s.err);
 
 	locked = lock_acquire(&s);

@@ -44,7 +44,7 @@
 #define BACKOFF_MAX_MS 5000
 /* MariaDB down while jobs are retried one by one. */
 #define DB_DOWN_WAIT_MS (BACKOFF_MAX_MS / 10)
-/* A job MariaDB refused is retried after RETRY_BASE_MS << tries. */
+/* A job MariaDB refused is retried after RETRY_BASE_MS << tries (6 at most). */
 #define RETRY_BASE_MS 50U
 /* Redis down while reading jobs. */
 #define REDIS_DOWN_WAIT_MS 500
@@ -483,8 +483,7 @@ static int dead_letter(struct worker *w, size_t i, const char *reason)
 {
 	const struct chat_stream_entry *e = &w->batch.v[i];
 
-	return chat_stream_dead_letter(w->ctx.redis, e->shard, JOBS, e->id,
-				       reason);
+	return chat_stream_dead_letter(w->ctx.redis, JOBS, e, reason);
 }
 
 /*
@@ -515,8 +514,40 @@ static int persist_one_by_one(struct worker *w, struct chat_job *jobs, size_t n)
 				jobs[i].dead = "dead-lettered";
 				break;
 			}
-			chat_sleep_ms(RETRY_BASE_MS << tries);
+			chat_sleep_ms(RETRY_BASE_MS << (tries < 6 ? tries : 6));
 		}
+	}
+	return 0;
+}
+
+/*
+ * Delete the chat of job i, waiting while MariaDB is down; after
+ * CHAT_WORKER_TRIES failures for another reason the job is dead-lettered
+ * (its index entry is then not queued either).  Returns 0, or -1 when
+ * stopped or when the dead letter could not be written (the batch is then
+ * redone).
+ */
+static int delete_chat_tries(struct worker *w, struct job *jobs, size_t i)
+{
+	unsigned tries = 0;
+
+	while (delete_chat(w, &jobs[i])) {
+		if (stop_requested)
+			return -1;
+		if (chat_db_down(w->ctx.db)) {
+			chat_sleep_ms(BACKOFF_MAX_MS / 10);
+			continue;
+		}
+		if (++tries >= w->ctx.cfg.worker_tries) {
+			chat_buf_reset(&w->why);
+			chat_buf_addf(&w->why, "database: %s",
+				      w->ctx.db->errstr);
+			if (dead_letter(w, i, w->why.data))
+				return -1;
+			jobs[i].dead = "dead-lettered";
+			break;
+		}
+		chat_sleep_ms(RETRY_BASE_MS << (tries < 6 ? tries : 6));
 	}
 	return 0;
 }
@@ -562,15 +593,9 @@ static void process(struct worker *w)
 	}
 	if (!persisted)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		if (!live(&jobs[i], 'd'))
-			continue;
-		while (delete_chat(w, &jobs[i])) {
-			if (stop_requested)
-				return;
-			chat_sleep_ms(backoff);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		if (live(&jobs[i], 'd') && delete_chat_tries(w, jobs, i))
+			return;
 	if (queue_index(w, jobs, n)) {
 		chat_log_warn("index entries not queued (%s); the batch will "
 			      "be redone", w->ctx.redis->errstr);
@@ -681,6 +706,8 @@ int main(void)
 
 	chat_ctx_init(&w.ctx, "worker");
 	chat_ctx_init(&w.index_ctx, "worker");
+	chat_config_for_jobs(&w.ctx.cfg);
+	chat_config_for_jobs(&w.index_ctx.cfg);
 	chat_ctx_use_search(&w.index_ctx);
 	chat_stream_batch_init(&w.batch);
 	w.chat_ids = xcalloc(CHAT_IDS, sizeof(*w.chat_ids));

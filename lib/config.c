@@ -49,11 +49,17 @@ void chat_config_load(struct chat_config *cfg, const char *log_name)
 	cfg->es_url = str_env("CHAT_ES_URL", "http://127.0.0.1:9250");
 	cfg->es_index = str_env("CHAT_ES_INDEX", "messages");
 	cfg->timeout_ms = uint_env("CHAT_TIMEOUT_MS", 2000, 10, 600000);
+	cfg->mysql_timeout_ms = uint_env("CHAT_MYSQL_TIMEOUT_MS", 5000, 1000,
+					 600000);
+	cfg->es_timeout_ms = uint_env("CHAT_ES_TIMEOUT_MS", 2000, 10, 600000);
+	cfg->batch_timeout_ms = uint_env("CHAT_BATCH_TIMEOUT_MS", 30000, 1000,
+					 3600000);
 	cfg->worker_batch = uint_env("CHAT_WORKER_BATCH", 1000, 1, 10000);
 	cfg->worker_wait_ms = uint_env("CHAT_WORKER_WAIT_MS", 5, 1, 10000);
 	cfg->worker_tries = uint_env("CHAT_WORKER_TRIES", 5, 1, 1000);
 	cfg->idempotency_ttl = uint_env("CHAT_IDEMPOTENCY_TTL", 86400, 1,
 					30 * 86400);
+	cfg->dead_max = uint_env("CHAT_DEAD_MAX", 100000, 100, 100000000);
 }
 
 void chat_config_url_shown(const char *url, struct chat_buf *out)
@@ -74,4 +80,10 @@ void chat_config_url_shown(const char *url, struct chat_buf *out)
 	chat_buf_add(out, url, (size_t)(host - url));
 	chat_buf_adds(out, "***");
 	chat_buf_adds(out, at);
+}
+
+void chat_config_for_jobs(struct chat_config *cfg)
+{
+	cfg->mysql_timeout_ms = cfg->batch_timeout_ms;
+	cfg->es_timeout_ms = cfg->batch_timeout_ms;
 }

@@ -18,11 +18,17 @@ struct chat_config {
 	const char *redis_password;	/* NULL: no AUTH */
 	const char *es_url;		/* e.g. http://127.0.0.1:9250 */
 	const char *es_index;		/* the alias searched and written */
-	unsigned timeout_ms;		/* per backing-store operation */
+	unsigned timeout_ms;		/* connecting to a store; Redis
+					   commands */
+	unsigned mysql_timeout_ms;	/* one SQL statement's reply */
+	unsigned es_timeout_ms;		/* one search engine request */
+	unsigned batch_timeout_ms;	/* the jobs' statements and bulk
+					   requests (chat_config_for_jobs) */
 	unsigned worker_batch;		/* jobs per worker batch */
 	unsigned worker_wait_ms;	/* longest wait to fill a batch */
 	unsigned worker_tries;		/* before a job is dead-lettered */
 	unsigned idempotency_ttl;	/* seconds an Idempotency-Key is kept */
+	unsigned dead_max;		/* dead-letter entries kept per shard */
 	const char *log_name;		/* program name in log lines */
 };
 
@@ -36,5 +42,12 @@ void chat_config_load(struct chat_config *cfg, const char *log_name);
  */
 struct chat_buf;
 void chat_config_url_shown(const char *url, struct chat_buf *out);
+
+/*
+ * For the programs that work in batches (worker, sync, reindex): their
+ * statements and bulk requests carry thousands of rows, and nobody waits
+ * on them, so the SQL and search timeouts become batch_timeout_ms.
+ */
+void chat_config_for_jobs(struct chat_config *cfg);
 
 #endif

@@ -79,6 +79,8 @@ int chat_db_connect(struct chat_db *db)
 {
 	const struct chat_config *cfg = db->cfg;
 	unsigned timeout = cfg->timeout_ms / 1000 ? cfg->timeout_ms / 1000 : 1;
+	/* Whole seconds (the option's unit), rounded up. */
+	unsigned rw = (cfg->mysql_timeout_ms + 999) / 1000;
 	MYSQL *conn;
 
 	if (db->conn)
@@ -87,8 +89,11 @@ int chat_db_connect(struct chat_db *db)
 	if (!conn)
 		xdie("mysql_init: out of memory");
 	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	/* Reads wait for long batch deletes; writes are small. */
-	unsigned rw = timeout * 15;
+	/*
+	 * A statement whose reply takes longer ends the connection (the next
+	 * use reconnects): a request answers 503 instead of holding its
+	 * process.  The jobs' long batches get batch_timeout_ms.
+	 */
 	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &rw);
 	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &rw);
 	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctx.h"
 #include "xalloc.h"
@@ -79,6 +80,11 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	struct chat_buf url;
 	CURLcode rc;
 
+	if (chat_now_ms() < es->quiet_until) {
+		snprintf(es->errstr, sizeof(es->errstr),
+			 "search engine did not answer lately; not tried");
+		return -1;
+	}
 	chat_buf_init(&url);
 	chat_buf_addf(&url, "%s%s", es->cfg->es_url, path);
 	chat_buf_reset(resp);
@@ -91,8 +97,8 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)es->cfg->timeout_ms);
-	/* A hung engine must not hold up the worker's persistence long. */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)es->cfg->timeout_ms * 5);
+	/* The whole request: a hung engine costs a search 503, not a process. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)es->cfg->es_timeout_ms);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -109,6 +115,8 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	if (rc != CURLE_OK) {
 		snprintf(es->errstr, sizeof(es->errstr), "%s",
 			 curl_easy_strerror(rc));
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			es->quiet_until = chat_now_ms() + es->cfg->es_timeout_ms;
 		return -1;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);

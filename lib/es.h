@@ -26,6 +26,7 @@ struct chat_es {
 	void *headers;			/* struct curl_slist * */
 	const struct chat_config *cfg;
 	size_t reply_max;		/* CHAT_ES_REPLY_MAX unless changed */
+	double quiet_until;		/* chat_now_ms(): no request before */
 	char errstr[128];
 };
 
@@ -37,8 +38,12 @@ void chat_es_free(struct chat_es *es);
  * Send `method` to the server's `path` (starting with '/') with an
  * optional JSON (or NDJSON for _bulk) body.  On a response of any status
  * returns 0 with *status set and the body in `resp` (reset first).
- * Returns -1 when the server could not be reached or its reply is longer
- * than es->reply_max (errstr set; the transfer is cut there).
+ * Returns -1 when the server could not be reached, did not answer within
+ * cfg->es_timeout_ms, or its reply is longer than es->reply_max (errstr
+ * set; the transfer is cut there).  After a server that did not answer in
+ * time, the handle sends nothing for the next es_timeout_ms and fails at
+ * once: requests queued behind a hung engine are answered quickly instead
+ * of each waiting out the timeout.
  */
 int chat_es_request(struct chat_es *es, const char *method, const char *path,
 		    const char *body, size_t len, long *status,

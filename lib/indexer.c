@@ -290,9 +290,8 @@ static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
 		chat_buf_addf(&ix->why, "index: message %llu: %s",
 			      (unsigned long long)d->docs[i].number,
 			      ix->ctx->es->errstr);
-		if (chat_stream_dead_letter(ix->ctx->redis, e->shard,
-					    CHAT_INDEX_STREAM, e->id,
-					    ix->why.data))
+		if (chat_stream_dead_letter(ix->ctx->redis, CHAT_INDEX_STREAM,
+					    e, ix->why.data))
 			return failed(ix, "Redis", ix->ctx->redis->errstr);
 	}
 	chat_bulk_reset(d);
@@ -520,8 +519,7 @@ static int apply_entry(struct chat_indexer *ix, size_t entry)
 	return ix->nwants >= WANTS_MAX ? apply_wants(ix) : 0;
 bad:
 	ix->nwants = undo;	/* none of a malformed entry is applied */
-	if (chat_stream_dead_letter(ix->ctx->redis, e->shard,
-				    CHAT_INDEX_STREAM, e->id,
+	if (chat_stream_dead_letter(ix->ctx->redis, CHAT_INDEX_STREAM, e,
 				    "malformed index entry"))
 		return failed(ix, "Redis", ix->ctx->redis->errstr);
 	return 0;

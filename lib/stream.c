@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "config.h"
 #include "log.h"
 #include "queue.h"
 #include "redis.h"
@@ -290,22 +291,184 @@ const redisReply *chat_stream_field(const struct chat_stream_entry *e,
 	return NULL;
 }
 
-int chat_stream_dead_letter(struct chat_redis *r, unsigned shard,
-			    const char *name, const char *id,
+int chat_stream_dead_letter(struct chat_redis *r, const char *name,
+			    const struct chat_stream_entry *e,
 			    const char *reason)
 {
-	struct chat_buf key;
+	const redisReply *f = e->fields;
+	size_t nf = f ? f->elements : 0;
+	const char **argv = xcalloc(12 + nf, sizeof(*argv));
+	size_t *lens = xcalloc(12 + nf, sizeof(*lens));
+	struct chat_buf key, max;
 	redisReply *reply;
-	int rc;
+	int argc = 0, rc;
 
 	chat_buf_init(&key);
-	shard_key(&key, shard, "dead");
-	reply = chat_redis_cmd(r, "XADD %s * stream %s job %s reason %s",
-			       key.data, name, id ? id : "-", reason);
+	chat_buf_init(&max);
+	shard_key(&key, e->shard, "dead");
+	chat_buf_addf(&max, "%u", r->cfg->dead_max);
+	argv[argc++] = "XADD";
+	argv[argc++] = key.data;
+	argv[argc++] = "MAXLEN";
+	argv[argc++] = "~";
+	argv[argc++] = max.data;
+	argv[argc++] = "*";
+	argv[argc++] = "stream";
+	argv[argc++] = name;
+	argv[argc++] = "job";
+	argv[argc++] = e->id ? e->id : "-";
+	argv[argc++] = "reason";
+	argv[argc++] = reason;
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	/* XREADGROUP gives the fields as strings, in pairs. */
+	for (size_t i = 0; i + 1 < nf; i++) {
+		argv[argc] = f->element[i]->str;
+		lens[argc++] = f->element[i]->len;
+		argv[argc] = f->element[i + 1]->str;
+		lens[argc++] = f->element[++i]->len;
+	}
+	reply = chat_redis_argv(r, argc, argv, lens);
 	rc = reply && reply->type == REDIS_REPLY_STRING ? 0 : -1;
 	freeReplyObject(reply);
 	chat_buf_release(&key);
-	chat_log_error("%s entry %s dead-lettered: %s", name, id ? id : "-",
-		       reason);
+	chat_buf_release(&max);
+	free(argv);
+	free(lens);
+	chat_log_error("%s entry %s dead-lettered: %s", name,
+		       e->id ? e->id : "-", reason);
 	return rc;
+}
+
+/* Move dead record `d` ([id, [field, value, ...]]) back; 1, 0 or -1. */
+static int replay_one(struct chat_redis *r, unsigned shard,
+		      const char *dead_key, const char *name,
+		      const redisReply *d)
+{
+	const redisReply *f = d->element[1];
+	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+	const char *del[] = { "XDEL", dead_key, d->element[0]->str };
+	const char *stream = NULL, **argv = NULL;
+	size_t *lens = NULL, skip = 0;
+	struct chat_buf key;
+	redisReply *reply = NULL;
+	int argc = 0, rc = 0, sent = 0;
+
+	chat_buf_init(&key);
+	/* The record's own fields come first: stream, job, reason. */
+	for (size_t i = 0; i + 1 < f->elements && i < 6; i += 2) {
+		const redisReply *k = f->element[i], *v = f->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			break;
+		if (strcmp(k->str, "stream") == 0)
+			stream = v->str;
+		skip = i + 2;
+	}
+	if (!stream || skip != 6 || f->elements <= skip ||
+	    (name && strcmp(stream, name) != 0))
+		goto out;
+	argv = xcalloc(f->elements + 3, sizeof(*argv));
+	lens = xcalloc(f->elements + 3, sizeof(*lens));
+	shard_key(&key, shard, stream);
+	argv[argc] = "XADD";
+	lens[argc++] = 4;
+	argv[argc] = key.data;
+	lens[argc++] = key.len;
+	argv[argc] = "*";
+	lens[argc++] = 1;
+	for (size_t i = skip; i < f->elements; i++) {
+		argv[argc] = f->element[i]->str;
+		lens[argc++] = f->element[i]->len;
+	}
+	/* Both or neither: a crash cannot lose the job or replay it twice. */
+	rc = -1;
+	if (chat_redis_append(r, 1, multi, NULL))
+		goto out;
+	sent++;
+	if (chat_redis_append(r, argc, argv, lens))
+		goto out;
+	sent++;
+	if (chat_redis_append(r, 3, del, NULL))
+		goto out;
+	sent++;
+	if (chat_redis_append(r, 1, exec, NULL))
+		goto out;
+	sent++;
+	for (; sent > 0; sent--) {
+		freeReplyObject(reply);
+		reply = chat_redis_reply(r);
+		if (!reply)
+			goto out;
+	}
+	/* EXEC's reply: [stream id, 1]. */
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING)
+		rc = 1;
+out:
+	/* Replies of commands sent but not read yet. */
+	for (; sent > 0; sent--)
+		freeReplyObject(chat_redis_reply(r));
+	freeReplyObject(reply);
+	chat_buf_release(&key);
+	free(argv);
+	free(lens);
+	return rc;
+}
+
+long chat_stream_replay(struct chat_redis *r, unsigned shard,
+			const char *name, unsigned max)
+{
+	struct chat_buf key, start, count;
+	redisReply *reply = NULL;
+	long moved = 0;
+
+	chat_buf_init(&key);
+	chat_buf_init(&start);
+	chat_buf_init(&count);
+	shard_key(&key, shard, "dead");
+	chat_buf_adds(&start, "-");
+	while (moved < (long)max) {
+		const char *argv[] = { "XRANGE", key.data, start.data, "+",
+				       "COUNT", NULL };
+		size_t n;
+
+		chat_buf_reset(&count);
+		chat_buf_addf(&count, "%u", 100U);
+		argv[5] = count.data;
+		freeReplyObject(reply);
+		reply = chat_redis_argv(r, 6, argv, NULL);
+		if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+			moved = -1;
+			break;
+		}
+		n = reply->elements;
+		for (size_t i = 0; i < n && moved < (long)max; i++) {
+			const redisReply *d = reply->element[i];
+			int rc;
+
+			if (d->type != REDIS_REPLY_ARRAY || d->elements != 2 ||
+			    d->element[1]->type != REDIS_REPLY_ARRAY)
+				continue;
+			rc = replay_one(r, shard, key.data, name, d);
+			if (rc < 0) {
+				moved = -1;
+				goto out;
+			}
+			moved += rc;
+		}
+		if (n < 100)
+			break;
+		/* Exclusive start after the last id seen. */
+		chat_buf_reset(&start);
+		chat_buf_addf(&start, "(%s",
+			      reply->element[n - 1]->element[0]->str);
+	}
+out:
+	freeReplyObject(reply);
+	chat_buf_release(&key);
+	chat_buf_release(&start);
+	chat_buf_release(&count);
+	return moved;
 }

@@ -80,12 +80,26 @@ const redisReply *chat_stream_field(const struct chat_stream_entry *e,
 				    const char *field);
 
 /*
- * Append to shard `shard`'s dead-letter stream "chat:{sK}:dead" a record
- * of entry `id` of stream `name` and why it was given up.  Returns 0 or
- * -1.
+ * Append to the dead-letter stream "chat:{sK}:dead" of the entry's shard
+ * a record of entry `e` of stream `name` and why it was given up: the
+ * fields "stream" (name), "job" (the entry id), "reason", then every
+ * field of the entry as it was (the body of a create included), so that
+ * chat_stream_replay can put it back.  The dead stream is capped at
+ * about cfg->dead_max entries (XADD MAXLEN ~).  Returns 0 or -1.
  */
-int chat_stream_dead_letter(struct chat_redis *r, unsigned shard,
-			    const char *name, const char *id,
+int chat_stream_dead_letter(struct chat_redis *r, const char *name,
+			    const struct chat_stream_entry *e,
 			    const char *reason);
+
+/*
+ * Move up to `max` dead-lettered entries of shard `shard` whose stream is
+ * `name` (any stream when NULL), oldest first, back onto their stream:
+ * each is appended to "chat:{sK}:<stream>" with its original fields and
+ * removed from the dead stream in one MULTI/EXEC.  Records without
+ * original fields (written before they were kept) are left alone.
+ * Returns how many were moved, or -1 (r->errstr).
+ */
+long chat_stream_replay(struct chat_redis *r, unsigned shard,
+			const char *name, unsigned max);
 
 #endif

@@ -2,8 +2,9 @@
 # docker-entrypoint.sh - the roles of the chat-backend image, one per
 # service of docker-compose.yml (jobs/deploy/Dockerfile):
 #
-#   fcgi          the FastCGI programs applications, chats, messages and
-#                 health under spawn-fcgi, $CHAT_FCGI_PROCS processes each
+#   fcgi          the FastCGI programs applications, chats, messages,
+#                 search (the search route, a pool of its own) and health
+#                 under spawn-fcgi, $CHAT_FCGI_PROCS processes each
 #                 (default 4), sockets in /run/chat-backend (a volume that
 #                 nginx mounts too); exits when a process dies, so that
 #                 the restart policy starts the pools afresh
@@ -30,7 +31,7 @@ prefix=${here%/lib/chat-backend}
 pkglib=$prefix/lib/chat-backend
 pkgdata=$prefix/share/chat-backend
 run_dir=/run/chat-backend
-programs=(applications chats messages health)
+programs=(applications chats messages search health)
 # The nginx image's workers run as user and group nginx, gid 101: the
 # image creates a group with that gid for the sockets.
 sock_group=nginx
@@ -196,8 +197,19 @@ health_process() {
 role_nginx_config() {
 	local conf_out=/etc/chat-nginx docs_out=/srv/chat-docs
 	local rate=${CHAT_RATE:-10r/s} burst=${CHAT_BURST:-20} f
-	[[ $rate =~ ^[0-9]+r/[sm]$ ]] || die "CHAT_RATE=$rate is not like 10r/s"
-	[[ $burst =~ ^[0-9]+$ ]] || die "CHAT_BURST=$burst is not a number"
+	local token_rate=${CHAT_TOKEN_RATE:-50r/s} token_burst=${CHAT_TOKEN_BURST:-500}
+	local read_rate=${CHAT_TOKEN_READ_RATE:-100r/s} read_burst=${CHAT_TOKEN_READ_BURST:-1000}
+	local search_rate=${CHAT_TOKEN_SEARCH_RATE:-10r/s} search_burst=${CHAT_TOKEN_SEARCH_BURST:-50}
+	local addr_conn=${CHAT_ADDR_CONN:-256}
+	for f in CHAT_RATE="$rate" CHAT_TOKEN_RATE="$token_rate" \
+		CHAT_TOKEN_READ_RATE="$read_rate" CHAT_TOKEN_SEARCH_RATE="$search_rate"; do
+		[[ ${f#*=} =~ ^[0-9]+r/[sm]$ ]] || die "$f is not like 10r/s"
+	done
+	for f in CHAT_BURST="$burst" CHAT_TOKEN_BURST="$token_burst" \
+		CHAT_TOKEN_READ_BURST="$read_burst" CHAT_TOKEN_SEARCH_BURST="$search_burst" \
+		CHAT_ADDR_CONN="$addr_conn"; do
+		[[ ${f#*=} =~ ^[0-9]+$ ]] || die "$f is not a number"
+	done
 	if [ ! -d "$conf_out" ] || [ ! -d "$docs_out" ]; then
 		die "mount the nginx configuration volume on $conf_out and the docs volume on $docs_out"
 	fi
@@ -209,6 +221,10 @@ role_nginx_config() {
 		sed -e "s|@RUN_DIR@|$run_dir|g" \
 			-e "s|@DOCS_DIR@|/usr/share/chat-backend/docs|g" \
 			-e "s|@RATE@|$rate|g" -e "s|@BURST@|$burst|g" \
+			-e "s|@TOKEN_RATE@|$token_rate|g" -e "s|@TOKEN_BURST@|$token_burst|g" \
+			-e "s|@TOKEN_READ_RATE@|$read_rate|g" -e "s|@TOKEN_READ_BURST@|$read_burst|g" \
+			-e "s|@TOKEN_SEARCH_RATE@|$search_rate|g" -e "s|@TOKEN_SEARCH_BURST@|$search_burst|g" \
+			-e "s|@ADDR_CONN@|$addr_conn|g" \
 			"$pkgdata/nginx/$f" >"$conf_out/chat/$f"
 	done
 	cp -- "$pkgdata/docker/nginx-server.conf" "$conf_out/default.conf"

@@ -138,6 +138,11 @@ export CHAT_REDIS_PORT=${CHAT_BENCH_REDIS_PORT:-12380}
 export CHAT_ES_PORT=${CHAT_BENCH_ES_PORT:-12250}
 export CHAT_ES_URL=http://127.0.0.1:$CHAT_ES_PORT
 export CHAT_WORKERS=0
+# One token at full speed: the per-token and per-address limits out of the way.
+export CHAT_TOKEN_RATE=100000r/s CHAT_TOKEN_BURST=100000 \
+	CHAT_TOKEN_READ_RATE=100000r/s CHAT_TOKEN_READ_BURST=100000 \
+	CHAT_TOKEN_SEARCH_RATE=100000r/s CHAT_TOKEN_SEARCH_BURST=100000 \
+	CHAT_ADDR_CONN=60000
 # shellcheck source=../harness/env.sh
 . "$repo/tests/harness/env.sh"
 

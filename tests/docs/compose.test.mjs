@@ -224,7 +224,11 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
     const conf = join(dir, 'conf.d');
     mkdirSync(join(conf, 'chat'), { recursive: true });
     const subst = [...entrypoint.matchAll(/-e "s\|(@[A-Z_]+@)\|([^|]+)\|g"/g)].map((m) => [m[1], m[2]]);
-    const values = { '$run_dir': entrypoint.match(/^run_dir=(\S+)$/m)[1], '$rate': '10r/s', '$burst': '20' };
+    const values = {
+      '$run_dir': entrypoint.match(/^run_dir=(\S+)$/m)[1], '$rate': '10r/s', '$burst': '20',
+      '$token_rate': '50r/s', '$token_burst': '500', '$read_rate': '100r/s', '$read_burst': '1000',
+      '$search_rate': '10r/s', '$search_burst': '50', '$addr_conn': '256',
+    };
     for (const f of ['chat-http.conf', 'chat-api.conf', 'chat-default.conf']) {
       let text = read('nginx', f);
       for (const [ph, v] of subst) text = text.replaceAll(ph, values[v] ?? v);

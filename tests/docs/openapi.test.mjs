@@ -99,6 +99,8 @@ test('every operation documents the errors it can answer', () => {
     const has = (s) => Object.hasOwn(o.op.responses, String(s));
     assert.ok(has(503), `${where}: 503`);
     if (o.path.includes('{')) assert.ok(has(404), `${where}: 404`);
+    // nginx limits every request with a token, and requests in progress per address.
+    if (o.path.startsWith('/applications/{token}') || o.path === '/health') assert.ok(has(429), `${where}: 429`);
     if (o.op.requestBody) {
       assert.ok(has(400), `${where}: 400 (body not JSON or not an object)`);
       assert.ok(has(413), `${where}: 413 (body over 400 KiB)`);

@@ -48,6 +48,23 @@ REDISCLI_AUTH=$CHAT_REDIS_PASSWORD
 : "${CHAT_RATE:=10r/s}"
 : "${CHAT_BURST:=20}"
 : "${CHAT_SYNC_INTERVAL:=3600}"
+# Per-token limits of writes, reads and searches, and requests in progress
+# per client address (nginx/chat-http.conf, chat-api.conf). The local stack
+# leaves them out of the way, since the integration tests send hundreds of
+# requests at once with one token from one address (`make integration` runs
+# them against this stack); its second nginx, nginx-limits, has them low for
+# their own tests (stack.sh). Deployments take the defaults of README's
+# "Configuration" (compose, make install), e.g. 50r/s and 500 for writes.
+: "${CHAT_TOKEN_RATE:=100000r/s}"
+: "${CHAT_TOKEN_BURST:=100000}"
+: "${CHAT_TOKEN_READ_RATE:=100000r/s}"
+: "${CHAT_TOKEN_READ_BURST:=100000}"
+: "${CHAT_TOKEN_SEARCH_RATE:=100000r/s}"
+: "${CHAT_TOKEN_SEARCH_BURST:=100000}"
+: "${CHAT_ADDR_CONN:=60000}"
+# Redis: the queue lives there, so nothing is ever evicted; past this,
+# creates are answered 503 until the worker drains it.
+: "${CHAT_REDIS_MAXMEMORY:=1gb}"
 : "${CHAT_WORKERS:=1}"
 
 export CHAT_VAR CHAT_HTTP_PORT \
@@ -55,4 +72,7 @@ export CHAT_VAR CHAT_HTTP_PORT \
 	CHAT_MYSQL_DATABASE CHAT_MIGRATE_USER CHAT_MIGRATE_PASSWORD \
 	CHAT_REDIS_HOST CHAT_REDIS_PORT CHAT_REDIS_PASSWORD REDISCLI_AUTH \
 	CHAT_ES_PORT CHAT_ES_URL CHAT_ES_INDEX \
-	CHAT_FCGI_PROCS CHAT_RATE CHAT_BURST CHAT_SYNC_INTERVAL CHAT_WORKERS
+	CHAT_FCGI_PROCS CHAT_RATE CHAT_BURST CHAT_SYNC_INTERVAL CHAT_WORKERS \
+	CHAT_TOKEN_RATE CHAT_TOKEN_BURST CHAT_TOKEN_READ_RATE \
+	CHAT_TOKEN_READ_BURST CHAT_TOKEN_SEARCH_RATE CHAT_TOKEN_SEARCH_BURST \
+	CHAT_ADDR_CONN CHAT_REDIS_MAXMEMORY

@@ -36,7 +36,9 @@
 #                 --filter 'applications/*')
 #   CHAT_TEST_VAR, CHAT_TEST_HTTP_PORT, CHAT_TEST_MYSQL_PORT,
 #   CHAT_TEST_REDIS_PORT, CHAT_TEST_ES_PORT  where the test stack lives
-#                 (default var/test and ports 18080, 13307, 16380, 19250), for
+#                 (default var/test and ports 18080, 13307, 16380, 19250; its
+#                 second nginx, nginx-limits, on CHAT_TEST_LIMITS_HTTP_PORT,
+#                 default the HTTP port + 1), for
 #                 two test runs side by side; the directory is wiped at the
 #                 start of each run
 #   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
@@ -326,6 +328,15 @@ export CHAT_HTTP_PORT=${CHAT_TEST_HTTP_PORT:-18080}
 export CHAT_MYSQL_PORT=${CHAT_TEST_MYSQL_PORT:-13307}
 export CHAT_REDIS_PORT=${CHAT_TEST_REDIS_PORT:-16380}
 export CHAT_ES_PORT=${CHAT_TEST_ES_PORT:-19250}
+# The suite sends bursts with one token (hundreds of creates at once) from
+# one address: the test stack's per-token and per-address limits are out of
+# the way. test_limits tests them on the stack's second nginx, nginx-limits,
+# which has them low (stack.sh).
+export CHAT_TOKEN_RATE=100000r/s CHAT_TOKEN_BURST=100000 \
+	CHAT_TOKEN_READ_RATE=100000r/s CHAT_TOKEN_READ_BURST=100000 \
+	CHAT_TOKEN_SEARCH_RATE=100000r/s CHAT_TOKEN_SEARCH_BURST=100000 \
+	CHAT_ADDR_CONN=60000
+export CHAT_LIMITS_HTTP_PORT=${CHAT_TEST_LIMITS_HTTP_PORT:-$((CHAT_HTTP_PORT + 1))}
 # shellcheck source=env.sh
 . "$here/env.sh"
 # Idempotency keys expire within the run, so that test_idempotency can

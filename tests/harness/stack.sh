@@ -12,6 +12,11 @@
 #   sync      a timer running jobs/sync every $CHAT_SYNC_INTERVAL seconds
 #   nginx     on 127.0.0.1:$CHAT_HTTP_PORT, config from nginx/ written to
 #             $CHAT_VAR/nginx
+#   nginx-limits  a second nginx on 127.0.0.1:$CHAT_LIMITS_HTTP_PORT
+#             (default CHAT_HTTP_PORT + 1), config in $CHAT_VAR/nginx-limits:
+#             the same files with the per-token and per-address limits set
+#             low by CHAT_LIMITS_* (below), in front of the same programs,
+#             for the tests of the limits (tests/integration/test_limits.c)
 #
 # Usage: tests/harness/stack.sh start|stop|status|logs|run
 #
@@ -36,6 +41,9 @@
 #   CHAT_JOBS_DIR       where worker and sync are (default jobs/)
 #   CHAT_DOCS_DIR       what /api-docs serves (default var/docs, which
 #                       `make docs` builds)
+#   CHAT_LIMITS_HTTP_PORT  port of nginx-limits (default CHAT_HTTP_PORT + 1)
+#   CHAT_LIMITS_TOKEN_RATE, _BURST, CHAT_LIMITS_ADDR_CONN  its limits (2r/s
+#                       and 5 for every class, 4 requests per address)
 #
 # As root, the FastCGI programs, the workers, the sync job and the nginx
 # workers run as the unprivileged system user "chat" (created if missing),
@@ -63,6 +71,10 @@ CHAT_CGI_DIR=${CHAT_CGI_DIR:-$repo/cgi-bin}
 CHAT_JOBS_DIR=${CHAT_JOBS_DIR:-$repo/jobs}
 CHAT_DOCS_DIR=${CHAT_DOCS_DIR:-$repo/var/docs}
 CHAT_SKIP_SEARCH=${CHAT_SKIP_SEARCH:-0}
+CHAT_LIMITS_HTTP_PORT=${CHAT_LIMITS_HTTP_PORT:-$((CHAT_HTTP_PORT + 1))}
+CHAT_LIMITS_TOKEN_RATE=${CHAT_LIMITS_TOKEN_RATE:-2r/s}
+CHAT_LIMITS_TOKEN_BURST=${CHAT_LIMITS_TOKEN_BURST:-5}
+CHAT_LIMITS_ADDR_CONN=${CHAT_LIMITS_ADDR_CONN:-4}
 
 run_dir=$CHAT_VAR/run
 # The settings a running stack was started with: stop, status and logs act
@@ -70,7 +82,7 @@ run_dir=$CHAT_VAR/run
 stack_env=$run_dir/stack.env
 saved_settings=(CHAT_CGI_DIR CHAT_JOBS_DIR CHAT_DOCS_DIR CHAT_SKIP_SEARCH
 	CHAT_HTTP_PORT CHAT_MYSQL_PORT CHAT_REDIS_PORT CHAT_ES_PORT CHAT_ES_URL
-	CHAT_SYNC_INTERVAL)
+	CHAT_SYNC_INTERVAL CHAT_LIMITS_HTTP_PORT)
 if [ "${1:-}" != start ] && [ -r "$stack_env" ]; then
 	# shellcheck source=/dev/null
 	. "$stack_env"
@@ -90,7 +102,8 @@ nginx_dir=$CHAT_VAR/nginx
 nginx_conf=$nginx_dir/nginx.conf
 nginx_pid=$run_dir/nginx.pid
 sync_pid=$run_dir/sync-timer.pid
-fcgi_programs=(applications chats messages health)
+# search is the messages route GET .../search in a pool of its own.
+fcgi_programs=(applications chats messages search health)
 
 if [ "$(id -u)" -eq 0 ]; then is_root=1; else is_root=0; fi
 admin_user=$(id -un)
@@ -317,7 +330,7 @@ prepare_mysql_owner() {
 
 prepare_dirs() {
 	mkdir -p -- "$CHAT_VAR" "$run_dir" "$log_dir" "$mysql_dir" "$mysql_dir/tmp" "$redis_dir" \
-		"$nginx_dir/tmp"
+		"$nginx_dir/tmp" "$CHAT_VAR/nginx-limits/tmp"
 	check_socket_path "$mysql_sock"
 	check_socket_path "$run_dir/applications.sock"
 	ensure_chat_user
@@ -482,6 +495,7 @@ start_redis() {
 	write_redis_conf
 	redis-server "$redis_conf" --port "$CHAT_REDIS_PORT" --bind 127.0.0.1 \
 		--dir "$redis_dir" --appendonly yes --appendfsync everysec \
+		--maxmemory "$CHAT_REDIS_MAXMEMORY" --maxmemory-policy noeviction \
 		--daemonize yes --pidfile "$redis_pid" \
 		--logfile "$log_dir/redis.log" </dev/null 9>&- ||
 		fail redis "$log_dir/redis.log"
@@ -672,76 +686,118 @@ stop_sync() {
 
 # ---------------------------------------------------------------- nginx
 
-nginx_pattern() { echo "$nginx_conf"; }
+# Each nginx instance by name: nginx (the API) or nginx-limits.
+nginx_dir_of() { echo "$CHAT_VAR/$1"; }
+nginx_pattern() { echo "$(nginx_dir_of "$1")/nginx.conf"; }
+nginx_pid_of() { echo "$run_dir/$1.pid"; }
 
+# write_nginx_conf NAME: the configuration of instance NAME.
 write_nginx_conf() {
+	local name=$1 dir port rate burst read_rate read_burst search_rate search_burst conn
+	dir=$(nginx_dir_of "$name")
+	if [ "$name" = nginx ]; then
+		port=$CHAT_HTTP_PORT conn=$CHAT_ADDR_CONN
+		rate=$CHAT_TOKEN_RATE burst=$CHAT_TOKEN_BURST
+		read_rate=$CHAT_TOKEN_READ_RATE read_burst=$CHAT_TOKEN_READ_BURST
+		search_rate=$CHAT_TOKEN_SEARCH_RATE search_burst=$CHAT_TOKEN_SEARCH_BURST
+	else
+		port=$CHAT_LIMITS_HTTP_PORT conn=$CHAT_LIMITS_ADDR_CONN
+		rate=$CHAT_LIMITS_TOKEN_RATE burst=$CHAT_LIMITS_TOKEN_BURST
+		read_rate=$rate read_burst=$burst search_rate=$rate search_burst=$burst
+	fi
+	local real_ip='# the client address is the peer'
+	# The tests of the limits send from other addresses, IPv6 /64s among
+	# them, through X-Forwarded-For (only nginx-limits trusts it).
+	[ "$name" = nginx ] || real_ip='set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;'
 	local user_line='# not started as root: workers run as the user who started nginx'
 	[ "$is_root" -eq 0 ] || user_line='user chat chat;'
 	local -a subst=(
 		-e "s|@USER@|$(sed_quote "$user_line")|g"
 		-e "s|@VAR@|$(sed_quote "$CHAT_VAR")|g"
-		-e "s|@HTTP_PORT@|$(sed_quote "$CHAT_HTTP_PORT")|g"
+		-e "s|@NAME@|$(sed_quote "$name")|g"
+		-e "s|@REAL_IP@|$(sed_quote "$real_ip")|g"
+		-e "s|@NGINX_DIR@|$(sed_quote "$dir")|g"
+		-e "s|@HTTP_PORT@|$(sed_quote "$port")|g"
 		-e "s|@RUN_DIR@|$(sed_quote "$run_dir")|g"
 		-e "s|@DOCS_DIR@|$(sed_quote "$CHAT_DOCS_DIR")|g"
 		-e "s|@RATE@|$(sed_quote "$CHAT_RATE")|g"
 		-e "s|@BURST@|$(sed_quote "$CHAT_BURST")|g"
+		-e "s|@TOKEN_RATE@|$(sed_quote "$rate")|g"
+		-e "s|@TOKEN_BURST@|$(sed_quote "$burst")|g"
+		-e "s|@TOKEN_READ_RATE@|$(sed_quote "$read_rate")|g"
+		-e "s|@TOKEN_READ_BURST@|$(sed_quote "$read_burst")|g"
+		-e "s|@TOKEN_SEARCH_RATE@|$(sed_quote "$search_rate")|g"
+		-e "s|@TOKEN_SEARCH_BURST@|$(sed_quote "$search_burst")|g"
+		-e "s|@ADDR_CONN@|$(sed_quote "$conn")|g"
 	)
 	local f
+	mkdir -p -- "$dir/tmp"
 	for f in chat-http.conf chat-api.conf chat-default.conf; do
-		sed "${subst[@]}" "$repo/nginx/$f" >"$nginx_dir/$f.new"
-		mv -f -- "$nginx_dir/$f.new" "$nginx_dir/$f"
+		sed "${subst[@]}" "$repo/nginx/$f" >"$dir/$f.new"
+		mv -f -- "$dir/$f.new" "$dir/$f"
 	done
-	sed "${subst[@]}" "$repo/nginx/nginx.conf.in" >"$nginx_conf.new"
-	mv -f -- "$nginx_conf.new" "$nginx_conf"
+	sed "${subst[@]}" "$repo/nginx/nginx.conf.in" >"$dir/nginx.conf.new"
+	mv -f -- "$dir/nginx.conf.new" "$dir/nginx.conf"
 	# Relative includes resolve against the directory of nginx.conf.
-	cp -f /etc/nginx/fastcgi_params /etc/nginx/mime.types "$nginx_dir/"
-	if grep -q '@[A-Z_]*@' "$nginx_dir"/*.conf; then
-		die "nginx: unreplaced placeholder in $(grep -l '@[A-Z_]*@' "$nginx_dir"/*.conf | tr '\n' ' ')"
+	cp -f /etc/nginx/fastcgi_params /etc/nginx/mime.types "$dir/"
+	if grep -q '@[A-Z_]*@' "$dir"/*.conf; then
+		die "$name: unreplaced placeholder in $(grep -l '@[A-Z_]*@' "$dir"/*.conf | tr '\n' ' ')"
 	fi
 }
 
+# nginx_cmd NAME ARGS...
 nginx_cmd() {
-	nginx -p "$nginx_dir/" -c "$nginx_conf" -e "$log_dir/nginx-error.log" "$@"
+	local dir
+	dir=$(nginx_dir_of "$1")
+	shift
+	nginx -p "$dir/" -c "$dir/nginx.conf" -e "$log_dir/$(basename "$dir")-error.log" "$@"
 }
 
 # Checksum of the generated nginx configuration (empty when none yet).
 nginx_conf_sum() {
-	{ cat "$nginx_dir"/*.conf 2>/dev/null || true; } | md5sum
+	{ cat "$(nginx_dir_of "$1")"/*.conf 2>/dev/null || true; } | md5sum
 }
 
+# start_nginx NAME
 start_nginx() {
-	local before
-	before=$(nginx_conf_sum)
-	write_nginx_conf
-	mark_log "$log_dir/nginx-error.log"
-	if ! nginx_cmd -t >"$log_dir/nginx-test.log" 2>&1; then
-		fail "nginx (configuration test)" "$log_dir/nginx-test.log"
+	local name=$1 before pidf pattern err port
+	pidf=$(nginx_pid_of "$name")
+	pattern=$(nginx_pattern "$name")
+	err=$log_dir/$name-error.log
+	before=$(nginx_conf_sum "$name")
+	write_nginx_conf "$name"
+	mark_log "$err"
+	if ! nginx_cmd "$name" -t >"$log_dir/$name-test.log" 2>&1; then
+		fail "$name (configuration test)" "$log_dir/$name-test.log"
 	fi
-	if pidfile_alive "$nginx_pid" "$(nginx_pattern)"; then
+	if pidfile_alive "$pidf" "$pattern"; then
 		# A reload ends the old workers' kept-alive connections, so it
 		# is done only when the configuration really changed.
-		if [ "$(nginx_conf_sum)" = "$before" ]; then
-			say "nginx already running (pid $(head -n1 "$nginx_pid"))"
+		if [ "$(nginx_conf_sum "$name")" = "$before" ]; then
+			say "$name already running (pid $(head -n1 "$pidf"))"
 		else
-			say "nginx already running (pid $(head -n1 "$nginx_pid")); reloading its changed configuration"
-			kill -HUP "$(head -n1 "$nginx_pid")"
+			say "$name already running (pid $(head -n1 "$pidf")); reloading its changed configuration"
+			kill -HUP "$(head -n1 "$pidf")"
 		fi
 		return 0
 	fi
-	say "starting nginx on 127.0.0.1:$CHAT_HTTP_PORT"
-	rm -f -- "$nginx_pid"
-	nginx_cmd </dev/null >>"$log_dir/nginx-error.log" 2>&1 9>&- ||
-		fail nginx "$log_dir/nginx-error.log"
+	port=$CHAT_HTTP_PORT
+	[ "$name" = nginx ] || port=$CHAT_LIMITS_HTTP_PORT
+	say "starting $name on 127.0.0.1:$port"
+	rm -f -- "$pidf"
+	nginx_cmd "$name" </dev/null >>"$err" 2>&1 9>&- ||
+		fail "$name" "$err"
 	local i
 	for ((i = 0; i < 50; i++)); do
-		pidfile_alive "$nginx_pid" "$(nginx_pattern)" && return 0
+		pidfile_alive "$pidf" "$pattern" && return 0
 		sleep 0.2
 	done
-	fail nginx "$log_dir/nginx-error.log"
+	fail "$name" "$err"
 }
 
+# stop_nginx NAME
 stop_nginx() {
-	stop_pidfile nginx "$nginx_pid" "$(nginx_pattern)" 30
+	stop_pidfile "$1" "$(nginx_pid_of "$1")" "$(nginx_pattern "$1")" 30
 }
 
 # ---------------------------------------------------------------- http
@@ -813,7 +869,8 @@ cmd_start() {
 	done
 	start_workers
 	start_sync
-	start_nginx
+	start_nginx nginx
+	start_nginx nginx-limits
 	wait_http
 	say "stack is up in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 }
@@ -824,7 +881,8 @@ cmd_stop() {
 		return 0
 	}
 	lock
-	stop_nginx
+	stop_nginx nginx-limits
+	stop_nginx nginx
 	stop_sync
 	stop_workers
 	stop_fcgi "${fcgi_programs[@]}"
@@ -887,8 +945,10 @@ cmd_status() {
 	else
 		part "sync timer" absent "jobs/sync not built"
 	fi
-	part nginx "$(updown pidfile_alive "$nginx_pid" "$(nginx_pattern)")" \
+	part nginx "$(updown pidfile_alive "$nginx_pid" "$(nginx_pattern nginx)")" \
 		"127.0.0.1:$CHAT_HTTP_PORT"
+	part nginx-limits "$(updown pidfile_alive "$(nginx_pid_of nginx-limits)" "$(nginx_pattern nginx-limits)")" \
+		"127.0.0.1:$CHAT_LIMITS_HTTP_PORT"
 
 	local body code state=down
 	body=$(mktemp)

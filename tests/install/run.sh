@@ -76,12 +76,12 @@ lib=$p/lib/chat-backend
 share=$p/share/chat-backend
 etc=$dest/etc
 
-for prog in applications chats messages health; do
+for prog in applications chats messages search health; do
 	f=$lib/cgi-bin/$prog
 	check "cgi-bin/$prog in lib/chat-backend/cgi-bin, mode 755" mode_is 755 "$f"
 	check "cgi-bin/$prog finds its shared libraries" libs_resolve "$f"
 done
-for prog in worker sync; do
+for prog in worker sync replay; do
 	f=$p/bin/chat-$prog
 	check "jobs/$prog as bin/chat-$prog, mode 755" mode_is 755 "$f"
 	check "chat-$prog finds its shared libraries" libs_resolve "$f"

@@ -48,7 +48,7 @@
 #define STACK_LOG "faults-stack.log"
 
 static const char *const fcgi_names[] = { "applications", "chats", "messages",
-					  "health" };
+					  "search", "health" };
 #define NFCGI (sizeof(fcgi_names) / sizeof(fcgi_names[0]))
 
 /* ------------------------------------------------------------ the load */

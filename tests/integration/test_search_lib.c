@@ -68,6 +68,12 @@ static void open_es(void)
 	for (size_t i = 0; i < 500; i++)
 		memcpy(long_word + i * 10, "abcdefghij", 10);
 	chat_config_load(&cfg, "test_search_lib");
+	/*
+	 * The worker's timeouts: these calls stand for the indexer's (index
+	 * creation takes seconds), and a loaded test machine is no reason
+	 * for a query to fail here; the request timeout is test_limits'.
+	 */
+	chat_config_for_jobs(&cfg);
 	es = chat_es_new(&cfg);
 }
 
