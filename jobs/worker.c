@@ -527,7 +527,7 @@ static int persist_one_by_one(struct worker *w, struct chat_job *jobs, size_t n)
  * stopped or when the dead letter could not be written (the batch is then
  * redone).
  */
-static int delete_chat_tries(struct worker *w, struct job *jobs, size_t i)
+static int delete_chat_tries(struct worker *w, struct chat_job *jobs, size_t i)
 {
 	unsigned tries = 0;
 
