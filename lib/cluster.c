@@ -536,8 +536,16 @@ static redisReply *send_to(struct chat_cluster *cl, int node, bool asking,
 	void *reply = NULL;
 
 	if (node_connect(cl, node)) {
-		cl->stale = true;
-		*out = TRANSIENT;	/* never sent */
+		/*
+		 * Never sent.  Worth waiting for while another node answers
+		 * (a failover under way); with none answering, the whole
+		 * cluster is down: say so at once.
+		 */
+		char why[sizeof(cl->errstr)];
+
+		memcpy(why, cl->errstr, sizeof(why));
+		*out = chat_cluster_refresh(cl) == 0 ? TRANSIENT : FAILED;
+		memcpy(cl->errstr, why, sizeof(why));
 		return NULL;
 	}
 	c = cl->nodes[node].c;

@@ -19,7 +19,8 @@
  *     retried with a growing pause (10 ms doubling to 200 ms) for at most
  *     the store timeout (CHAT_TIMEOUT_MS); then the command fails (NULL),
  *     which the programs answer as the store being down (503).  A reply
- *     that timed out is not retried: the command may have run.
+ *     that timed out is not retried: the command may have run.  When no
+ *     node at all can be reached the command fails at once.
  *   - a pipeline is split per node: the commands of each node are sent
  *     together, every node's before any reply is read, and the replies
  *     come back in the caller's order.

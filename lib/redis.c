@@ -186,33 +186,39 @@ redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
 	return reply;
 }
 
-redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...)
+redisReply *chat_redis_vcmd(struct chat_redis *r, const char *fmt,
+			    va_list ap)
 {
 	redisReply *reply = NULL;
 	bool retry = true;
 
-	if (r->cluster) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		reply = cluster_vcmd(r, fmt, ap);
-		va_end(ap);
-		return reply;
-	}
+	if (r->cluster)
+		return cluster_vcmd(r, fmt, ap);
 	for (int attempt = 0; attempt < 2 && retry; attempt++) {
 		bool was_connected = r->c != NULL;
-		va_list ap;
+		va_list aq;
 
 		if (chat_redis_connect(r))
 			return NULL;
-		va_start(ap, fmt);
-		reply = redisvCommand(r->c, fmt, ap);
-		va_end(ap);
+		va_copy(aq, ap);
+		reply = redisvCommand(r->c, fmt, aq);
+		va_end(aq);
 		if (reply)
 			break;
 		command_failed(r, &retry);
 		retry = retry && was_connected;
 	}
+	return reply;
+}
+
+redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...)
+{
+	redisReply *reply;
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply = chat_redis_vcmd(r, fmt, ap);
+	va_end(ap);
 	return reply;
 }
 

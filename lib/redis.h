@@ -11,6 +11,7 @@
 #ifndef CHAT_REDIS_H
 #define CHAT_REDIS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -50,6 +51,8 @@ redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
 			    const size_t *lens);
 /* printf-style command (use %b or %s for data).  Same contract. */
 redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...);
+redisReply *chat_redis_vcmd(struct chat_redis *r, const char *fmt,
+			    va_list ap);
 
 /*
  * Run `s` with `nkeys` keys followed by arguments: keys and args are in

@@ -34,7 +34,8 @@
 #
 # Settings are the CHAT_* variables of env.sh. Besides those:
 #   CHAT_REDIS_CLUSTER=N  a Redis Cluster of N masters (3 or more) and N
-#                       replicas instead of one Redis (0, the default)
+#                       replicas instead of one Redis (0, the default); a
+#                       start without it keeps what the stack last ran
 #   CHAT_REDIS_CLUSTER_PORT  its first port (default CHAT_REDIS_PORT+1)
 #   CHAT_REDIS_NODE_TIMEOUT  its cluster-node-timeout in ms (default 5000):
 #                       how long a master is unreachable before its replica
@@ -76,6 +77,11 @@ saved_settings=(CHAT_CGI_DIR CHAT_JOBS_DIR CHAT_DOCS_DIR CHAT_SKIP_SEARCH
 	CHAT_HTTP_PORT CHAT_MYSQL_PORT CHAT_REDIS_PORT CHAT_ES_PORT CHAT_ES_URL
 	CHAT_SYNC_INTERVAL CHAT_REDIS_CLUSTER CHAT_REDIS_CLUSTER_PORT
 	CHAT_REDIS_NODE_TIMEOUT CHAT_REDIS_NODES)
+# A start that restarts some parts of a running stack (a test does) keeps
+# its Redis: the cluster settings it was started with, unless given anew.
+if [ "${1:-}" = start ] && [ -z "${CHAT_REDIS_CLUSTER:-}" ] && [ -r "$stack_env" ]; then
+	eval "$(grep -E '^CHAT_REDIS_(CLUSTER|CLUSTER_PORT|NODE_TIMEOUT)=' "$stack_env")"
+fi
 CHAT_REDIS_CLUSTER=${CHAT_REDIS_CLUSTER:-0}
 CHAT_REDIS_CLUSTER_PORT=${CHAT_REDIS_CLUSTER_PORT:-$((CHAT_REDIS_PORT + 1))}
 CHAT_REDIS_NODE_TIMEOUT=${CHAT_REDIS_NODE_TIMEOUT:-5000}

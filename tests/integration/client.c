@@ -17,6 +17,8 @@
 #include <mysql.h>
 
 #include "buf.h"
+#include "config.h"
+#include "redis.h"
 #include "xalloc.h"
 
 #define RETRY_429_MS 60000
@@ -580,13 +582,23 @@ int64_t tdb_exec(const char *sql, ...)
 
 /* Redis -------------------------------------------------------------- */
 
+/* On a Redis Cluster (CHAT_REDIS_NODES) through the library's router. */
+static struct chat_config redis_cfg;
+static struct chat_redis *cluster;
+
 static void redis_init(void)
 {
 	const char *port = env_or("CHAT_REDIS_PORT", "6380");
 	struct timeval tv = { .tv_sec = 5 };
 
-	if (redis)
+	if (redis || cluster)
 		return;
+	if (getenv("CHAT_REDIS_NODES") && *getenv("CHAT_REDIS_NODES")) {
+		chat_config_load(&redis_cfg, "tests");
+		redis_cfg.timeout_ms = 5000;
+		cluster = chat_redis_new(&redis_cfg);
+		return;
+	}
 	redis = redisConnectWithTimeout(env_or("CHAT_REDIS_HOST", "127.0.0.1"),
 					atoi(port), tv);
 	if (!redis || redis->err)
@@ -602,11 +614,32 @@ redisReply *tredis(const char *fmt, ...)
 
 	redis_init();
 	va_start(ap, fmt);
-	r = redisvCommand(redis, fmt, ap);
+	r = cluster ? chat_redis_vcmd(cluster, fmt, ap) :
+		      redisvCommand(redis, fmt, ap);
 	va_end(ap);
 	if (!r)
-		cr_assert_fail("Redis %s: %s", fmt, redis->errstr);
+		cr_assert_fail("Redis %s: %s", fmt,
+			       cluster ? cluster->errstr : redis->errstr);
 	return r;
+}
+
+redisReply *tredis_argv(int argc, const char **argv, const size_t *lens)
+{
+	redisReply *r;
+
+	redis_init();
+	r = cluster ? chat_redis_argv(cluster, argc, argv, lens) :
+		      redisCommandArgv(redis, argc, argv, lens);
+	if (!r)
+		cr_assert_fail("Redis %s: %s", argv[0],
+			       cluster ? cluster->errstr : redis->errstr);
+	return r;
+}
+
+bool tredis_is_cluster(void)
+{
+	redis_init();
+	return cluster != NULL;
 }
 
 long long tredis_del(const char *key)

@@ -108,6 +108,13 @@ int64_t tdb_exec(const char *sql, ...);
 
 /* One Redis command (printf-style, as redisCommand); fails on no reply. */
 redisReply *tredis(const char *fmt, ...);
+/*
+ * The same, argv form.  Both go to the test stack's Redis, or, when
+ * CHAT_REDIS_NODES is set, through lib/cluster to its Redis Cluster.
+ */
+redisReply *tredis_argv(int argc, const char **argv, const size_t *lens);
+/* True when the test stack runs a Redis Cluster. */
+bool tredis_is_cluster(void);
 /* DEL key; returns how many keys were removed. */
 long long tredis_del(const char *key);
 bool tredis_exists(const char *key);

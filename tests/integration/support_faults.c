@@ -528,27 +528,9 @@ void stack_start(void)
 
 /* Behind the API ----------------------------------------------------- */
 
-static redisContext *redis;
-
 redisReply *redis_argv(int argc, const char **argv, const size_t *lens)
 {
-	struct timeval tv = { .tv_sec = 5 };
-	const char *port = getenv("CHAT_REDIS_PORT");
-	redisReply *r;
-
-	if (!redis) {
-		const char *host = getenv("CHAT_REDIS_HOST");
-
-		cr_assert(port && *port, "CHAT_REDIS_PORT is not set");
-		redis = redisConnectWithTimeout(host && *host ? host :
-						"127.0.0.1", atoi(port), tv);
-		cr_assert(redis && !redis->err, "Redis on port %s: %s", port,
-			  redis ? redis->errstr : "out of memory");
-		redisSetTimeout(redis, tv);
-	}
-	r = redisCommandArgv(redis, argc, argv, lens);
-	cr_assert_not_null(r, "Redis %s: %s", argv[0], redis->errstr);
-	return r;
+	return tredis_argv(argc, argv, lens);
 }
 
 uint64_t app_id_of(const char *token)
