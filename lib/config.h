@@ -18,8 +18,10 @@ struct chat_config {
 	unsigned redis_port;
 	const char *redis_nodes;	/* cluster seeds host:port,...; NULL:
 					   one server at redis_host:port */
-	bool redis_durable_replica;	/* WAIT for a replica after a create */
-	unsigned redis_wait_ms;		/* that WAIT's timeout */
+	bool redis_durable_replica;	/* CHAT_REDIS_DURABLE=replica: WAIT
+					   for a replica after a create */
+	unsigned redis_wait_ms;		/* CHAT_REDIS_WAIT_MS, that WAIT's
+					   timeout (default 100) */
 	const char *es_url;		/* e.g. http://127.0.0.1:9250 */
 	const char *es_index;		/* the alias searched and written */
 	unsigned timeout_ms;		/* per backing-store operation */

@@ -278,6 +278,7 @@ static void *stream_thread(void *arg)
 		if (stop)
 			break;
 		call_post(&c, &r);
+		r.at_ms = now_ms();
 		pthread_mutex_lock(&s->lock);
 		if (s->n == s->cap) {
 			s->cap = s->cap ? s->cap * 2 : 256;
