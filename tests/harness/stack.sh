@@ -7,8 +7,10 @@
 #             or, with CHAT_REDIS_CLUSTER=N, a Redis Cluster of N masters and
 #             N replicas on 127.0.0.1:$CHAT_REDIS_CLUSTER_PORT and the 2N-1
 #             ports after it (default CHAT_REDIS_PORT+1), AOF in
-#             $CHAT_VAR/redis-cluster/<port>; the programs get
-#             CHAT_REDIS_NODES (also written to $CHAT_VAR/run/stack.env)
+#             $CHAT_VAR/redis-cluster/<port>, cluster-require-full-coverage
+#             off (while one master's slots have none, the others go on);
+#             the programs get CHAT_REDIS_NODES (also written to
+#             $CHAT_VAR/run/stack.env)
 #   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
 #   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
 #             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run
@@ -474,6 +476,7 @@ start_redis_cluster() {
 		redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
 			--cluster-enabled yes --cluster-config-file nodes.conf \
 			--cluster-node-timeout "$CHAT_REDIS_NODE_TIMEOUT" \
+			--cluster-require-full-coverage no \
 			--appendonly yes --appendfsync everysec \
 			--daemonize yes --pidfile "$pidf" \
 			--logfile "$log_dir/redis-$port.log" </dev/null 9>&- ||

@@ -16,10 +16,12 @@
  *
  * The count of 503s and how long they lasted are logged.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -53,7 +55,28 @@ struct run {
 	size_t nres[NCHATS];
 };
 
-TestSuite(cluster, .timeout = 300);
+/*
+ * The two tests move the same cluster's slots: one at a time (Criterion
+ * runs tests in parallel), through a lock held until the test's process
+ * ends.
+ */
+static void one_at_a_time(void)
+{
+	char *path = var_path("run/test_cluster.lock");
+	int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+
+	cr_assert_geq(fd, 0, "open %s", path);
+	cr_assert_eq(flock(fd, LOCK_EX), 0, "flock %s", path);
+	free(path);
+}
+
+static void restore(void)
+{
+	/* The killed master comes back, as a replica. */
+	stack_start();
+}
+
+TestSuite(cluster, .timeout = 300, .init = one_at_a_time);
 
 /* An admin command on the node at `port`, not routed (hiredis format). */
 static redisReply *node_cmd(int port, const char *fmt, ...)
@@ -230,6 +253,8 @@ struct verdict {
 static struct verdict verify(struct run *run, int only_app)
 {
 	struct verdict v = { 0, 0, 0, 0, 0 };
+	/* The worker has this long to persist everything, all chats. */
+	uint64_t deadline = now_ms() + 90000;
 
 	for (int i = 0; i < NCHATS; i++) {
 		struct app *app = &run->apps[i / CHATS_PER_APP];
@@ -280,7 +305,11 @@ static struct verdict verify(struct run *run, int only_app)
 				(unsigned long long)app->id, (long long)chat,
 				in.data);
 
-			found = wait_db_count(60000, (int64_t)k, sql, NULL);
+			uint64_t left = deadline > now_ms() ?
+						deadline - now_ms() : 0;
+
+			found = wait_db_count((unsigned)left + 100,
+					      (int64_t)k, sql, NULL);
 			free(sql);
 		}
 		v.lost += k - (size_t)found;
@@ -324,7 +353,7 @@ static void require_cluster(void)
 		  "run-tests.sh runs this test on its cluster stack");
 }
 
-Test(cluster, failover_under_load, .fini = stack_start)
+Test(cluster, failover_under_load, .fini = restore)
 {
 	struct run run;
 	int victim, promoted = -1;
