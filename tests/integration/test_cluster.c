@@ -8,7 +8,8 @@
  *               cluster-node-timeout is 1 s).  Creates answer 202 or 503
  *               during the switch and 202 after it; every number answered
  *               202 is persisted, none twice; the applications of the
- *               other masters never got a 503.
+ *               other masters never got a 503.  Once as the stack runs
+ *               (appendfsync everysec), once with CHAT_REDIS_DURABLE=replica.
  *   resharding  the slot of one application's shard moves to another
  *               master (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE,
  *               SETSLOT NODE) while it receives creates: 202 or a few
@@ -353,7 +354,8 @@ static void require_cluster(void)
 		  "run-tests.sh runs this test on its cluster stack");
 }
 
-Test(cluster, failover_under_load, .fini = restore)
+/* Kill -9 the master of the first application's shard under load. */
+static void failover(const char *mode)
 {
 	struct run run;
 	int victim, promoted = -1;
@@ -389,10 +391,10 @@ Test(cluster, failover_under_load, .fini = restore)
 	load_stop(&run);
 
 	v = verify(&run, -1);
-	cr_log_info("cluster failover: master %d killed, replica %d serves "
+	cr_log_info("cluster failover (%s): master %d killed, replica %d serves "
 		    "its slots after %llu ms; %zu creates answered 202, %zu "
 		    "answered 503 over %llu ms, %zu answered creates lost",
-		    victim, promoted,
+		    mode, victim, promoted,
 		    (unsigned long long)(switched_at - killed_at), v.accepted,
 		    v.unavailable,
 		    (unsigned long long)(v.unavailable ?
@@ -425,6 +427,47 @@ Test(cluster, failover_under_load, .fini = restore)
 	}
 	run_free(&run);
 	free(pidfile);
+}
+
+Test(cluster, failover_under_load, .fini = restore)
+{
+	failover("appendfsync everysec");
+}
+
+/* The FastCGI programs that create, started again with `setting`. */
+static void restart_creators(const char *setting)
+{
+	static const char *const names[] = { "chats", "messages" };
+
+	if (setting)
+		putenv((char *)setting);
+	else
+		unsetenv("CHAT_REDIS_DURABLE");
+	for (size_t i = 0; i < 2; i++) {
+		pid_t pids[64];
+		char rel[64];
+		int n;
+
+		snprintf(rel, sizeof(rel), "run/%s.pid", names[i]);
+		n = stack_pids(rel, pids, 64);
+		for (int k = 0; k < n; k++)
+			kill(pids[k], SIGTERM);
+	}
+	msleep(500);
+	stack_start();
+}
+
+static void restore_durable(void)
+{
+	restart_creators(NULL);
+}
+
+Test(cluster, failover_with_replica_durability, .fini = restore_durable)
+{
+	restart_creators("CHAT_REDIS_DURABLE=replica");
+	failover("CHAT_REDIS_DURABLE=replica");
+	/* The killed master back (as a replica) before the next test. */
+	stack_start();
 }
 
 /* The node id of the node at `port`. */
