@@ -15,6 +15,10 @@
  *               SETSLOT NODE) while it receives creates: 202 or a few
  *               503s, nothing lost, numbering goes on.
  *
+ *   routing     the library's router on its own: a pipeline over every
+ *               master comes back in order, scripts flushed from every
+ *               node are loaded again, MOVED is followed.
+ *
  * The count of 503s and how long they lasted are logged.
  */
 #include <fcntl.h>
@@ -31,6 +35,8 @@
 #include "buf.h"
 #include "client.h"
 #include "cluster.h"
+#include "config.h"
+#include "redis.h"
 #include "queue.h"
 #include "support_barrage.h"
 #include "support_faults.h"
@@ -371,7 +377,12 @@ static void failover(const char *mode)
 	load_start(&run);
 	msleep(1500);
 
-	pidfile = var_path(http_path("run/redis-%d.pid", victim));
+	{
+		char *rel = http_path("run/redis-%d.pid", victim);
+
+		pidfile = var_path(rel);
+		free(rel);
+	}
 	pid = pidfile_pid(pidfile);
 	cr_assert_gt(pid, 0, "no pid in %s", pidfile);
 	cr_assert_eq(kill(pid, SIGKILL), 0);
@@ -565,4 +576,113 @@ Test(cluster, resharding_under_load)
 	free(from_id);
 	free(to_id);
 	run_free(&run);
+}
+
+/*
+ * The router itself, through the library's handle: a pipeline over keys
+ * of every master comes back in order; a script forgotten by every node
+ * (SCRIPT FLUSH) is loaded again where it runs; a MOVED is followed.
+ */
+Test(cluster, routing)
+{
+	struct chat_config cfg;
+	struct chat_redis *r;
+	int ports[16], nm;
+	enum { N = 200 };
+
+	require_cluster();
+	chat_config_load(&cfg, "test_cluster");
+	r = chat_redis_new(&cfg);
+	cr_assert(chat_redis_is_cluster(r));
+
+	/* Pipeline: SET then GET of N keys in N different slots. */
+	for (int i = 0; i < N; i++) {
+		char key[32], val[32];
+		const char *set[] = { "SET", key, val };
+
+		snprintf(key, sizeof(key), "test:route:%d", i);
+		snprintf(val, sizeof(val), "v%d", i * 7);
+		cr_assert_eq(chat_redis_append(r, 3, set, NULL), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		char key[32];
+		const char *get[] = { "GET", key };
+
+		snprintf(key, sizeof(key), "test:route:%d", i);
+		cr_assert_eq(chat_redis_append(r, 2, get, NULL), 0);
+	}
+	cr_assert_eq(chat_redis_replies(r, N, REDIS_REPLY_STATUS), 0, "%s",
+		     r->errstr);
+	for (int i = 0; i < N; i++) {
+		redisReply *rep = chat_redis_reply(r);
+		char want[32];
+
+		snprintf(want, sizeof(want), "v%d", i * 7);
+		cr_assert_not_null(rep, "%s", r->errstr);
+		cr_assert_eq(rep->type, REDIS_REPLY_STRING);
+		cr_assert_str_eq(rep->str, want, "reply %d out of order", i);
+		freeReplyObject(rep);
+	}
+
+	/* NOSCRIPT on every master: creates load the scripts again. */
+	nm = masters(ports, 16);
+	for (int i = 0; i < nm; i++)
+		node_ok(ports[i], node_cmd(ports[i], "SCRIPT FLUSH"),
+			"SCRIPT FLUSH");
+	{
+		char *token = app_create("routing");
+		char *chats = http_path("/applications/%s/chats", token);
+		char *msgs = http_path("%s/1/messages", chats);
+
+		for (int i = 0; i < 3; i++) {
+			struct http_res *res = http_do("POST", chats, NULL, 0);
+
+			cr_assert_eq(res->status, 202, "after SCRIPT FLUSH: %ld",
+				     res->status);
+			http_res_free(res);
+		}
+		char *chat1 = http_path("%s/1", chats);
+
+		cr_assert(wait_status(chat1, 200, 20000));
+		free(chat1);
+		for (int i = 0; i < 3; i++) {
+			struct http_res *res = http_send(
+				"POST", msgs, "{\"body\":\"after a flush\"}");
+
+			cr_assert_eq(res->status, 202, "after SCRIPT FLUSH: %ld",
+				     res->status);
+			http_res_free(res);
+		}
+		free(msgs);
+		free(chats);
+		free(token);
+	}
+
+	/* A key asked of a node that does not serve it: MOVED, followed. */
+	{
+		const char *get[] = { "GET", "test:route:0" };
+		unsigned slot = chat_cluster_key_slot("test:route:0", 12);
+		int owner = master_of(slot), other = -1;
+		redisReply *rep = NULL;
+
+		for (int i = 0; i < nm && other < 0; i++)
+			if (ports[i] != owner)
+				other = ports[i];
+		rep = node_cmd(other, "GET test:route:0");
+		cr_assert(rep->type == REDIS_REPLY_ERROR &&
+			  strncmp(rep->str, "MOVED ", 6) == 0,
+			  "node %d served a key it does not own", other);
+		freeReplyObject(rep);
+		rep = chat_redis_argv(r, 2, get, NULL);
+		cr_assert(rep && rep->type == REDIS_REPLY_STRING &&
+			  strcmp(rep->str, "v0") == 0);
+		freeReplyObject(rep);
+	}
+	for (int i = 0; i < N; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "test:route:%d", i);
+		freeReplyObject(chat_redis_cmd(r, "DEL %s", key));
+	}
+	chat_redis_free(r);
 }
