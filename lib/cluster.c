@@ -43,6 +43,8 @@ struct chat_cluster {
 	size_t nseeds;			/* the first nodes are the seeds */
 	short slots[CHAT_CLUSTER_SLOTS];	/* node index, -1 unknown */
 	bool stale;			/* read the map before routing */
+	bool unreachable;		/* the last read of the map found no
+					   node answering */
 	double refreshed_at;
 	int last;			/* node of the last reply, or -1 */
 	unsigned timeout_ms;
@@ -394,6 +396,7 @@ int chat_cluster_refresh(struct chat_cluster *cl)
 	size_t n = cl->nnodes;
 
 	cl->refreshed_at = chat_now_ms();
+	cl->unreachable = true;
 	/* The nodes already connected first, then the others in order. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < n && i < cl->nnodes; i++) {
@@ -412,6 +415,7 @@ int chat_cluster_refresh(struct chat_cluster *cl)
 				node_close(&cl->nodes[i]);
 				continue;
 			}
+			cl->unreachable = false;
 			ok = read_slots(cl, (int)i, reply) == 0;
 			if (!ok)
 				set_err(cl, REDIS_ERR_OTHER,
@@ -585,6 +589,8 @@ static redisReply *route(struct chat_cluster *cl, int slot, const char *cmd,
 		if (node >= 0)
 			reply = send_to(cl, node, ask >= 0, cmd, len, &out,
 					&reset_retried);
+		else if (cl->unreachable)
+			return NULL;	/* no node answers at all */
 		ask = -1;
 		if (reply) {
 			int to = -1;
@@ -749,6 +755,12 @@ static void flush(struct chat_cluster *cl)
 		freeReplyObject(q->reply);
 		q->reply = route(cl, q->slot, q->cmd, q->len);
 		q->failed = !q->reply;
+		/*
+		 * The caller sees the batch fail at this reply: the others
+		 * are dropped unread, so do not wait for their nodes too.
+		 */
+		if (q->failed)
+			break;
 	}
 }
 
