@@ -191,12 +191,15 @@ int chat_cluster_command_slot(const char *cmd, size_t len)
 __attribute__((format(printf, 3, 4)))
 static void set_err(struct chat_cluster *cl, int err, const char *fmt, ...)
 {
+	char msg[sizeof(cl->errstr)];
 	va_list ap;
 
+	/* Through a copy: the arguments may be the old errstr. */
 	cl->err = err;
 	va_start(ap, fmt);
-	vsnprintf(cl->errstr, sizeof(cl->errstr), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(cl->errstr, msg, sizeof(msg));
 }
 
 static int node_find(struct chat_cluster *cl, const char *host, size_t hlen,
@@ -617,12 +620,9 @@ static redisReply *route(struct chat_cluster *cl, int slot, const char *cmd,
 		if (out == FAILED)
 			return NULL;
 		if (chat_now_ms() + backoff > deadline) {
-			char why[sizeof(cl->errstr)];
-
-			memcpy(why, cl->errstr, sizeof(why));
 			set_err(cl, cl->err ? cl->err : REDIS_ERR_OTHER,
 				"cluster unavailable for %u ms: %s",
-				cl->timeout_ms, why);
+				cl->timeout_ms, cl->errstr);
 			return NULL;
 		}
 		chat_sleep_ms(backoff);
