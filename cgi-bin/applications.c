@@ -51,9 +51,16 @@ static void answer_app(struct chat_req *req, int status,
 		       const struct chat_app *app)
 {
 	struct json_object *obj = chat_app_json(app);
+	struct chat_buf etag;
 
+	/* The body holds the token, a credential: no cache may keep it. */
+	chat_res_header(req, "Cache-Control: no-store");
+	chat_buf_init(&etag);
+	chat_app_etag(app, &etag);
+	chat_res_header(req, "ETag: %s", etag.data);
 	chat_res_json(req, status, obj);
 	json_object_put(obj);
+	chat_buf_release(&etag);
 }
 
 static void create(struct chat_req *req)
@@ -80,11 +87,20 @@ out:
 
 static void show(struct chat_req *req)
 {
+	struct chat_buf etag;
 	struct chat_app app;
 
+	chat_buf_init(&etag);
 	switch (chat_app_get(req->ctx->db, req->token, req->token_len, &app)) {
 	case 1:
-		answer_app(req, 200, &app);
+		chat_res_header(req, "Cache-Control: no-store");
+		chat_app_etag(&app, &etag);
+		if (!chat_req_not_modified(req, etag.data)) {
+			struct json_object *obj = chat_app_json(&app);
+
+			chat_res_json(req, 200, obj);
+			json_object_put(obj);
+		}
 		break;
 	case 0:
 		chat_res_not_found(req, "The application");
@@ -92,33 +108,60 @@ static void show(struct chat_req *req)
 	default:
 		chat_res_unavailable(req, "The database");
 	}
+	chat_buf_release(&etag);
 }
 
-/* PUT replaces (name required); PATCH changes what is given. */
+/*
+ * PUT replaces (name required); PATCH changes what is given.  With an
+ * If-Match naming the version read here, the UPDATE itself checks that
+ * it is still current: of two racing updates with the same If-Match,
+ * one renames and the other gets 412.
+ */
 static void update(struct chat_req *req)
 {
+	struct chat_buf etag;
 	struct chat_app app;
 	const char *name = NULL;
 	size_t len = 0;
+	bool conditional;
 	int present, rc;
 
-	if (read_name(req, req->method == CHAT_PUT, &name, &len, &present))
-		return;
+	chat_buf_init(&etag);
+	/* The token first: a body is parsed only for a known application. */
 	rc = chat_app_get(req->ctx->db, req->token, req->token_len, &app);
 	if (rc == 0) {
 		chat_res_not_found(req, "The application");
 		goto out;
 	}
-	if (rc < 0 || (present &&
-		       chat_app_rename(req->ctx->db, app.id, name, len)) ||
-	    (present && chat_app_get(req->ctx->db, req->token, req->token_len,
-				     &app) != 1)) {
+	if (rc < 0) {
 		chat_res_unavailable(req, "The database");
 		goto out;
+	}
+	if (read_name(req, req->method == CHAT_PUT, &name, &len, &present))
+		goto out;
+	chat_app_etag(&app, &etag);
+	if (chat_req_precondition(req, etag.data, &conditional))
+		goto out;
+	if (present) {
+		rc = chat_app_rename(req->ctx->db, &app, name, len,
+				     conditional);
+		if (rc == 0) {
+			if (conditional)
+				chat_res_precondition_failed(req);
+			else
+				chat_res_not_found(req, "The application");
+			goto out;
+		}
+		if (rc < 0 || chat_app_get(req->ctx->db, req->token,
+					   req->token_len, &app) != 1) {
+			chat_res_unavailable(req, "The database");
+			goto out;
+		}
 	}
 	answer_app(req, 200, &app);
 out:
 	free((char *)name);
+	chat_buf_release(&etag);
 }
 
 static const struct chat_route routes[] = {

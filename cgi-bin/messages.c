@@ -53,27 +53,33 @@ static int read_body_field(struct chat_req *req, bool required,
 
 static void create(struct chat_req *req)
 {
+	struct chat_idempotency idem = { 0 };
 	struct json_object *json = NULL;
 	const char *body;
 	size_t len;
 	uint64_t app, number;
 
-	if (read_body_field(req, true, &json, &body, &len))
+	/* The token first: a body is parsed only for a known application. */
+	if (chat_req_idempotency_key(req, &idem.key, &idem.key_len) ||
+	    chat_lookup_app(req, &app) ||
+	    read_body_field(req, true, &json, &body, &len))
 		return;
-	if (chat_lookup_app(req, &app))
-		goto out;
+	idem.request = req->body.data;
+	idem.request_len = req->body.len;
 	switch (chat_queue_create_message(req->ctx, app, req->chat, body, len,
-					  &number)) {
+					  idem.key ? &idem : NULL, &number)) {
 	case 1:
 		chat_res_accepted(req, number);
 		break;
 	case 0:
 		chat_res_not_found(req, "The chat");
 		break;
+	case CHAT_QUEUE_CONFLICT:
+		chat_res_idempotency_conflict(req);
+		break;
 	default:
 		chat_res_unavailable(req, "A backing store");
 	}
-out:
 	json_object_put(json);
 }
 
@@ -107,7 +113,7 @@ static void search(struct chat_req *req)
 	struct chat_chat chat;
 	char *q = NULL;
 	uint64_t after;
-	unsigned limit;
+	unsigned limit, offset, next;
 
 	if (chat_query_get(req->query, "q", &q) <= 0 || blank(q)) {
 		chat_res_error(req, 400, "bad_request",
@@ -115,29 +121,43 @@ static void search(struct chat_req *req)
 			       "be blank.");
 		goto out;
 	}
+	/* `offset` comes from the Link of a page cut short by its size. */
 	if (chat_req_page(req, CHAT_SEARCH_PAGE_DEFAULT, &limit, &after) ||
+	    chat_req_offset(req, CHAT_SEARCH_WINDOW - 1, &offset) ||
 	    chat_lookup_chat(req, &chat))
 		goto out;
-	if (chat_search_query(req->ctx->es, chat.app, chat.number, q,
-			      strlen(q), limit, &arr)) {
+	if (chat_search_page(req->ctx->es, chat.app, chat.number, q,
+			     strlen(q), offset, limit, &arr, &next)) {
 		chat_log_warn("search failed: %s", req->ctx->es->errstr);
 		chat_res_unavailable(req, "Search");
 		goto out;
 	}
-	chat_res_json(req, 200, arr);
+	chat_res_search_page(req, arr, q, next, limit);
 out:
 	json_object_put(arr);
 	free(q);
 }
 
-/* Answer with `m`, the result of a lookup that returned `found`. */
+/*
+ * Answer with `m`, the result of a lookup that returned `found`; a GET
+ * whose If-None-Match names its ETag gets 304.
+ */
 static void answer_message(struct chat_req *req, int found,
 			   const struct chat_message *m)
 {
 	struct json_object *obj;
+	struct chat_buf etag;
 
+	chat_buf_init(&etag);
 	switch (found) {
 	case 1:
+		chat_message_etag(m, &etag);
+		if (req->method == CHAT_GET) {
+			if (chat_req_not_modified(req, etag.data))
+				break;
+		} else {
+			chat_res_header(req, "ETag: %s", etag.data);
+		}
 		obj = chat_message_json(m);
 		chat_res_json(req, 200, obj);
 		json_object_put(obj);
@@ -148,6 +168,7 @@ static void answer_message(struct chat_req *req, int found,
 	default:
 		chat_res_unavailable(req, "The database");
 	}
+	chat_buf_release(&etag);
 }
 
 static void show(struct chat_req *req)
@@ -160,6 +181,60 @@ static void show(struct chat_req *req)
 	chat_message_init(&m);
 	answer_message(req, chat_messages_get(req->ctx->db, app, req->chat,
 					      req->message, &m), &m);
+	chat_message_release(&m);
+}
+
+/*
+ * If-Match of a PATCH, PUT or DELETE of the path's message in `chat`:
+ * returns 1 with *version set when the write must be conditional on it
+ * (If-Match named the current ETag), 0 when it need not be, or answers
+ * (404, 412, 503) and returns -1.
+ */
+static int message_precondition(struct chat_req *req,
+				const struct chat_chat *chat,
+				uint64_t *version)
+{
+	struct chat_message m;
+	struct chat_buf etag;
+	bool conditional = false;
+	int rc = -1;
+
+	if (!chat_req_header(req, "HTTP_IF_MATCH"))
+		return 0;
+	chat_message_init(&m);
+	chat_buf_init(&etag);
+	switch (chat_messages_get_by_chat_id(req->ctx->db, chat->id,
+					     req->message, &m)) {
+	case 1:
+		chat_message_etag(&m, &etag);
+		if (chat_req_precondition(req, etag.data, &conditional) == 0) {
+			*version = m.version;
+			rc = conditional ? 1 : 0;
+		}
+		break;
+	case 0:
+		chat_res_not_found(req, "The message");
+		break;
+	default:
+		chat_res_unavailable(req, "The database");
+	}
+	chat_message_release(&m);
+	chat_buf_release(&etag);
+	return rc;
+}
+
+/* A conditional write touched no row: the message is gone, or changed. */
+static void missed(struct chat_req *req, const struct chat_chat *chat,
+		   bool conditional)
+{
+	struct chat_message m;
+
+	chat_message_init(&m);
+	if (conditional && chat_messages_get_by_chat_id(req->ctx->db, chat->id,
+							req->message, &m) == 1)
+		chat_res_precondition_failed(req);
+	else
+		chat_res_not_found(req, "The message");
 	chat_message_release(&m);
 }
 
@@ -201,21 +276,25 @@ static void update(struct chat_req *req)
 	struct chat_chat chat;
 	const char *body;
 	size_t len;
-	int rc;
+	uint64_t version = 0;
+	int rc, cond;
 
 	chat_message_init(&m);
-	if (read_body_field(req, req->method == CHAT_PUT, &json, &body, &len) ||
-	    chat_lookup_chat(req, &chat))
+	if (chat_lookup_chat(req, &chat) ||
+	    read_body_field(req, req->method == CHAT_PUT, &json, &body, &len))
+		goto out;
+	cond = message_precondition(req, &chat, &version);
+	if (cond < 0)
 		goto out;
 	if (body) {
 		rc = chat_messages_set_body(req->ctx->db, chat.id, req->message,
-					    body, len);
+					    body, len, cond ? &version : NULL);
 		if (rc < 0) {
 			chat_res_unavailable(req, "The database");
 			goto out;
 		}
 		if (rc == 0) {
-			chat_res_not_found(req, "The message");
+			missed(req, &chat, cond);
 			goto out;
 		}
 	}
@@ -232,10 +311,16 @@ out:
 static void delete(struct chat_req *req)
 {
 	struct chat_chat chat;
+	uint64_t version = 0;
+	int cond;
 
 	if (chat_lookup_chat(req, &chat))
 		return;
-	switch (chat_messages_delete(req->ctx->db, chat.id, req->message)) {
+	cond = message_precondition(req, &chat, &version);
+	if (cond < 0)
+		return;
+	switch (chat_messages_delete(req->ctx->db, chat.id, req->message,
+				     cond ? &version : NULL)) {
 	case 1:
 		chat_res_empty(req, 204);
 		if (chat_queue_message_deleted(req->ctx, chat.app, chat.number,
@@ -248,7 +333,7 @@ static void delete(struct chat_req *req)
 				      "the next full sync");
 		break;
 	case 0:
-		chat_res_not_found(req, "The message");
+		missed(req, &chat, cond);
 		break;
 	default:
 		chat_res_unavailable(req, "The database");

@@ -99,6 +99,7 @@ struct reindex {
 	struct chat_config stage_cfg;	/* es_index = the staging alias */
 	struct chat_es *stage;		/* writes into the new index */
 	struct chat_buf stage_alias;
+	struct chat_buf es_url;		/* CHAT_ES_URL without credentials */
 	char *old, *new;
 	bool swapped;			/* the alias is on the new index */
 	bool unsure;			/* it may be: keep the new index */
@@ -142,7 +143,7 @@ static int db_fail(struct reindex *r, const char *what)
 
 static int es_fail(struct reindex *r, struct chat_es *es, const char *what)
 {
-	return failf(r, "search engine (%s), %s: %s", r->ctx.cfg.es_url, what,
+	return failf(r, "search engine (%s), %s: %s", r->es_url.data, what,
 		     es->errstr);
 }
 
@@ -575,13 +576,13 @@ static int create_new(struct reindex *r)
 		      "rebuild is finishing, or one died after its swap; if "
 		      "none runs, remove that alias only (curl -X DELETE "
 		      "%s/%s/_alias/%s) and try again", holder,
-		      r->stage_alias.data, r->ctx.cfg.es_url, holder,
+		      r->stage_alias.data, r->es_url.data, holder,
 		      r->stage_alias.data);
 	else
 		failf(r, "index %s holds the alias %s: another rebuild is "
 		      "running, or one died; if none runs, delete that index "
 		      "(curl -X DELETE %s/%s) and try again", holder,
-		      r->stage_alias.data, r->ctx.cfg.es_url, holder);
+		      r->stage_alias.data, r->es_url.data, holder);
 	free(holder);
 	return -1;
 }
@@ -607,7 +608,7 @@ static int swap(struct reindex *r)
 		chat_buf_addf(&r->err, "; whether the alias moved to %s is "
 			      "unknown: see %s/_alias/%s, then delete by hand "
 			      "the one of %s and %s it is not on",
-			      r->new, r->ctx.cfg.es_url, alias, r->new,
+			      r->new, r->es_url.data, alias, r->new,
 			      r->old ? r->old : "(no old index)");
 	} else if (now && strcmp(now, r->new) == 0) {
 		chat_buf_reset(&r->err);	/* the answer was lost */
@@ -749,6 +750,8 @@ int main(int argc, char **argv)
 	chat_ctx_init(&r.ctx, "reindex");
 	chat_ctx_use_search(&r.ctx);
 	chat_buf_init(&r.stage_alias);
+	chat_buf_init(&r.es_url);
+	chat_config_url_shown(r.ctx.cfg.es_url, &r.es_url);
 	chat_buf_init(&r.arena);
 	chat_buf_init(&r.err);
 	chat_buf_init(&r.refused_why);
@@ -812,6 +815,7 @@ int main(int argc, char **argv)
 	chat_message_release(&r.msg);
 	chat_buf_release(&r.arena);
 	chat_buf_release(&r.stage_alias);
+	chat_buf_release(&r.es_url);
 	chat_buf_release(&r.err);
 	chat_buf_release(&r.refused_why);
 	chat_es_free(r.stage);

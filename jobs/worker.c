@@ -28,6 +28,7 @@
 #include "ctx.h"
 #include "db.h"
 #include "indexer.h"
+#include "job.h"
 #include "log.h"
 #include "messages.h"
 #include "queue.h"
@@ -60,16 +61,6 @@ static void on_term(int sig)
 	stop_requested = 1;
 }
 
-struct job {
-	char type;		/* 'c', 'm', 'd'; 0 when malformed */
-	uint64_t app, chat, number, chat_id;
-	int64_t ts;
-	const char *body;
-	size_t body_len;
-	bool skip;		/* nothing to write (deleted chat) */
-	const char *dead;	/* why it is dead-lettered, or NULL */
-};
-
 /*
  * Row ids of chats seen lately, direct-mapped by (application, number).
  * A chat's row keeps its id until the chat is deleted, and the messages
@@ -90,66 +81,18 @@ struct worker {
 	unsigned claim_ms;
 	double next_claim_at;
 	struct chat_stream_batch batch;
-	struct job *jobs;		/* one per batch entry */
+	struct chat_job *jobs;		/* one per batch entry */
 	size_t cap;
 	struct chat_buf why;
 };
 
-static bool field_u64(const redisReply *v, uint64_t *out)
-{
-	return v->type == REDIS_REPLY_STRING &&
-	       chat_parse_u64(v->str, v->len, 0, UINT64_MAX, out) == 0;
-}
-
-/* Fill `j` from one stream entry. */
-static void parse_job(struct job *j, const struct chat_stream_entry *e)
-{
-	const redisReply *f = e->fields;
-	uint64_t ts = 0;
-	bool ok = true;
-
-	memset(j, 0, sizeof(*j));
-	j->dead = "malformed job";
-	if (!f)		/* deleted while pending */
-		return;
-	for (size_t i = 0; ok && i + 1 < f->elements; i += 2) {
-		const redisReply *k = f->element[i], *v = f->element[i + 1];
-
-		if (k->type != REDIS_REPLY_STRING || k->len > 2)
-			continue;
-		if (strcmp(k->str, "t") == 0 && v->len == 1)
-			j->type = v->str[0];
-		else if (strcmp(k->str, "a") == 0)
-			ok = field_u64(v, &j->app);
-		else if (strcmp(k->str, "c") == 0)
-			ok = field_u64(v, &j->chat);
-		else if (strcmp(k->str, "n") == 0)
-			ok = field_u64(v, &j->number);
-		else if (strcmp(k->str, "i") == 0)
-			ok = field_u64(v, &j->chat_id);
-		else if (strcmp(k->str, "ts") == 0)
-			ok = field_u64(v, &ts);
-		else if (strcmp(k->str, "b") == 0 && v->type == REDIS_REPLY_STRING) {
-			j->body = v->str;
-			j->body_len = v->len;
-		}
-	}
-	j->ts = (int64_t)ts;
-	if (!ok || !j->app || !j->chat || chat_queue_shard(j->app) != e->shard)
-		return;
-	if ((j->type == 'c') ||
-	    (j->type == 'm' && j->number && j->body) ||
-	    (j->type == 'd' && j->chat_id))
-		j->dead = NULL;
-}
-
-static bool live(const struct job *j, char type)
+static bool live(const struct chat_job *j, char type)
 {
 	return !j->dead && !j->skip && j->type == type;
 }
 
 /* True for the jobs that write into a chat: chat and message jobs. */
-static bool writes_chat(const struct job *j)
+static bool writes_chat(const struct chat_job *j)
 {
 	return !j->dead && (j->type == 'm' || j->type == 'c');
 }
@@ -157,8 +100,8 @@ static bool writes_chat(const struct job *j)
 /* Order of job indexes by application, chat, then message number. */
 static int by_chat(const void *a, const void *b, void *jobs)
 {
-	const struct job *x = (const struct job *)jobs + *(const size_t *)a;
-	const struct job *y = (const struct job *)jobs + *(const size_t *)b;
+	const struct chat_job *x = (const struct chat_job *)jobs + *(const size_t *)a;
+	const struct chat_job *y = (const struct chat_job *)jobs + *(const size_t *)b;
 
 	if (x->app != y->app)
 		return x->app < y->app ? -1 : 1;
@@ -170,8 +113,8 @@ static int by_chat(const void *a, const void *b, void *jobs)
 }
 
 /* The indexes of the jobs that `keep` selects, sorted by chat (caller frees). */
-static size_t *by_chat_order(const struct job *jobs, size_t n,
-			     bool (*keep)(const struct job *), size_t *count)
+static size_t *by_chat_order(const struct chat_job *jobs, size_t n,
+			     bool (*keep)(const struct chat_job *), size_t *count)
 {
 	size_t *order = xcalloc(n + 1, sizeof(*order));
 
@@ -183,7 +126,7 @@ static size_t *by_chat_order(const struct job *jobs, size_t n,
 	return order;
 }
 
-static bool same_chat(const struct job *a, const struct job *b)
+static bool same_chat(const struct chat_job *a, const struct chat_job *b)
 {
 	return a->app == b->app && a->chat == b->chat;
 }
@@ -194,7 +137,7 @@ static bool same_chat(const struct job *a, const struct job *b)
  * (a chat is deleted only once persisted) and would bring it back.  One
  * ZSCORE per chat of the batch, in one round trip.
  */
-static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
+static int mark_deleted_chats(struct worker *w, struct chat_job *jobs, size_t n)
 {
 	struct chat_buf key, num;
 	size_t count, sent = 0;
@@ -204,7 +147,7 @@ static int mark_deleted_chats(struct worker *w, struct job *jobs, size_t n)
 	chat_buf_init(&key);
 	chat_buf_init(&num);
 	for (size_t i = 0; i < count && rc == 0; i++) {
-		const struct job *j = &jobs[order[i]];
+		const struct chat_job *j = &jobs[order[i]];
 		const char *argv[3];
 
 		if (i && same_chat(j, &jobs[order[i - 1]]))
@@ -308,7 +251,7 @@ static int upsert_chats(struct worker *w, struct chat_chat *chats,
 }
 
 /* Write the chats and messages of jobs[0..n) in one transaction. */
-static int persist(struct worker *w, struct job *jobs, size_t n)
+static int persist(struct worker *w, struct chat_job *jobs, size_t n)
 {
 	struct chat_db *db = w->ctx.db;
 	struct chat_chat *chats = xcalloc(n + 1, sizeof(*chats));
@@ -320,7 +263,7 @@ static int persist(struct worker *w, struct job *jobs, size_t n)
 
 	/* One chat row per (app, number), for chat jobs and message parents. */
 	for (size_t i = 0; i < n; i++) {
-		struct job *j = &jobs[i];
+		struct chat_job *j = &jobs[i];
 		size_t k;
 
 		if (!live(j, 'c') && !live(j, 'm'))
@@ -388,7 +331,7 @@ static int delete_chat_row(struct worker *w, uint64_t chat_id)
 }
 
 /* A deleted chat: its messages in short batches, then its row. */
-static int delete_chat(struct worker *w, const struct job *j)
+static int delete_chat(struct worker *w, const struct chat_job *j)
 {
 	struct chat_chat again;
 	int found;
@@ -406,7 +349,7 @@ static int delete_chat(struct worker *w, const struct job *j)
 	return 0;
 }
 
-static bool is_message(const struct job *j)
+static bool is_message(const struct chat_job *j)
 {
 	return live(j, 'm');
 }
@@ -416,7 +359,7 @@ static bool is_message(const struct job *j)
  * messages, then one for its deleted chats (after it: the indexer applies
  * a shard's entries in order).  One round trip.
  */
-static int queue_index(struct worker *w, const struct job *jobs, size_t n)
+static int queue_index(struct worker *w, const struct chat_job *jobs, size_t n)
 {
 	size_t count, sent = 0;
 	size_t *order = by_chat_order(jobs, n, is_message, &count);
@@ -430,7 +373,7 @@ static int queue_index(struct worker *w, const struct job *jobs, size_t n)
 		chat_buf_reset(&created);
 		chat_buf_reset(&deleted);
 		for (size_t i = 0; i < count;) {
-			const struct job *first = &jobs[order[i]];
+			const struct chat_job *first = &jobs[order[i]];
 			size_t k = 0;
 
 			if (chat_queue_shard(first->app) != s) {
@@ -468,7 +411,7 @@ static int queue_index(struct worker *w, const struct job *jobs, size_t n)
 	return rc;
 }
 
-static bool counts_change(const struct job *j)
+static bool counts_change(const struct chat_job *j)
 {
 	return !j->dead && !j->skip;
 }
@@ -478,7 +421,7 @@ static bool counts_change(const struct job *j)
  * every job, and the chat of every message; each once, in one SADD per
  * shard.
  */
-static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
+static void mark_dirty(struct worker *w, const struct chat_job *jobs, size_t n)
 {
 	size_t count, sent = 0;
 	size_t *order = by_chat_order(jobs, n, counts_change, &count);
@@ -489,7 +432,7 @@ static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
 	chat_buf_init(&text);
 	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
 		size_t argc = 0;
-		const struct job *prev = NULL;
+		const struct chat_job *prev = NULL;
 
 		chat_buf_reset(&text);
 		offs[argc++] = text.len;
@@ -499,7 +442,7 @@ static void mark_dirty(struct worker *w, const struct job *jobs, size_t n)
 		chat_queue_key(&text, s, "dirty");
 		chat_buf_addch(&text, '\0');
 		for (size_t i = 0; i < count; i++) {
-			const struct job *j = &jobs[order[i]];
+			const struct chat_job *j = &jobs[order[i]];
 
 			if (chat_queue_shard(j->app) != s)
 				continue;
@@ -549,7 +492,7 @@ static int dead_letter(struct worker *w, size_t i, const char *reason)
  * its jobs one by one, so that one bad job cannot hold back the others;
  * the one that keeps failing is dead-lettered.
  */
-static int persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
+static int persist_one_by_one(struct worker *w, struct chat_job *jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned tries = 0;
@@ -586,7 +529,7 @@ static int persist_one_by_one(struct worker *w, struct job *jobs, size_t n)
  */
 static void process(struct worker *w)
 {
-	struct job *jobs = w->jobs;
+	struct chat_job *jobs = w->jobs;
 	size_t n = w->batch.n;
 	unsigned backoff = BACKOFF_MIN_MS;
 	bool persisted = false;
@@ -647,7 +590,7 @@ static void process_batch(struct worker *w)
 		w->jobs = xrealloc(w->jobs, w->cap * sizeof(*w->jobs));
 	}
 	for (size_t i = 0; i < w->batch.n; i++)
-		parse_job(&w->jobs[i], &w->batch.v[i]);
+		chat_job_parse(&w->jobs[i], &w->batch.v[i]);
 	process(w);
 }
 

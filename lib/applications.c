@@ -1,5 +1,11 @@
 /*
  * applications.c - SQL of the applications table and the token cache.
+ *
+ * A token is a credential, so no store holds it: MariaDB has its SHA-256
+ * (applications.token_sha256), Redis caches "chat:token-sha256:<hex of it>"
+ * -> application id, and this process's cache is keyed by the digest too.
+ * A token reaches the client twice only: in the answer to its creation,
+ * and echoed back in the answers to requests that carry it in the path.
  */
 #include "applications.h"
 
@@ -10,6 +16,7 @@
 #include "db.h"
 #include "json.h"
 #include "redis.h"
+#include "sha256.h"
 #include "text.h"
 #include "xalloc.h"
 
@@ -17,22 +24,33 @@
 #define APP_CACHE_SLOTS 1024
 
 struct app_cache_slot {
-	char token[CHAT_TOKEN_MAX_LEN + 1];
-	uint64_t id;
+	unsigned char sha[CHAT_SHA256_LEN];
+	uint64_t id;			/* 0: empty slot */
 };
 
 struct chat_app_cache {
 	struct app_cache_slot slots[APP_CACHE_SLOTS];
 };
 
+/* Bind a digest as bytes (a BLOB parameter has the binary character set,
+ * so no conversion from the connection's utf8mb4 can touch it). */
+static void bind_sha(MYSQL_BIND *b, const unsigned char *sha,
+		     unsigned long *len)
+{
+	*len = CHAT_SHA256_LEN;
+	chat_bind_str(b, (const char *)sha, len);
+	b->buffer_type = MYSQL_TYPE_BLOB;
+}
+
 static const char insert_sql[] =
-	"INSERT INTO applications (token, name, chats_count, created_at, "
+	"INSERT INTO applications (token_sha256, name, chats_count, created_at, "
 	"updated_at) VALUES (?, ?, 0, FROM_UNIXTIME(?), FROM_UNIXTIME(?))";
 
 int chat_app_create(struct chat_db *db, const char *name, size_t len,
 		    struct chat_app *app)
 {
-	unsigned long tlen = CHAT_TOKEN_LEN, nlen = len;
+	unsigned char sha[CHAT_SHA256_LEN];
+	unsigned long slen, nlen = len;
 	int64_t now = (int64_t)time(NULL);
 	MYSQL_BIND p[4];
 
@@ -41,7 +59,8 @@ int chat_app_create(struct chat_db *db, const char *name, size_t len,
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (chat_token_new(app->token))
 			return -1;
-		chat_bind_str(&p[0], app->token, &tlen);
+		chat_sha256(app->token, CHAT_TOKEN_LEN, sha);
+		bind_sha(&p[0], sha, &slen);
 		chat_bind_str(&p[1], name, &nlen);
 		chat_bind_i64(&p[2], &now);
 		chat_bind_i64(&p[3], &now);
@@ -52,6 +71,7 @@ int chat_app_create(struct chat_db *db, const char *name, size_t len,
 			memcpy(app->name, name, len);
 			app->name[len] = '\0';
 			app->created_at = app->updated_at = now;
+			app->version = 1;
 			return 0;
 		}
 		if (!chat_db_duplicate(db))
@@ -61,45 +81,69 @@ int chat_app_create(struct chat_db *db, const char *name, size_t len,
 }
 
 static const char get_sql[] =
-	"SELECT id, token, name, chats_count, UNIX_TIMESTAMP(created_at), "
-	"UNIX_TIMESTAMP(updated_at) FROM applications WHERE token = ?";
+	"SELECT id, name, chats_count, UNIX_TIMESTAMP(created_at), "
+	"UNIX_TIMESTAMP(updated_at), version FROM applications "
+	"WHERE token_sha256 = ?";
 
 int chat_app_get(struct chat_db *db, const char *token, size_t len,
 		 struct chat_app *app)
 {
-	unsigned long tlen = len, olen = 0, nlen = 0;
+	unsigned char sha[CHAT_SHA256_LEN];
+	unsigned long slen, nlen = 0;
 	MYSQL_BIND p[1], r[6];
 	int rc;
 
 	memset(app, 0, sizeof(*app));
-	chat_bind_str(&p[0], token, &tlen);
+	if (len >= sizeof(app->token))
+		return 0;		/* longer than any token */
+	chat_sha256(token, len, sha);
+	bind_sha(&p[0], sha, &slen);
 	chat_bind_u64(&r[0], &app->id);
-	chat_bind_out(&r[1], app->token, sizeof(app->token) - 1, &olen);
-	chat_bind_out(&r[2], app->name, sizeof(app->name) - 1, &nlen);
-	chat_bind_u64(&r[3], &app->chats_count);
-	chat_bind_i64(&r[4], &app->created_at);
-	chat_bind_i64(&r[5], &app->updated_at);
+	chat_bind_out(&r[1], app->name, sizeof(app->name) - 1, &nlen);
+	chat_bind_u64(&r[2], &app->chats_count);
+	chat_bind_i64(&r[3], &app->created_at);
+	chat_bind_i64(&r[4], &app->updated_at);
+	chat_bind_u64(&r[5], &app->version);
 	rc = chat_db_get_row(db, get_sql, p, r);
 	if (rc != 1)
 		return rc;
-	app->token[olen < sizeof(app->token) ? olen : 0] = '\0';
+	/* The row matched its digest: this is the application's token. */
+	memcpy(app->token, token, len);
+	app->token[len] = '\0';
 	app->name[nlen < sizeof(app->name) ? nlen : 0] = '\0';
 	return 1;
 }
 
 static const char rename_sql[] =
-	"UPDATE applications SET name = ?, updated_at = UTC_TIMESTAMP() "
-	"WHERE id = ?";
+	"UPDATE applications SET name = ?, updated_at = UTC_TIMESTAMP(), "
+	"version = version + 1 "
+	"WHERE id = ? AND (? = 0 OR (version = ? AND chats_count = ?))";
 
-int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
-		    size_t len)
+int chat_app_rename(struct chat_db *db, const struct chat_app *app,
+		    const char *name, size_t len, bool if_unchanged)
 {
+	uint64_t id = app->id, version = app->version,
+		 count = app->chats_count, cond = if_unchanged;
 	unsigned long nlen = len;
-	MYSQL_BIND p[2];
+	MYSQL_BIND p[5];
+	MYSQL_STMT *st;
 
 	chat_bind_str(&p[0], name, &nlen);
 	chat_bind_u64(&p[1], &id);
-	return chat_db_exec(db, rename_sql, p, NULL) ? 0 : -1;
+	chat_bind_u64(&p[2], &cond);
+	chat_bind_u64(&p[3], &version);
+	chat_bind_u64(&p[4], &count);
+	st = chat_db_exec(db, rename_sql, p, NULL);
+	if (!st)
+		return -1;
+	/* The connection reports found rows, so an unchanged name counts. */
+	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+}
+
+void chat_app_etag(const struct chat_app *app, struct chat_buf *out)
+{
+	chat_buf_addf(out, "\"a%llu.%llu\"", (unsigned long long)app->version,
+		      (unsigned long long)app->chats_count);
 }
 
 struct json_object *chat_app_json(const struct chat_app *app)
@@ -117,30 +161,36 @@ struct json_object *chat_app_json(const struct chat_app *app)
 }
 
 static struct app_cache_slot *cache_slot(struct chat_ctx *ctx,
-					 const char *token, size_t len)
+					 const unsigned char *sha)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	uint64_t h;
 
 	if (!ctx->apps)
 		ctx->apps = xcalloc(1, sizeof(*ctx->apps));
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
+	/* A digest's bytes are already uniformly spread. */
+	memcpy(&h, sha, sizeof(h));
 	return &ctx->apps->slots[h % APP_CACHE_SLOTS];
 }
 
 int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
 		uint64_t *id)
 {
-	struct app_cache_slot *slot = cache_slot(ctx, token, len);
+	unsigned char sha[CHAT_SHA256_LEN];
+	char key[sizeof(CHAT_APP_TOKEN_KEY) + CHAT_SHA256_HEX_LEN];
+	struct app_cache_slot *slot;
 	struct chat_app app;
 	redisReply *reply;
 	int rc;
 
-	if (strlen(slot->token) == len && memcmp(slot->token, token, len) == 0) {
+	chat_sha256(token, len, sha);
+	slot = cache_slot(ctx, sha);
+	if (slot->id && memcmp(slot->sha, sha, sizeof(sha)) == 0) {
 		*id = slot->id;
 		return 1;
 	}
-	reply = chat_redis_cmd(ctx->redis, "GET chat:token:%b", token, len);
+	memcpy(key, CHAT_APP_TOKEN_KEY, sizeof(CHAT_APP_TOKEN_KEY) - 1);
+	chat_sha256_hex(sha, key + sizeof(CHAT_APP_TOKEN_KEY) - 1);
+	reply = chat_redis_cmd(ctx->redis, "GET %s", key);
 	if (reply && reply->type == REDIS_REPLY_STRING &&
 	    chat_parse_u64(reply->str, reply->len, 1, UINT64_MAX, id) == 0) {
 		freeReplyObject(reply);
@@ -151,12 +201,11 @@ int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
 	if (rc <= 0)
 		return rc;
 	*id = app.id;
-	reply = chat_redis_cmd(ctx->redis, "SET chat:token:%b %llu", token, len,
+	reply = chat_redis_cmd(ctx->redis, "SET %s %llu", key,
 			       (unsigned long long)app.id);
 	freeReplyObject(reply);
 found:
-	memcpy(slot->token, token, len);
-	slot->token[len] = '\0';
+	memcpy(slot->sha, sha, sizeof(sha));
 	slot->id = *id;
 	return 1;
 }

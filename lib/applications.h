@@ -5,12 +5,14 @@
 #ifndef CHAT_APPLICATIONS_H
 #define CHAT_APPLICATIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "token.h"
 
 struct chat_ctx;
@@ -26,6 +28,7 @@ struct chat_app {
 	uint64_t chats_count;
 	int64_t created_at;
 	int64_t updated_at;
+	uint64_t version;		/* bumped by every rename */
 };
 
 /*
@@ -34,18 +37,37 @@ struct chat_app {
  */
 int chat_app_create(struct chat_db *db, const char *name, size_t len,
 		    struct chat_app *app);
-/* Look up by token.  Returns 1 found, 0 unknown, -1 database error. */
+/*
+ * Look up by token (through its SHA-256, which is what the table holds);
+ * app->token is then a copy of token.  Returns 1 found, 0 unknown, -1
+ * database error.
+ */
 int chat_app_get(struct chat_db *db, const char *token, size_t len,
 		 struct chat_app *app);
-/* Rename application `id`.  Returns 0 or -1. */
-int chat_app_rename(struct chat_db *db, uint64_t id, const char *name,
-		    size_t len);
+/*
+ * Rename `app` (as read by chat_app_get).  With `if_unchanged`, only if
+ * its version and chats_count are still those of `app`, checked by the
+ * UPDATE itself.  Returns 1 renamed, 0 changed since (not renamed), -1
+ * database error.
+ */
+int chat_app_rename(struct chat_db *db, const struct chat_app *app,
+		    const char *name, size_t len, bool if_unchanged);
 /* The contract's Application object; the caller puts it. */
 struct json_object *chat_app_json(const struct chat_app *app);
+/*
+ * Append the application's ETag (quoted) to `out`: its version and its
+ * chats_count, which the sync program changes without a new version.
+ */
+void chat_app_etag(const struct chat_app *app, struct chat_buf *out);
+
+/* Prefix of the Redis key that caches an application id: the key ends in
+ * the lowercase hex SHA-256 of the token (never the token itself). */
+#define CHAT_APP_TOKEN_KEY "chat:token-sha256:"
 
 /*
  * Resolve a token to its application id: this process's cache, then
  * Redis, then MariaDB (which fills both caches; tokens never change).
+ * Every store is keyed by SHA-256(token).
  * Returns 1 found, 0 unknown token, -1 when no store could answer.
  */
 int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,

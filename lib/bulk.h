@@ -18,9 +18,10 @@
 
 /*
  * Body bytes at which a request goes out: far below the engine's
- * http.max_content_length even when JSON escaping makes every byte six.
+ * http.max_content_length even when JSON escaping makes every byte six,
+ * and a request of at most 12 MiB in the worker's memory.
  */
-#define CHAT_BULK_MAX_BYTES (8u << 20)
+#define CHAT_BULK_MAX_BYTES (2u << 20)
 
 struct chat_bulk {
 	struct chat_search_doc *docs;	/* see chat_bulk_docs for bodies */

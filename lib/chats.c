@@ -24,9 +24,9 @@ int chat_chats_max_number(struct chat_db *db, uint64_t app, uint64_t *max)
 }
 
 #define CHAT_COLUMNS "id, application_id, number, messages_count, " \
-	"UNIX_TIMESTAMP(created_at), UNIX_TIMESTAMP(updated_at)"
+	"UNIX_TIMESTAMP(created_at), UNIX_TIMESTAMP(updated_at), version"
 
-static void bind_chat(MYSQL_BIND r[6], struct chat_chat *c)
+static void bind_chat(MYSQL_BIND r[7], struct chat_chat *c)
 {
 	chat_bind_u64(&r[0], &c->id);
 	chat_bind_u64(&r[1], &c->app);
@@ -34,6 +34,7 @@ static void bind_chat(MYSQL_BIND r[6], struct chat_chat *c)
 	chat_bind_u64(&r[3], &c->messages_count);
 	chat_bind_i64(&r[4], &c->created_at);
 	chat_bind_i64(&r[5], &c->updated_at);
+	chat_bind_u64(&r[6], &c->version);
 }
 
 static const char get_sql[] =
@@ -43,7 +44,7 @@ static const char get_sql[] =
 int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
 		   struct chat_chat *chat)
 {
-	MYSQL_BIND p[2], r[6];
+	MYSQL_BIND p[2], r[7];
 
 	memset(chat, 0, sizeof(*chat));
 	chat_bind_u64(&p[0], &app);
@@ -64,7 +65,7 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 {
 	uint64_t lim = (uint64_t)limit + 1;	/* one more tells of a next page */
 	struct chat_chat c;
-	MYSQL_BIND p[3], r[6];
+	MYSQL_BIND p[3], r[7];
 	MYSQL_STMT *st;
 	unsigned n = 0;
 	int rc;
@@ -79,11 +80,11 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 	if (!st)
 		return -1;
 	while ((rc = mysql_stmt_fetch(st)) == 0) {
-		if (n++ == limit) {
+		/* The row past `limit`, or one the page has no room for. */
+		if (n++ == limit || !chat_json_page_add(out, chat_chat_json(&c))) {
 			*more = true;
 			break;
 		}
-		chat_json_array_add(out, chat_chat_json(&c));
 		*last = c.number;
 	}
 	chat_db_done(st);
@@ -101,6 +102,34 @@ int chat_chats_delete_row(struct chat_db *db, uint64_t id)
 
 	chat_bind_u64(&p[0], &id);
 	return chat_db_exec(db, delete_sql, p, NULL) ? 0 : -1;
+}
+
+static const char delete_if_sql[] =
+	"DELETE FROM chats WHERE id = ? "
+	"AND (? = 0 OR (version = ? AND messages_count = ?))";
+
+int chat_chats_delete_if(struct chat_db *db, const struct chat_chat *chat,
+			 bool if_unchanged)
+{
+	uint64_t id = chat->id, cond = if_unchanged, version = chat->version,
+		 count = chat->messages_count;
+	MYSQL_BIND p[4];
+	MYSQL_STMT *st;
+
+	chat_bind_u64(&p[0], &id);
+	chat_bind_u64(&p[1], &cond);
+	chat_bind_u64(&p[2], &version);
+	chat_bind_u64(&p[3], &count);
+	st = chat_db_exec(db, delete_if_sql, p, NULL);
+	if (!st)
+		return -1;
+	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+}
+
+void chat_chat_etag(const struct chat_chat *chat, struct chat_buf *out)
+{
+	chat_buf_addf(out, "\"c%llu.%llu\"", (unsigned long long)chat->version,
+		      (unsigned long long)chat->messages_count);
 }
 
 struct json_object *chat_chat_json(const struct chat_chat *chat)
@@ -121,10 +150,18 @@ static const char upsert_head[] =
 	"INSERT INTO chats (application_id, number, messages_count, "
 	"created_at, updated_at) VALUES";
 static const char upsert_row[] = "(?, ?, 0, FROM_UNIXTIME(?), FROM_UNIXTIME(?))";
+/*
+ * A chat row that a message created first gets the chat's own, earlier,
+ * creation time when the chat job arrives: a change the API shows, so
+ * the version moves too (assignments run left to right: version is
+ * computed from the old created_at).  A job delivered again changes
+ * nothing and keeps the version.
+ */
 static const char upsert_tail[] =
-	"ON DUPLICATE KEY UPDATE created_at = LEAST(created_at, "
-	"VALUES(created_at)), updated_at = LEAST(updated_at, "
-	"VALUES(updated_at))";
+	"ON DUPLICATE KEY UPDATE "
+	"version = version + (VALUES(created_at) < created_at), "
+	"created_at = LEAST(created_at, VALUES(created_at)), "
+	"updated_at = LEAST(updated_at, VALUES(updated_at))";
 
 static const char ids_head[] =
 	"SELECT id, application_id, number FROM chats WHERE "

@@ -22,6 +22,7 @@ struct chat_chat {
 	uint64_t messages_count;
 	int64_t created_at;
 	int64_t updated_at;
+	uint64_t version;		/* bumped when created_at moves */
 };
 
 /* Highest persisted chat number of `app` (0 if none).  0 or -1. */
@@ -31,7 +32,8 @@ int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
 		   struct chat_chat *chat);
 /*
  * Up to `limit` chats of `app` numbered above `after`, ascending, written
- * as a JSON array into `out` (which must be empty).  *last is the number
+ * as a JSON array into `out` (which must be empty), no more of them than
+ * fit in CHAT_PAGE_BYTES_MAX bytes (json.h).  *last is the number
  * of the last one, *more tells whether another page follows.  Returns 0,
  * or -1 with `out` holding nothing of use.
  */
@@ -40,8 +42,18 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 		    bool *more);
 /* Delete the chat row with internal id `id`.  Returns 0 or -1. */
 int chat_chats_delete_row(struct chat_db *db, uint64_t id);
+/*
+ * Delete the row of `chat` (as read by chat_chats_get); with
+ * `if_unchanged`, only if its version and messages_count are still those
+ * of `chat`, checked by the DELETE itself.  Returns 1 deleted, 0 gone or
+ * changed since, -1 database error.
+ */
+int chat_chats_delete_if(struct chat_db *db, const struct chat_chat *chat,
+			 bool if_unchanged);
 /* The contract's Chat object; caller puts it. */
 struct json_object *chat_chat_json(const struct chat_chat *chat);
+/* Append the chat's ETag (quoted): version and messages_count. */
+void chat_chat_etag(const struct chat_chat *chat, struct chat_buf *out);
 
 /*
  * Worker: set rows[i].id to the id of chat rows[i].number of

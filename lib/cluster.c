@@ -48,6 +48,7 @@ struct chat_cluster {
 	double refreshed_at;
 	int last;			/* node of the last reply, or -1 */
 	unsigned timeout_ms;
+	const char *user, *password;	/* AUTH after connecting; borrowed */
 	struct queued *q;
 	size_t nq, capq, next;		/* queued; next reply to hand out */
 	int err;
@@ -255,6 +256,38 @@ static void node_close(struct node *n)
 	n->c = NULL;
 }
 
+/*
+ * AUTH on a node's fresh connection, as chat_redis does on one server.
+ * The error names the settings, never their values.
+ */
+static int node_auth(struct chat_cluster *cl, struct node *n)
+{
+	const char *argv[3] = { "AUTH" };
+	int argc = 1;
+	redisReply *reply;
+
+	if (!cl->password)
+		return 0;
+	if (cl->user)
+		argv[argc++] = cl->user;
+	argv[argc++] = cl->password;
+	reply = redisCommandArgv(n->c, argc, argv, NULL);
+	if (!reply)
+		set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port,
+			n->c->errstr);
+	else if (reply->type == REDIS_REPLY_ERROR)
+		set_err(cl, REDIS_ERR_OTHER, "%s:%d: AUTH refused "
+			"(CHAT_REDIS_%sPASSWORD): %s", n->host, n->port,
+			cl->user ? "USER, CHAT_REDIS_" : "", reply->str);
+	if (!reply || reply->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(reply);
+		node_close(n);
+		return -1;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
 static int node_connect(struct chat_cluster *cl, int i)
 {
 	struct node *n = &cl->nodes[i];
@@ -276,7 +309,14 @@ static int node_connect(struct chat_cluster *cl, int i)
 	}
 	redisSetTimeout(n->c, tv);
 	redisEnableKeepAlive(n->c);
-	return 0;
+	return node_auth(cl, n);
+}
+
+void chat_cluster_set_auth(struct chat_cluster *cl, const char *user,
+			   const char *password)
+{
+	cl->user = user;
+	cl->password = password;
 }
 
 struct chat_cluster *chat_cluster_new(const char *nodes, unsigned timeout_ms)

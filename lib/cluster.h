@@ -60,6 +60,13 @@ int chat_cluster_command_slot(const char *cmd, size_t len);
  * Connects to nothing yet.  Returns NULL when `nodes` is malformed.
  */
 struct chat_cluster *chat_cluster_new(const char *nodes, unsigned timeout_ms);
+/*
+ * Log in to every node after connecting: AUTH [user] password, as that
+ * ACL user when `user` is not NULL.  Both are borrowed and must outlive
+ * the client; a NULL password (the default) sends no AUTH.
+ */
+void chat_cluster_set_auth(struct chat_cluster *cl, const char *user,
+			   const char *password);
 /* Close every connection and free; accepts NULL. */
 void chat_cluster_free(struct chat_cluster *cl);
 

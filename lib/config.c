@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "text.h"
 
@@ -47,10 +48,34 @@ void chat_config_load(struct chat_config *cfg, const char *log_name)
 	cfg->redis_durable_replica =
 		strcmp(str_env("CHAT_REDIS_DURABLE", "none"), "replica") == 0;
 	cfg->redis_wait_ms = uint_env("CHAT_REDIS_WAIT_MS", 100, 1, 60000);
+	cfg->redis_user = str_env("CHAT_REDIS_USER", NULL);
+	cfg->redis_password = str_env("CHAT_REDIS_PASSWORD", NULL);
 	cfg->es_url = str_env("CHAT_ES_URL", "http://127.0.0.1:9250");
 	cfg->es_index = str_env("CHAT_ES_INDEX", "messages");
 	cfg->timeout_ms = uint_env("CHAT_TIMEOUT_MS", 2000, 10, 600000);
 	cfg->worker_batch = uint_env("CHAT_WORKER_BATCH", 1000, 1, 10000);
 	cfg->worker_wait_ms = uint_env("CHAT_WORKER_WAIT_MS", 5, 1, 10000);
 	cfg->worker_tries = uint_env("CHAT_WORKER_TRIES", 5, 1, 1000);
+	cfg->idempotency_ttl = uint_env("CHAT_IDEMPOTENCY_TTL", 86400, 1,
+					30 * 86400);
+}
+
+void chat_config_url_shown(const char *url, struct chat_buf *out)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	size_t authority = strcspn(host, "/?#");
+	const char *at = NULL;
+
+	/* The userinfo ends at the authority's last '@' (RFC 3986, 3.2). */
+	for (size_t i = 0; i < authority; i++)
+		if (host[i] == '@')
+			at = host + i;
+	if (!at) {
+		chat_buf_adds(out, url);
+		return;
+	}
+	chat_buf_add(out, url, (size_t)(host - url));
+	chat_buf_adds(out, "***");
+	chat_buf_adds(out, at);
 }

@@ -22,16 +22,27 @@ struct chat_config {
 					   for a replica after a create */
 	unsigned redis_wait_ms;		/* CHAT_REDIS_WAIT_MS, that WAIT's
 					   timeout (default 100) */
+	const char *redis_user;		/* NULL: AUTH with the password only */
+	const char *redis_password;	/* NULL: no AUTH */
 	const char *es_url;		/* e.g. http://127.0.0.1:9250 */
 	const char *es_index;		/* the alias searched and written */
 	unsigned timeout_ms;		/* per backing-store operation */
 	unsigned worker_batch;		/* jobs per worker batch */
 	unsigned worker_wait_ms;	/* longest wait to fill a batch */
 	unsigned worker_tries;		/* before a job is dead-lettered */
+	unsigned idempotency_ttl;	/* seconds an Idempotency-Key is kept */
 	const char *log_name;		/* program name in log lines */
 };
 
 /* Fill `cfg` from the environment.  Strings point into environ. */
 void chat_config_load(struct chat_config *cfg, const char *log_name);
+
+/*
+ * Append `url` to `out` fit for a log line or an error message: any
+ * user:password@ before the host becomes ***@ (CHAT_ES_URL may carry the
+ * search engine's credentials).
+ */
+struct chat_buf;
+void chat_config_url_shown(const char *url, struct chat_buf *out);
 
 #endif

@@ -154,7 +154,8 @@ static MYSQL_STMT *prepared(struct chat_db *db, const char *sql)
 }
 
 static MYSQL_STMT *exec_once(struct chat_db *db, const char *sql,
-			     MYSQL_BIND *params, MYSQL_BIND *results)
+			     MYSQL_BIND *params, MYSQL_BIND *results,
+			     bool store)
 {
 	MYSQL_STMT *stmt;
 
@@ -165,7 +166,7 @@ static MYSQL_STMT *exec_once(struct chat_db *db, const char *sql,
 		return NULL;
 	if ((params && mysql_stmt_bind_param(stmt, params)) ||
 	    mysql_stmt_execute(stmt) ||
-	    (results && (mysql_stmt_store_result(stmt) ||
+	    (results && ((store && mysql_stmt_store_result(stmt)) ||
 			 mysql_stmt_bind_result(stmt, results)))) {
 		set_err(db, mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
 		mysql_stmt_free_result(stmt);
@@ -175,19 +176,31 @@ static MYSQL_STMT *exec_once(struct chat_db *db, const char *sql,
 	return stmt;
 }
 
-MYSQL_STMT *chat_db_exec(struct chat_db *db, const char *sql,
-			 MYSQL_BIND *params, MYSQL_BIND *results)
+static MYSQL_STMT *exec(struct chat_db *db, const char *sql,
+			MYSQL_BIND *params, MYSQL_BIND *results, bool store)
 {
-	MYSQL_STMT *stmt = exec_once(db, sql, params, results);
+	MYSQL_STMT *stmt = exec_once(db, sql, params, results, store);
 
 	/* A connection that died since the last request: one more try. */
 	if (!stmt && db->conn && is_conn_error(db->err)) {
 		disconnect(db);
-		stmt = exec_once(db, sql, params, results);
+		stmt = exec_once(db, sql, params, results, store);
 	}
 	if (!stmt && is_conn_error(db->err))
 		disconnect(db);
 	return stmt;
+}
+
+MYSQL_STMT *chat_db_exec(struct chat_db *db, const char *sql,
+			 MYSQL_BIND *params, MYSQL_BIND *results)
+{
+	return exec(db, sql, params, results, true);
+}
+
+MYSQL_STMT *chat_db_exec_rows(struct chat_db *db, const char *sql,
+			      MYSQL_BIND *params, MYSQL_BIND *results)
+{
+	return exec(db, sql, params, results, false);
 }
 
 void chat_db_done(MYSQL_STMT *stmt)
@@ -285,6 +298,17 @@ static void rows_sql(struct chat_buf *sql, const struct chat_db_rows *q,
 	chat_buf_adds(sql, q->tail);
 }
 
+/* The bytes rows [first, first + k) send. */
+static size_t rows_bytes(const struct chat_db_rows *q, size_t first, size_t k,
+			 void *arg)
+{
+	size_t bytes = 0;
+
+	for (size_t i = first; i < first + k; i++)
+		bytes += q->row_bytes(i, arg);
+	return bytes;
+}
+
 int chat_db_rows_exec(struct chat_db *db, const struct chat_db_rows *q,
 		      size_t n, void *arg)
 {
@@ -297,11 +321,15 @@ int chat_db_rows_exec(struct chat_db *db, const struct chat_db_rows *q,
 		MYSQL_STMT *st;
 
 		k = chunk(n - done);
+		while (q->row_bytes && k > 1 &&
+		       rows_bytes(q, done, k, arg) > q->max_bytes)
+			k = chunk(k - 1);
 		rc = q->bind(p, done, k, arg);
 		if (rc)
 			break;
 		rows_sql(&sql, q, k);
-		st = chat_db_exec(db, sql.data, p, q->results);
+		st = q->stream ? chat_db_exec_rows(db, sql.data, p, q->results)
+			       : chat_db_exec(db, sql.data, p, q->results);
 		if (!st) {
 			rc = -1;
 			break;

@@ -48,7 +48,15 @@ bool chat_db_duplicate(const struct chat_db *db);
  */
 MYSQL_STMT *chat_db_exec(struct chat_db *db, const char *sql,
 			 MYSQL_BIND *params, MYSQL_BIND *results);
-/* Release the result set of a statement from chat_db_exec. */
+/*
+ * chat_db_exec without storing the result set: rows come from the server
+ * one fetch at a time, so a result of many large rows never sits in
+ * memory at once.  Nothing else may run on the handle until chat_db_done
+ * (which reads and drops the rows not fetched).
+ */
+MYSQL_STMT *chat_db_exec_rows(struct chat_db *db, const char *sql,
+			      MYSQL_BIND *params, MYSQL_BIND *results);
+/* Release the result set of a statement from chat_db_exec(_rows). */
 void chat_db_done(MYSQL_STMT *stmt);
 
 /* Run a statement without parameters or results (BEGIN, COMMIT...). */
@@ -86,6 +94,19 @@ struct chat_db_rows {
 	 * 0 to go on; anything else stops.
 	 */
 	int (*ran)(MYSQL_STMT *st, size_t first, size_t k, void *arg);
+	/*
+	 * With `stream`, the result set is not stored: `ran` fetches the
+	 * rows from the server one at a time (chat_db_exec_rows) and must
+	 * not use the handle meanwhile.
+	 */
+	bool stream;
+	/*
+	 * Optional: the bytes row i sends.  A chunk then holds no more than
+	 * max_bytes of them (a single larger row still goes, alone), so that
+	 * no statement nears the server's max_allowed_packet.
+	 */
+	size_t (*row_bytes)(size_t i, void *arg);
+	size_t max_bytes;
 };
 
 /*

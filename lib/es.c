@@ -13,10 +13,25 @@
 #include "ctx.h"
 #include "xalloc.h"
 
+/* Where a reply goes, and how much of it may. */
+struct sink {
+	struct chat_buf *buf;
+	size_t max;
+	bool over;
+};
+
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
-	chat_buf_add(userdata, ptr, size * n);
-	return size * n;
+	struct sink *sink = userdata;
+	size_t len = size * n;	/* size is always 1 */
+
+	/* A count other than len makes curl stop with CURLE_WRITE_ERROR. */
+	if (len > sink->max - sink->buf->len) {
+		sink->over = true;
+		return 0;
+	}
+	chat_buf_add(sink->buf, ptr, len);
+	return len;
 }
 
 struct chat_es *chat_es_new(const struct chat_config *cfg)
@@ -29,6 +44,7 @@ struct chat_es *chat_es_new(const struct chat_config *cfg)
 		global_done = true;
 	}
 	es->cfg = cfg;
+	es->reply_max = CHAT_ES_REPLY_MAX;
 	es->curl = curl_easy_init();
 	if (!es->curl)
 		xdie("curl_easy_init failed");
@@ -59,6 +75,7 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 		    struct chat_buf *resp)
 {
 	CURL *c = es->curl;
+	struct sink sink = { .buf = resp, .max = es->reply_max };
 	struct chat_buf url;
 	CURLcode rc;
 
@@ -70,7 +87,7 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, es->headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)es->cfg->timeout_ms);
@@ -83,6 +100,12 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	}
 	rc = curl_easy_perform(c);
 	chat_buf_release(&url);
+	if (sink.over) {
+		snprintf(es->errstr, sizeof(es->errstr), "search engine "
+			 "reply longer than %zu bytes; not read", sink.max);
+		chat_buf_reset(resp);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(es->errstr, sizeof(es->errstr), "%s",
 			 curl_easy_strerror(rc));
@@ -95,7 +118,6 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 bool chat_es_healthy(struct chat_es *es)
 {
 	struct chat_buf resp;
-	struct json_object *obj = NULL, *st = NULL;
 	long status = 0;
 	bool ok = false;
 
@@ -103,14 +125,22 @@ bool chat_es_healthy(struct chat_es *es)
 	if (chat_es_request(es, "GET", "/_cluster/health", NULL, 0, &status,
 			    &resp) || status != 200)
 		goto out;
-	obj = json_tokener_parse(resp.data);
+	ok = chat_es_health_ok(resp.data);
+out:
+	chat_buf_release(&resp);
+	return ok;
+}
+
+bool chat_es_health_ok(const char *body)
+{
+	struct json_object *obj = json_tokener_parse(body), *st = NULL;
+	bool ok = false;
+
 	if (obj && json_object_object_get_ex(obj, "status", &st)) {
 		const char *s = json_object_get_string(st);
 
-		ok = strcmp(s, "green") == 0 || strcmp(s, "yellow") == 0;
+		ok = s && (strcmp(s, "green") == 0 || strcmp(s, "yellow") == 0);
 	}
-out:
 	json_object_put(obj);
-	chat_buf_release(&resp);
 	return ok;
 }

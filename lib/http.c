@@ -47,9 +47,12 @@ static const char *reason(int status)
 	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 422: return "Unprocessable Entity";
 	case 429: return "Too Many Requests";
@@ -191,6 +194,41 @@ void chat_res_page(struct chat_req *req, const struct chat_buf *page,
 	chat_res_raw(req, 200, page->data, page->len);
 }
 
+/* Percent-encode `s` as a query value: only unreserved bytes stay. */
+static void add_query_value(struct chat_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			chat_buf_addch(b, (char)c);
+		} else {
+			chat_buf_addch(b, '%');
+			chat_buf_addch(b, hex[c >> 4]);
+			chat_buf_addch(b, hex[c & 15]);
+		}
+	}
+}
+
+void chat_res_search_page(struct chat_req *req, struct json_object *results,
+			  const char *q, unsigned next, unsigned limit)
+{
+	if (next) {
+		struct chat_buf link;
+
+		chat_buf_init(&link);
+		add_query_value(&link, q);
+		chat_res_header(req, "Link: <%s?q=%s&limit=%u&offset=%u>; "
+				"rel=\"next\"", req->path, link.data, limit,
+				next);
+		chat_buf_release(&link);
+	}
+	chat_res_json(req, 200, results);
+}
+
 void chat_res_not_found(struct chat_req *req, const char *what)
 {
 	chat_res_error(req, 404, "not_found", "%s was not found.", what);
@@ -202,6 +240,132 @@ void chat_res_unavailable(struct chat_req *req, const char *what)
 		       "%s is unavailable; retry later.", what);
 }
 
+const char *chat_req_header(struct chat_req *req, const char *param)
+{
+	return FCGX_GetParam(param, req->fcgi->envp);
+}
+
+static const char *skip_ows(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/*
+ * RFC 9110: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc being
+ * 0x21, 0x23-0x7E or obs-text; a list separates them with commas and
+ * optional white space.
+ */
+bool chat_etag_match(const char *list, const char *etag, bool weak)
+{
+	const char *p = skip_ows(list);
+	size_t elen = strlen(etag);
+	bool hit = false;
+
+	if (*p == '*')
+		return *skip_ows(p + 1) == '\0';
+	while (*p) {
+		bool is_weak = false;
+		const char *tag;
+
+		if (p[0] == 'W' && p[1] == '/') {
+			is_weak = true;
+			p += 2;
+		}
+		if (*p != '"')
+			return false;
+		tag = p++;
+		while (*p && *p != '"') {
+			unsigned char c = (unsigned char)*p;
+
+			if (c < 0x21 || c == 0x7f)
+				return false;
+			p++;
+		}
+		if (*p != '"')
+			return false;
+		p++;
+		if ((size_t)(p - tag) == elen && memcmp(tag, etag, elen) == 0 &&
+		    (weak || !is_weak))
+			hit = true;
+		p = skip_ows(p);
+		if (*p == ',')
+			p = skip_ows(p + 1);
+		else if (*p)
+			return false;
+	}
+	return hit;
+}
+
+bool chat_req_not_modified(struct chat_req *req, const char *etag)
+{
+	const char *inm = chat_req_header(req, "HTTP_IF_NONE_MATCH");
+
+	chat_res_header(req, "ETag: %s", etag);
+	if (!inm || !chat_etag_match(inm, etag, true))
+		return false;
+	chat_res_empty(req, 304);
+	return true;
+}
+
+void chat_res_precondition_failed(struct chat_req *req)
+{
+	chat_res_error(req, 412, "precondition_failed",
+		       "If-Match does not name the current version.");
+}
+
+void chat_res_idempotency_conflict(struct chat_req *req)
+{
+	chat_res_error(req, 409, "conflict",
+		       "This Idempotency-Key was used with a different "
+		       "request.");
+}
+
+int chat_req_precondition(struct chat_req *req, const char *etag,
+			  bool *given)
+{
+	const char *im = chat_req_header(req, "HTTP_IF_MATCH");
+
+	*given = false;
+	if (!im)
+		return 0;
+	if (*skip_ows(im) == '*' && chat_etag_match(im, etag, false))
+		return 0;
+	if (!chat_etag_match(im, etag, false)) {
+		chat_res_precondition_failed(req);
+		return -1;
+	}
+	*given = true;
+	return 0;
+}
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+int chat_req_idempotency_key(struct chat_req *req, const char **key,
+			     size_t *len)
+{
+	const char *k = chat_req_header(req, "HTTP_IDEMPOTENCY_KEY");
+	size_t n = 0;
+
+	*key = NULL;
+	*len = 0;
+	if (!k)
+		return 0;
+	while (k[n] && n <= IDEMPOTENCY_KEY_MAX &&
+	       (unsigned char)k[n] >= 0x21 && (unsigned char)k[n] <= 0x7e)
+		n++;
+	if (n == 0 || n > IDEMPOTENCY_KEY_MAX || k[n]) {
+		chat_res_error(req, 400, "bad_request",
+			       "Idempotency-Key must be 1 to 255 visible "
+			       "ASCII characters.");
+		return -1;
+	}
+	*key = k;
+	*len = n;
+	return 0;
+}
+
 int chat_req_json(struct chat_req *req, struct json_object **obj)
 {
 	switch (chat_json_parse(req->body.data, req->body.len, obj)) {
@@ -211,6 +375,13 @@ int chat_req_json(struct chat_req *req, struct json_object **obj)
 	case CHAT_JSON_NOT_OBJECT:
 		chat_res_error(req, 400, "bad_request",
 			       "The request body must be a JSON object.");
+		return -1;
+	case CHAT_JSON_TOO_BIG:
+		chat_res_error(req, 400, "bad_request",
+			       "The request body must be one object of a few "
+			       "fields: at most %d values, nested at most %d "
+			       "deep.", CHAT_JSON_MAX_VALUES,
+			       CHAT_JSON_MAX_DEPTH);
 		return -1;
 	case CHAT_JSON_INVALID:
 	default:
@@ -253,6 +424,16 @@ int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
 	return 0;
 }
 
+int chat_req_offset(struct chat_req *req, unsigned max, unsigned *offset)
+{
+	uint64_t o = 0;
+
+	if (query_u64(req, "offset", 0, max, &o))
+		return -1;
+	*offset = (unsigned)o;
+	return 0;
+}
+
 /* Read CONTENT_LENGTH bytes of body; answers and returns -1 on trouble. */
 static int read_body(struct chat_req *req)
 {
@@ -266,8 +447,8 @@ static int read_body(struct chat_req *req)
 	}
 	if (want > CHAT_BODY_MAX) {
 		chat_res_error(req, 413, "payload_too_large",
-			       "The request body is larger than %d MiB.",
-			       CHAT_BODY_MAX_MIB);
+			       "The request body is larger than %d KiB.",
+			       CHAT_BODY_MAX_KIB);
 		return -1;
 	}
 	chat_buf_grow(&req->body, (size_t)want);
@@ -319,26 +500,27 @@ static void dispatch(struct chat_req *req, const struct chat_route *routes,
 	chat_buf_release(&allow);
 }
 
-/* Path for the log line: the token is a secret, so it is left out. */
+/*
+ * The log line of a request: a token is a credential, so any run of token
+ * characters long enough to be one is written '*', wherever it is in the
+ * path (and the method), whatever shape the client gave the path.
+ */
 static void log_request(const struct chat_req *req, const char *method,
 			double ms)
 {
-	const char *p = req->path;
-	const char *prefix = "/applications/";
-	size_t plen = strlen(prefix);
+	struct chat_buf m, p;
 
-	if (strncmp(p, prefix, plen) == 0) {
-		const char *rest = strchr(p + plen, '/');
-
-		chat_log_info("%s /applications/-%s %d %.1fms", method,
-			      rest ? rest : "", req->status, ms);
-	} else {
-		chat_log_info("%s %s %d %.1fms", method, p, req->status, ms);
-	}
+	chat_buf_init(&m);
+	chat_buf_init(&p);
+	chat_token_mask(method, &m);
+	chat_token_mask(req->path, &p);
+	chat_log_info("%s %s %d %.1fms", m.data, p.data, req->status, ms);
+	chat_buf_release(&m);
+	chat_buf_release(&p);
 }
 
-static void handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
-		   const struct chat_route *routes, size_t nroutes)
+void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+		      const struct chat_route *routes, size_t nroutes)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
 	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
@@ -391,7 +573,7 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 			chat_log_error("FCGX_Accept_r failed");
 			break;
 		}
-		handle(&fcgi, ctx, routes, nroutes);
+		chat_http_handle(&fcgi, ctx, routes, nroutes);
 		/*
 		 * Drain what the handler left unread, then detach: libfcgi
 		 * then closes the connection at once instead of waiting for

@@ -18,8 +18,14 @@
 
 #include "buf.h"
 
-#define CHAT_BODY_MAX_MIB 1
-#define CHAT_BODY_MAX (CHAT_BODY_MAX_MIB * 1024 * 1024)	/* bytes; larger is a 413 */
+/*
+ * Bytes; a larger body is a 413.  The largest valid request is a message
+ * body of 65,535 bytes each written as a six-byte escape ("\u0001"):
+ * 393,221 bytes with its {"body":""}; the rest is room for whitespace.
+ * nginx's client_max_body_size (nginx/chat-api.conf) says the same.
+ */
+#define CHAT_BODY_MAX_KIB 400
+#define CHAT_BODY_MAX (CHAT_BODY_MAX_KIB * 1024)
 
 enum chat_method {
 	CHAT_GET,
@@ -70,6 +76,16 @@ struct chat_route {
 int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		    size_t nroutes);
 
+/*
+ * Serve one request that is already accepted: read its parameters
+ * (REQUEST_METHOD, REQUEST_URI or DOCUMENT_URI, QUERY_STRING,
+ * CONTENT_LENGTH) from fcgi->envp and its body from fcgi->in, dispatch it,
+ * answer on fcgi->out and log it.  Any parameters and any body are safe
+ * (tests/fuzz/fuzz_fcgi_params.c).  chat_http_serve calls it for each
+ * request.
+ */
+void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+		      const struct chat_route *routes, size_t nroutes);
 /* Match `path` against `pattern`, filling the captures of `req`. */
 bool chat_route_match(const char *pattern, const char *path,
 		      struct chat_req *req);
@@ -86,7 +102,7 @@ void chat_res_raw(struct chat_req *req, int status, const char *json,
 __attribute__((format(printf, 4, 5)))
 void chat_res_error(struct chat_req *req, int status, const char *code,
 		    const char *fmt, ...);
-/* Send a status with no body (204). */
+/* Send a status with no body (204, 304). */
 void chat_res_empty(struct chat_req *req, int status);
 
 /*
@@ -103,9 +119,60 @@ void chat_res_accepted(struct chat_req *req, uint64_t number);
 void chat_res_page(struct chat_req *req, const struct chat_buf *page,
 		   uint64_t last, bool more, unsigned limit);
 
+/*
+ * Answer 200 with a search page `results` (a JSON array; not taken).
+ * When `next` is not 0, a Link header points at the page from that
+ * offset of the same query `q` and `limit`.
+ */
+void chat_res_search_page(struct chat_req *req, struct json_object *results,
+			  const char *q, unsigned next, unsigned limit);
+
 /* The common failures, worded once. */
 void chat_res_not_found(struct chat_req *req, const char *what);
 void chat_res_unavailable(struct chat_req *req, const char *what);
+
+/*
+ * A request header as nginx passes it (HTTP_IF_MATCH for If-Match), or
+ * NULL when absent.  The string belongs to the request.
+ */
+const char *chat_req_header(struct chat_req *req, const char *param);
+
+/*
+ * Does the If-Match or If-None-Match value `list` (a comma-separated list
+ * of entity tags, or "*") name `etag` (quoted, as sent)?  With `weak`
+ * false (If-Match) a W/ tag never matches; with `weak` true
+ * (If-None-Match) the W/ prefix is ignored.  A value that is not a valid
+ * list matches nothing.
+ */
+bool chat_etag_match(const char *list, const char *etag, bool weak);
+
+/*
+ * Conditional requests on one object whose current entity tag is `etag`.
+ * chat_req_not_modified (GET): adds the ETag header to the response;
+ * when If-None-Match names `etag` (or is "*"), answers 304 with no body
+ * and returns true.
+ * chat_req_precondition (PATCH, PUT, DELETE): returns 0 with *given
+ * false when If-Match is absent or "*" (which any existing object
+ * matches), 0 with *given true when it names `etag` (the caller then
+ * makes its write conditional on the version read, so that a change
+ * since is caught in the same SQL statement), or answers 412 and
+ * returns -1.
+ */
+bool chat_req_not_modified(struct chat_req *req, const char *etag);
+int chat_req_precondition(struct chat_req *req, const char *etag,
+			  bool *given);
+/* Answer 412 precondition_failed. */
+void chat_res_precondition_failed(struct chat_req *req);
+/* Answer 409 conflict: an Idempotency-Key used with another request. */
+void chat_res_idempotency_conflict(struct chat_req *req);
+
+/*
+ * Read the Idempotency-Key header.  Returns 0 with *key NULL when absent,
+ * 0 with *key and *len set when it is 1-255 visible ASCII characters, or
+ * answers 400 and returns -1.
+ */
+int chat_req_idempotency_key(struct chat_req *req, const char **key,
+			     size_t *len);
 
 /*
  * Parse the request body as a JSON object for handler use.  On success
@@ -125,5 +192,11 @@ int chat_req_json(struct chat_req *req, struct json_object **obj);
  */
 int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
 		  uint64_t *after);
+
+/*
+ * Read the query parameter `offset` of a search page (0..max, default 0).
+ * Answers 400 and returns -1 when it is bad.
+ */
+int chat_req_offset(struct chat_req *req, unsigned max, unsigned *offset);
 
 #endif

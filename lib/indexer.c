@@ -105,6 +105,48 @@ bad:
 	return -1;
 }
 
+/* Parse "<app>/<chat>/" at s[*pos..len); advances *pos. */
+static int parse_chat(const char *s, size_t len, size_t *pos, uint64_t *app,
+		      uint64_t *chat)
+{
+	uint64_t *out[2] = { app, chat };
+
+	for (int i = 0; i < 2; i++) {
+		size_t start = *pos;
+
+		while (*pos < len && s[*pos] != '/')
+			(*pos)++;
+		if (*pos == len ||
+		    chat_parse_u64(s + start, *pos - start, 1, UINT64_MAX,
+				   out[i]))
+			return -1;
+		(*pos)++;
+	}
+	return 0;
+}
+
+long chat_index_parse_group(const char *s, size_t len, size_t *pos,
+			    size_t max, uint64_t *app, uint64_t *chat,
+			    uint64_t **numbers)
+{
+	size_t at = *pos, end;
+	long n;
+
+	*numbers = NULL;
+	if (at && (at >= len || s[at++] != ' '))
+		return -1;
+	if (parse_chat(s, len, &at, app, chat))
+		return -1;
+	end = at;
+	while (end < len && s[end] != ' ')
+		end++;
+	n = chat_index_parse_numbers(s + at, end - at, max, numbers);
+	if (n < 0)
+		return -1;
+	*pos = end;
+	return n;
+}
+
 void chat_index_add_group(struct chat_buf *m, uint64_t app, uint64_t chat,
 			  const uint64_t *numbers, size_t n)
 {
@@ -433,26 +475,6 @@ static void add_want(struct chat_indexer *ix, size_t entry, uint64_t app,
 	};
 }
 
-/* Parse "<app>/<chat>/" at s[*pos..len); advances *pos. */
-static int parse_chat(const char *s, size_t len, size_t *pos, uint64_t *app,
-		      uint64_t *chat)
-{
-	uint64_t *out[2] = { app, chat };
-
-	for (int i = 0; i < 2; i++) {
-		size_t start = *pos;
-
-		while (*pos < len && s[*pos] != '/')
-			(*pos)++;
-		if (*pos == len ||
-		    chat_parse_u64(s + start, *pos - start, 1, UINT64_MAX,
-				   out[i]))
-			return -1;
-		(*pos)++;
-	}
-	return 0;
-}
-
 /*
  * Apply one entry: its messages join the wants; a whole chat is deleted
  * at once, after the wants before it (they may be of that chat).  A
@@ -471,24 +493,16 @@ static int apply_entry(struct chat_indexer *ix, size_t entry)
 		goto bad;
 	while (pos < m->len) {
 		uint64_t app, chat, *numbers;
-		size_t start, end;
-		long n;
+		long n = chat_index_parse_group(m->str, m->len, &pos,
+						CHAT_INDEX_ENTRY_MAX - total,
+						&app, &chat, &numbers);
 
-		if (pos && m->str[pos++] != ' ')
-			goto bad;
-		if (parse_chat(m->str, m->len, &pos, &app, &chat) ||
-		    chat_queue_shard(app) != e->shard)
-			goto bad;
-		start = pos;
-		end = start;
-		while (end < m->len && m->str[end] != ' ')
-			end++;
-		n = chat_index_parse_numbers(m->str + start, end - start,
-					     CHAT_INDEX_ENTRY_MAX - total,
-					     &numbers);
 		if (n < 0)
 			goto bad;
-		pos = end;
+		if (chat_queue_shard(app) != e->shard) {
+			free(numbers);
+			goto bad;
+		}
 		total += (size_t)n;
 		if (numbers[0] == 0) {
 			free(numbers);

@@ -57,6 +57,18 @@ long chat_index_parse_numbers(const char *s, size_t len, size_t max,
 			      uint64_t **numbers);
 
 /*
+ * Parse the group of entry text s[0..len) that starts at *pos:
+ * "<app>/<chat>/<numbers>", after the space that separates it from the
+ * group before when *pos > 0.  On success advances *pos past it, sets
+ * *app and *chat (both positive) and *numbers (malloc'ed, caller frees;
+ * as chat_index_parse_numbers: ascending, at most `max`) and returns how
+ * many numbers; -1 (nothing to free, *pos unchanged) when the text there
+ * is not a group.
+ */
+long chat_index_parse_group(const char *s, size_t len, size_t *pos,
+			    size_t max, uint64_t *app, uint64_t *chat,
+			    uint64_t **numbers);
+/*
  * Add to entry text `m` the group of messages numbers[0..n) (ascending)
  * of chat `chat` of application `app`; n == 0 stands for the whole chat.
  */

@@ -24,6 +24,8 @@ struct scan {
 	const char *s;
 	size_t i, len;
 	size_t lone;	/* lone surrogate escapes seen */
+	size_t values;	/* values begun so far */
+	bool too_big;	/* a cap was passed: the scan stopped there */
 };
 
 static bool scan_value(struct scan *sc, int depth);
@@ -179,11 +181,17 @@ static bool scan_value(struct scan *sc, int depth)
 	bool ok;
 
 	skip_ws(sc);
+	if (++sc->values > CHAT_JSON_MAX_VALUES) {
+		sc->too_big = true;
+		return false;
+	}
 	switch (peek(sc)) {
 	case '{':
 	case '[':
-		if (depth >= CHAT_JSON_MAX_DEPTH)
+		if (depth >= CHAT_JSON_MAX_DEPTH) {
+			sc->too_big = true;
 			return false;
+		}
 		ok = scan_container(sc, depth, peek(sc) == '{' ? '}' : ']');
 		break;
 	case '"':
@@ -205,14 +213,21 @@ static bool scan_value(struct scan *sc, int depth)
 	return ok;
 }
 
-/* True for RFC 8259 text; *lone counts its lone surrogate escapes. */
-static bool rfc8259_valid(const char *s, size_t len, size_t *lone)
+/*
+ * CHAT_JSON_OK for RFC 8259 text within the caps (*lone counts its lone
+ * surrogate escapes), CHAT_JSON_INVALID or CHAT_JSON_TOO_BIG otherwise.
+ * The scan stops at the first cap passed: what follows is not read.
+ */
+static enum chat_json_result rfc8259_valid(const char *s, size_t len,
+					   size_t *lone)
 {
-	struct scan sc = { .s = s, .i = 0, .len = len, .lone = 0 };
+	struct scan sc = { .s = s, .i = 0, .len = len };
 	bool ok = scan_value(&sc, 0) && sc.i == len;
 
 	*lone = sc.lone;
-	return ok;
+	if (ok)
+		return CHAT_JSON_OK;
+	return sc.too_big ? CHAT_JSON_TOO_BIG : CHAT_JSON_INVALID;
 }
 
 static unsigned hex4(const char *s)
@@ -291,9 +306,12 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 	/* json-c stops at a NUL byte; a body holding one is never JSON. */
 	if (memchr(s + start, '\0', end - start))
 		return CHAT_JSON_INVALID;
-	if (end - start > (size_t)INT32_MAX ||
-	    !rfc8259_valid(s + start, end - start, &lone))
+	if (end - start > (size_t)INT32_MAX)
 		return CHAT_JSON_INVALID;
+	res = rfc8259_valid(s + start, end - start, &lone);
+	if (res != CHAT_JSON_OK)
+		return res;
+	res = CHAT_JSON_INVALID;
 	text = s + start;
 	tlen = end - start;
 	if (lone)
@@ -406,4 +424,20 @@ void chat_json_array_end(struct chat_buf *arr)
 	if (!arr->len)
 		chat_buf_addch(arr, '[');
 	chat_buf_addch(arr, ']');
+}
+
+bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(
+		obj, CHAT_JSON_TO_STRING, &len);
+	bool fits = !arr->len ||
+		    arr->len + 1 + len + 1 <= CHAT_PAGE_BYTES_MAX;
+
+	if (fits) {
+		chat_buf_addch(arr, arr->len ? ',' : '[');
+		chat_buf_add(arr, s, len);
+	}
+	json_object_put(obj);
+	return fits;
 }

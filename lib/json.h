@@ -13,7 +13,15 @@
 
 #include "buf.h"
 
-#define CHAT_JSON_MAX_DEPTH 32
+/*
+ * Request bodies are one object with a handful of fields.  These caps are
+ * checked while the text is scanned, before json-c builds anything, so a
+ * body of many tiny values ({"a":[{},{},...]}) costs a scan of its bytes
+ * and no tree: open containers at once, and values in all (the object
+ * itself, every member's value, every element).
+ */
+#define CHAT_JSON_MAX_DEPTH 4
+#define CHAT_JSON_MAX_VALUES 128
 /* How every response body is written. */
 #define CHAT_JSON_TO_STRING \
 	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -23,9 +31,14 @@ enum chat_json_result {
 	CHAT_JSON_EMPTY,	/* no body, or only whitespace: *out is NULL */
 	CHAT_JSON_INVALID,	/* not JSON (or too deep, or trailing junk) */
 	CHAT_JSON_NOT_OBJECT,	/* valid JSON, but not an object */
+	CHAT_JSON_TOO_BIG,	/* over CHAT_JSON_MAX_DEPTH or _MAX_VALUES */
 };
 
-/* Parse a request body.  Strict RFC 8259 syntax; never aborts. */
+/*
+ * Parse a request body.  Strict RFC 8259 syntax; never aborts.  Text
+ * that passes a cap before it breaks the syntax is CHAT_JSON_TOO_BIG,
+ * found by the scan alone (no tree is built, the rest is not read).
+ */
 enum chat_json_result chat_json_parse(const char *s, size_t len,
 				      struct json_object **out);
 
@@ -59,5 +72,21 @@ void chat_json_add_time(struct json_object *obj, const char *key, int64_t t);
  */
 void chat_json_array_add(struct chat_buf *arr, struct json_object *obj);
 void chat_json_array_end(struct chat_buf *arr);
+
+/*
+ * The most JSON a list or search page holds (../shared/API.md: "at most
+ * about 1 MiB of JSON per page"; a page then holds fewer objects than its
+ * limit and links to the rest).  One object larger than this still goes
+ * out, alone: a message is at most ~384 KiB written.
+ */
+#define CHAT_PAGE_BYTES_MAX (1024 * 1024)
+
+/*
+ * chat_json_array_add when `arr` is empty or stays within
+ * CHAT_PAGE_BYTES_MAX with `obj` (and the closing bracket): returns
+ * true.  Otherwise leaves `arr` as it was and returns false: the page is
+ * full.  Puts `obj` either way.
+ */
+bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj);
 
 #endif

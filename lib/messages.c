@@ -41,7 +41,7 @@ int chat_messages_max_number(struct chat_db *db, uint64_t app, uint64_t chat,
 struct row {
 	struct chat_message *m;
 	unsigned long body_len;
-	MYSQL_BIND r[5];
+	MYSQL_BIND r[6];
 };
 
 static void bind_row(struct row *row, struct chat_message *m)
@@ -55,6 +55,7 @@ static void bind_row(struct row *row, struct chat_message *m)
 		      &row->body_len);
 	chat_bind_i64(&row->r[3], &m->created_at);
 	chat_bind_i64(&row->r[4], &m->updated_at);
+	chat_bind_u64(&row->r[5], &m->version);
 }
 
 /* After a fetch: make the body buffer's length right. */
@@ -68,7 +69,8 @@ static void fetched(struct row *row)
 }
 
 #define MESSAGE_COLUMNS "m.chat_id, m.number, m.body, " \
-	"UNIX_TIMESTAMP(m.created_at), UNIX_TIMESTAMP(m.updated_at)"
+	"UNIX_TIMESTAMP(m.created_at), UNIX_TIMESTAMP(m.updated_at), " \
+	"m.version"
 
 static int get_one(struct chat_db *db, const char *sql, MYSQL_BIND *p,
 		   struct chat_message *m)
@@ -139,7 +141,12 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 	chat_bind_u64(&p[1], &after);
 	chat_bind_u64(&p[2], &lim);
 	bind_row(&row, &m);
-	st = chat_db_exec(db, list_sql, p, row.r);
+	/*
+	 * Rows one at a time, not the result stored: a page of 1000 bodies
+	 * of 64 KiB would be 64 MiB before a byte of it is written.  The
+	 * page stops at CHAT_PAGE_BYTES_MAX; chat_db_done drops the rows left.
+	 */
+	st = chat_db_exec_rows(db, list_sql, p, row.r);
 	if (!st)
 		goto out;
 	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
@@ -148,7 +155,10 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 			break;
 		}
 		fetched(&row);
-		chat_json_array_add(out, chat_message_json(&m));
+		if (!chat_json_page_add(out, chat_message_json(&m))) {
+			*more = true;
+			break;
+		}
 		*last = m.number;
 	}
 	chat_db_done(st);
@@ -216,6 +226,8 @@ int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 	const struct chat_db_rows q = {
 		.head = find_head, .row = find_row, .tail = ")", .per_row = 2,
 		.bind = bind_find, .results = f.row.r, .ran = found,
+		/* Row by row: 256 stored bodies of 64 KiB would be 16 MiB. */
+		.stream = true,
 	};
 	int rc;
 
@@ -228,19 +240,25 @@ int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 }
 
 static const char set_body_sql[] =
-	"UPDATE messages SET body = ?, updated_at = UTC_TIMESTAMP() "
-	"WHERE chat_id = ? AND number = ?";
+	"UPDATE messages SET body = ?, updated_at = UTC_TIMESTAMP(), "
+	"version = version + 1 "
+	"WHERE chat_id = ? AND number = ? AND (? = 0 OR version = ?)";
 
 int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
-			   uint64_t number, const char *body, size_t len)
+			   uint64_t number, const char *body, size_t len,
+			   const uint64_t *if_version)
 {
+	uint64_t cond = if_version != NULL,
+		 version = if_version ? *if_version : 0;
 	unsigned long blen = len;
-	MYSQL_BIND p[3];
+	MYSQL_BIND p[5];
 	MYSQL_STMT *st;
 
 	chat_bind_str(&p[0], body, &blen);
 	chat_bind_u64(&p[1], &chat_id);
 	chat_bind_u64(&p[2], &number);
+	chat_bind_u64(&p[3], &cond);
+	chat_bind_u64(&p[4], &version);
 	st = chat_db_exec(db, set_body_sql, p, NULL);
 	if (!st)
 		return -1;
@@ -249,16 +267,21 @@ int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
 }
 
 static const char delete_sql[] =
-	"DELETE FROM messages WHERE chat_id = ? AND number = ?";
+	"DELETE FROM messages WHERE chat_id = ? AND number = ? "
+	"AND (? = 0 OR version = ?)";
 
 int chat_messages_delete(struct chat_db *db, uint64_t chat_id,
-			 uint64_t number)
+			 uint64_t number, const uint64_t *if_version)
 {
-	MYSQL_BIND p[2];
+	uint64_t cond = if_version != NULL,
+		 version = if_version ? *if_version : 0;
+	MYSQL_BIND p[4];
 	MYSQL_STMT *st;
 
 	chat_bind_u64(&p[0], &chat_id);
 	chat_bind_u64(&p[1], &number);
+	chat_bind_u64(&p[2], &cond);
+	chat_bind_u64(&p[3], &version);
 	st = chat_db_exec(db, delete_sql, p, NULL);
 	if (!st)
 		return -1;
@@ -297,6 +320,12 @@ struct json_object *chat_message_json(const struct chat_message *m)
 	return obj;
 }
 
+void chat_message_etag(const struct chat_message *m, struct chat_buf *out)
+{
+	chat_buf_addf(out, "\"m%llu\"", (unsigned long long)m->version);
+}
+
+/* New rows take the column's default version, 1. */
 static const char insert_head[] =
 	"INSERT INTO messages (chat_id, number, body, created_at, updated_at) "
 	"VALUES";
@@ -319,12 +348,26 @@ static int bind_insert(MYSQL_BIND *p, size_t first, size_t k, void *arg)
 	return 0;
 }
 
+/*
+ * Body bytes one INSERT carries at most.  The whole statement travels as
+ * one packet, which the server refuses beyond max_allowed_packet (64 MiB
+ * in the local stack and compose, 16 MiB by default): 256 rows of 64 KiB
+ * would pass 16 MiB.
+ */
+#define INSERT_BYTES_MAX (4u << 20)
+
+static size_t insert_bytes(size_t i, void *arg)
+{
+	return ((struct chat_message_row *)arg)[i].body_len;
+}
+
 int chat_messages_insert(struct chat_db *db, struct chat_message_row *rows,
 			 size_t n)
 {
 	const struct chat_db_rows q = {
 		.head = insert_head, .row = insert_row, .tail = insert_tail,
 		.per_row = 5, .bind = bind_insert,
+		.row_bytes = insert_bytes, .max_bytes = INSERT_BYTES_MAX,
 	};
 
 	return chat_db_rows_exec(db, &q, n, rows) ? -1 : 0;

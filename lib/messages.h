@@ -23,6 +23,7 @@ struct chat_message {
 	struct chat_buf body;
 	int64_t created_at;
 	int64_t updated_at;
+	uint64_t version;		/* bumped by every edit */
 };
 
 void chat_message_init(struct chat_message *m);
@@ -51,19 +52,28 @@ struct chat_message_key {
 /*
  * Call fn for each of the messages keys[0..n) that exists, in no
  * particular order (`m` is valid during the call only); stops early when
- * fn returns nonzero.  Returns 0 or -1.
+ * fn returns nonzero.  Rows come from the server one at a time, so fn
+ * must not use `db`.  Returns 0 or -1.
  */
 int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 		       size_t n,
 		       int (*fn)(const struct chat_message *m, void *arg),
 		       void *arg);
 
-/* Replace the body.  Returns 1 updated, 0 not found, -1 error. */
+/*
+ * Replace the body (and add 1 to the version).  With `if_version` not
+ * NULL, only if the version is still *if_version, checked by the UPDATE
+ * itself.  Returns 1 updated, 0 not found (or changed since), -1 error.
+ */
 int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
-			   uint64_t number, const char *body, size_t len);
-/* Delete one message.  Returns 1 deleted, 0 not found, -1 error. */
+			   uint64_t number, const char *body, size_t len,
+			   const uint64_t *if_version);
+/*
+ * Delete one message; with `if_version`, only if the version is still
+ * *if_version.  Returns 1 deleted, 0 not found (or changed), -1 error.
+ */
 int chat_messages_delete(struct chat_db *db, uint64_t chat_id,
-			 uint64_t number);
+			 uint64_t number, const uint64_t *if_version);
 /*
  * Delete up to `batch` messages of chat row `chat_id` (short locks:
  * call until it reports fewer than `batch`).  Returns the count or -1.
@@ -72,6 +82,8 @@ long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
 			       unsigned batch);
 /* The contract's Message object; caller puts it. */
 struct json_object *chat_message_json(const struct chat_message *m);
+/* Append the message's ETag (quoted) to `out`. */
+void chat_message_etag(const struct chat_message *m, struct chat_buf *out);
 
 /* A message job for the worker's batch insert. */
 struct chat_message_row {

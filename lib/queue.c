@@ -32,7 +32,34 @@
 	"end\n"
 
 /*
- * KEYS: chat counter, deleted set, stream.  ARGV: seed, app, ts.
+ * Idempotency, shared by both scripts: `key` (nil without an
+ * Idempotency-Key) holds "<sha1 of the request>:<number>", the request
+ * being its route and raw body joined by ':' (the arguments after key;
+ * read only when there is a key).  Returns the
+ * number of an earlier create with the same request, -3 when the key was
+ * used with another request, or nil (go on) and the request's digest,
+ * which the script stores with the new number.  Looked up before the
+ * parent check: a retry answers what the first request answered even if
+ * the chat was deleted since.
+ */
+#define IDEMPOTENCY \
+	"local function idem_seen(key, ...)\n" \
+	"  if not key then return nil, nil end\n" \
+	"  local digest = redis.sha1hex(table.concat({...}, ':'))\n" \
+	"  local prev = redis.call('GET', key)\n" \
+	"  if not prev then return nil, digest end\n" \
+	"  if string.sub(prev, 1, 40) ~= digest then return -3, digest end\n" \
+	"  return tonumber(string.sub(prev, 42)), digest\n" \
+	"end\n" \
+	"local function idem_store(key, digest, n, ttl)\n" \
+	"  if key then\n" \
+	"    redis.call('SET', key, digest .. ':' .. n, 'EX', ttl)\n" \
+	"  end\n" \
+	"end\n"
+
+/*
+ * KEYS: chat counter, deleted set, stream[, idempotency key].
+ * ARGV: seed, app, ts, key's TTL, raw request body.
  * The new chat's message counter starts at 0 here, so that its first
  * messages need no seed from MariaDB (which may be down).  That key is
  * not in KEYS, since its name holds the number made here; it shares the
@@ -40,7 +67,9 @@
  */
 static struct chat_script create_chat_script = {
 	.name = "create_chat",
-	.body = SEED_CHATS
+	.body = SEED_CHATS IDEMPOTENCY
+		"local seen, digest = idem_seen(KEYS[4], 'c', ARGV[5])\n"
+		"if seen then return seen end\n"
 		"if not seed_chats(KEYS[1], KEYS[2], ARGV[1]) then\n"
 		"  return -1\n"
 		"end\n"
@@ -49,20 +78,25 @@ static struct chat_script create_chat_script = {
 		"  ':n', 0, 'NX')\n"
 		"redis.call('XADD', KEYS[3], '*', 't', 'c', 'a', ARGV[2],\n"
 		"  'c', n, 'ts', ARGV[3])\n"
+		"idem_store(KEYS[4], digest, n, ARGV[4])\n"
 		"return n\n",
 };
 
 /*
  * KEYS: chat counter, deleted set, message counter, stream, highest
- * deleted message.  ARGV: chat, chat seed, message seed, app, ts, body.
+ * deleted message[, idempotency key].  ARGV: chat, chat seed, message
+ * seed, app, ts, key's TTL, raw request body, body.
  * Returns the number, 0 for an unknown or deleted chat, -1 or -2 when
- * the chat or message counter needs a seed from MariaDB.  A missing
+ * the chat or message counter needs a seed from MariaDB, -3 for a key
+ * used with another request.  A missing
  * message counter starts at the larger of MariaDB's highest message and
  * the highest deleted one, so no number is handed out twice.
  */
 static struct chat_script create_message_script = {
 	.name = "create_message",
-	.body = SEED_CHATS
+	.body = SEED_CHATS IDEMPOTENCY
+		"local seen, digest = idem_seen(KEYS[6], 'm', ARGV[1], ARGV[7])\n"
+		"if seen then return seen end\n"
 		"local chats = seed_chats(KEYS[1], KEYS[2], ARGV[2])\n"
 		"if not chats then return -1 end\n"
 		"if tonumber(ARGV[1]) > chats or\n"
@@ -78,7 +112,8 @@ static struct chat_script create_message_script = {
 		"end\n"
 		"local n = redis.call('INCR', KEYS[3])\n"
 		"redis.call('XADD', KEYS[4], '*', 't', 'm', 'a', ARGV[4],\n"
-		"  'c', ARGV[1], 'n', n, 'ts', ARGV[5], 'b', ARGV[6])\n"
+		"  'c', ARGV[1], 'n', n, 'ts', ARGV[5], 'b', ARGV[8])\n"
+		"idem_store(KEYS[6], digest, n, ARGV[6])\n"
 		"return n\n",
 };
 
@@ -120,8 +155,8 @@ void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
 /* Keys and arguments of one script call, kept as NUL-separated strings. */
 struct call {
 	struct chat_buf text;
-	size_t offs[12];
-	size_t lens[12];
+	size_t offs[16];
+	size_t lens[16];
 	int argc;
 };
 
@@ -143,6 +178,41 @@ static void call_addf(struct call *c, const char *fmt, ...)
 	c->lens[c->argc] = c->text.len - c->offs[c->argc];
 	chat_buf_addch(&c->text, '\0');
 	c->argc++;
+}
+
+/* A binary argument (copied). */
+static void call_addb(struct call *c, const char *data, size_t len)
+{
+	c->offs[c->argc] = c->text.len;
+	chat_buf_add(&c->text, data, len);
+	c->lens[c->argc] = len;
+	chat_buf_addch(&c->text, '\0');
+	c->argc++;
+}
+
+/* The key of an Idempotency-Key of `app`. */
+static void call_idem_key(struct call *c, uint64_t app,
+			  const struct chat_idempotency *idem)
+{
+	c->offs[c->argc] = c->text.len;
+	chat_queue_key(&c->text, chat_queue_shard(app), "a%llu:ik:",
+		       (unsigned long long)app);
+	chat_buf_add(&c->text, idem->key, idem->key_len);
+	c->lens[c->argc] = c->text.len - c->offs[c->argc];
+	chat_buf_addch(&c->text, '\0');
+	c->argc++;
+}
+
+/* TTL and raw request of a create: the script's last string arguments. */
+static void call_idem_args(struct call *c, struct chat_ctx *ctx,
+			   const struct chat_idempotency *idem)
+{
+	call_addf(c, "%u", ctx->cfg.idempotency_ttl);
+	if (idem)
+		call_addb(c, idem->request ? idem->request : "",
+			  idem->request_len);
+	else
+		call_addf(c, "%s", "");
 }
 
 static void call_key(struct call *c, uint64_t app, const char *suffix,
@@ -183,8 +253,8 @@ static redisReply *call_run(struct chat_ctx *ctx, struct call *c,
 			    struct chat_script *s, int nkeys,
 			    const char *extra, size_t extra_len)
 {
-	const char *argv[13];
-	size_t lens[13];
+	const char *argv[17];
+	size_t lens[17];
 	int argc = c->argc;
 
 	for (int i = 0; i < c->argc; i++) {
@@ -244,6 +314,7 @@ int chat_queue_init_app(struct chat_ctx *ctx, uint64_t app)
 }
 
 int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
+			   const struct chat_idempotency *idem,
 			   uint64_t *number)
 {
 	long long now = (long long)time(NULL), n = -1;
@@ -259,13 +330,17 @@ int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 		call_key(&c, app, ":n", 0);
 		call_key(&c, app, ":del", 0);
 		call_stream(&c, app, "jobs");
+		if (idem)
+			call_idem_key(&c, app, idem);
 		if (seeded)
 			call_addf(&c, "%llu", (unsigned long long)seed);
 		else
 			call_addf(&c, "%s", "");
 		call_addf(&c, "%llu", (unsigned long long)app);
 		call_addf(&c, "%lld", now);
-		reply = call_run(ctx, &c, &create_chat_script, 3, NULL, 0);
+		call_idem_args(&c, ctx, idem);
+		reply = call_run(ctx, &c, &create_chat_script, idem ? 4 : 3,
+				 NULL, 0);
 		chat_buf_release(&c.text);
 		if (int_reply(reply, &n)) {
 			freeReplyObject(reply);
@@ -278,6 +353,8 @@ int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 			rc = 0;
 			break;
 		}
+		if (n == -3)
+			return CHAT_QUEUE_CONFLICT;
 		if (chat_chats_max_number(ctx->db, app, &seed))
 			return -1;
 		seeded = true;
@@ -287,6 +364,7 @@ int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 
 int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 			      uint64_t chat, const char *body, size_t len,
+			      const struct chat_idempotency *idem,
 			      uint64_t *number)
 {
 	long long now = (long long)time(NULL), n = -1;
@@ -303,6 +381,8 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 		call_key(&c, app, "", chat);
 		call_stream(&c, app, "jobs");
 		call_deleted_key(&c, app, chat);
+		if (idem)
+			call_idem_key(&c, app, idem);
 		call_addf(&c, "%llu", (unsigned long long)chat);
 		if (have_chat_seed)
 			call_addf(&c, "%llu", (unsigned long long)chat_seed);
@@ -314,7 +394,9 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 			call_addf(&c, "%s", "");
 		call_addf(&c, "%llu", (unsigned long long)app);
 		call_addf(&c, "%lld", now);
-		reply = call_run(ctx, &c, &create_message_script, 5, body, len);
+		call_idem_args(&c, ctx, idem);
+		reply = call_run(ctx, &c, &create_message_script, idem ? 6 : 5,
+				 body, len);
 		chat_buf_release(&c.text);
 		if (int_reply(reply, &n)) {
 			freeReplyObject(reply);
@@ -327,6 +409,8 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 				wait_replica(ctx);
 			return n > 0 ? 1 : 0;
 		}
+		if (n == -3)
+			return CHAT_QUEUE_CONFLICT;
 		if (n == -1) {
 			if (chat_chats_max_number(ctx->db, app, &chat_seed))
 				return -1;

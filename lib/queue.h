@@ -17,6 +17,9 @@
  *   chat:{sK}:dirty             set of "<app>" and "<app>:<chat>" (ids and
  *                               numbers) whose counters the sync program
  *                               must recompute
+ *   chat:{sK}:a<app>:ik:<key>   an Idempotency-Key of the application:
+ *                               "<sha1 of the request>:<number>", kept
+ *                               CHAT_IDEMPOTENCY_TTL seconds
  *
  * Job fields: t (c = chat, m = message, d = delete chat), a (application
  * id), c (chat number), n (message number), ts (epoch seconds of the 202),
@@ -50,18 +53,40 @@ void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
 int chat_queue_init_app(struct chat_ctx *ctx, uint64_t app);
 
 /*
- * Hand out the next chat number of `app` and queue the chat.
- * Returns 0, or -1 when Redis (or MariaDB, for a seed) is unavailable.
+ * The Idempotency-Key of a create, if any.  The script that numbers the
+ * create first looks the key up: a key seen with the same request (the
+ * route and the raw request body, digested with SHA-1) gives back the
+ * number it got, and nothing is created; a key seen with another request
+ * is a conflict.  Otherwise the key is stored with the new number, in
+ * the same atomic step, for cfg.idempotency_ttl seconds.
+ */
+struct chat_idempotency {
+	const char *key;		/* NULL: no key */
+	size_t key_len;
+	const char *request;		/* the raw request body */
+	size_t request_len;
+};
+
+/* The key was used with another request (the contract's 409). */
+#define CHAT_QUEUE_CONFLICT (-2)
+
+/*
+ * Hand out the next chat number of `app` and queue the chat (`idem` may
+ * be NULL).  Returns 0, CHAT_QUEUE_CONFLICT, or -1 when Redis (or
+ * MariaDB, for a seed) is unavailable.
  */
 int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
+			   const struct chat_idempotency *idem,
 			   uint64_t *number);
 /*
- * Hand out the next message number of chat `chat` and queue the message.
- * Returns 1, 0 when the chat number was never handed out or the chat is
- * deleted, or -1 when a store is unavailable.
+ * Hand out the next message number of chat `chat` and queue the message
+ * (`idem` may be NULL).  Returns 1, 0 when the chat number was never
+ * handed out or the chat is deleted, CHAT_QUEUE_CONFLICT, or -1 when a
+ * store is unavailable.
  */
 int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 			      uint64_t chat, const char *body, size_t len,
+			      const struct chat_idempotency *idem,
 			      uint64_t *number);
 /*
  * Remember chat `chat` as deleted (no more messages) and queue the job

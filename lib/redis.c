@@ -29,6 +29,8 @@ struct chat_redis *chat_redis_new(const struct chat_config *cfg)
 		if (!r->cluster)
 			xdie("CHAT_REDIS_NODES=%s: expected host:port[,host:port...]",
 			     cfg->redis_nodes);
+		chat_cluster_set_auth(r->cluster, cfg->redis_user,
+				      cfg->redis_password);
 	}
 	return r;
 }
@@ -117,6 +119,39 @@ void chat_redis_free(struct chat_redis *r)
 	free(r);
 }
 
+/*
+ * AUTH on a fresh connection: with CHAT_REDIS_USER, as that ACL user, else
+ * as the default user (requirepass).  The error names the settings, never
+ * their values.
+ */
+static int authenticate(struct chat_redis *r)
+{
+	const char *argv[3] = { "AUTH" };
+	int argc = 1;
+	redisReply *reply;
+
+	if (r->cfg->redis_user)
+		argv[argc++] = r->cfg->redis_user;
+	argv[argc++] = r->cfg->redis_password;
+	reply = redisCommandArgv(r->c, argc, argv, NULL);
+	if (!reply) {
+		set_err(r, r->c->err, r->c->errstr);
+	} else if (reply->type == REDIS_REPLY_ERROR) {
+		r->err = REDIS_ERR_OTHER;
+		snprintf(r->errstr, sizeof(r->errstr), "AUTH refused "
+			 "(CHAT_REDIS_%sPASSWORD): %s",
+			 r->cfg->redis_user ? "USER, CHAT_REDIS_" : "",
+			 reply->str);
+	}
+	if (!reply || reply->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(reply);
+		disconnect(r);
+		return -1;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
 int chat_redis_connect(struct chat_redis *r)
 {
 	struct timeval tv = {
@@ -144,6 +179,8 @@ int chat_redis_connect(struct chat_redis *r)
 	}
 	redisSetTimeout(r->c, tv);
 	redisEnableKeepAlive(r->c);
+	if (r->cfg->redis_password && authenticate(r))
+		return -1;
 	r->err = 0;
 	return 0;
 }

@@ -3,10 +3,16 @@
  * indexing, deletes and the contract's search, over chat_es_request.
  *
  * Why the analyzers of lib/search-index.json look as they do:
- *  - One char filter, chat_word_breaks, turns every run of characters
- *    that are not letters, digits or combining marks (\p{L}\p{Nd}\p{M},
- *    Java's classes) into one space; every analyzer starts with it, so
- *    all fields agree on what a word is.
+ *  - Two char filters say what a word is, the same for every analyzer,
+ *    so that all fields agree: chat_word_breaks turns every run of
+ *    characters that are not letters, digits, combining marks or
+ *    connector punctuation (\p{L}\p{Nd}\p{M}\p{Pc}, Java's classes)
+ *    into one space; chat_connectors then drops the connectors (`_` and
+ *    its look-alikes) that do not stand between two word characters, so
+ *    that, as Unicode's word rules have it, "h_llo" stays one word and
+ *    "hello_" is "hello".  Each is a character class or a possessive run
+ *    of one: an alternation inside a repeated group makes Java's regex
+ *    recurse per character, which overflows its stack on long bodies.
  *  - body.tri is the 3-grams of the whole normalised text, spaces
  *    included ("hello world" gives hel ell llo "lo " "o w" " wo" wor ...),
  *    lowercased.  A query word of three or more characters is a
@@ -39,8 +45,7 @@
 #include "text.h"
 #include "xalloc.h"
 
-/* The engine's default index.max_result_window. */
-#define MAX_RESULTS 10000
+#define MAX_RESULTS CHAT_SEARCH_WINDOW
 
 /* The one place that fills es->errstr here. */
 __attribute__((format(printf, 2, 3)))
@@ -108,6 +113,12 @@ static void fail_answer(struct chat_es *es, const char *what, long status,
 	json_object_put(obj);
 }
 
+void chat_search_read_error(struct chat_es *es, const char *what,
+			    long status, const struct chat_buf *resp)
+{
+	fail_answer(es, what, status, resp);
+}
+
 /* Serialise `body` (may be NULL) and send it. */
 static int send_json(struct chat_es *es, const char *method, const char *path,
 		     struct json_object *body, long *status,
@@ -169,7 +180,6 @@ static int alias_exists(struct chat_es *es, const char *alias,
 int chat_search_alias_index(struct chat_es *es, const char *alias,
 			    char **index)
 {
-	struct json_object *obj = NULL;
 	struct chat_buf path, resp;
 	int rc = -1, found;
 
@@ -186,12 +196,27 @@ int chat_search_alias_index(struct chat_es *es, const char *alias,
 		rc = found;
 		goto out;
 	}
-	obj = parse(&resp);
+	rc = chat_search_read_alias(es, alias, &resp, index);
+out:
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_alias(struct chat_es *es, const char *alias,
+			   const struct chat_buf *resp, char **index)
+{
+	struct json_object *obj = parse(resp);
+	int rc = -1;
+
+	*index = NULL;
 	if (!json_object_is_type(obj, json_type_object) ||
 	    json_object_object_length(obj) != 1) {
 		fail(es, "search: alias %s is held by %d indices (%.300s); fix "
 		     "that by hand first", alias,
-		     obj ? json_object_object_length(obj) : 0, resp.data);
+		     json_object_is_type(obj, json_type_object)
+			     ? json_object_object_length(obj) : 0,
+		     resp->data);
 		goto out;
 	}
 	json_object_object_foreach(obj, key, val) {
@@ -201,8 +226,6 @@ int chat_search_alias_index(struct chat_es *es, const char *alias,
 	rc = 0;
 out:
 	json_object_put(obj);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
 	return rc;
 }
 
@@ -406,11 +429,8 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 		     size_t n, bool create_only, bool *item_failed)
 {
 	const char *alias = alias_of(es);
-	struct json_object *obj = NULL, *items;
 	struct chat_buf nd, id, path, resp;
 	long status = 0;
-	size_t failed = 0;
-	bool busy = false;
 	int rc = -1;
 
 	chat_buf_init(&nd);
@@ -436,7 +456,27 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 		fail_answer(es, "search: bulk", status, &resp);
 		goto out;
 	}
-	obj = parse(&resp);
+	rc = chat_search_read_bulk(es, &resp, docs, n, create_only,
+				   item_failed);
+out:
+	chat_buf_release(&nd);
+	chat_buf_release(&id);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_bulk(struct chat_es *es, const struct chat_buf *resp,
+			  const struct chat_search_doc *docs, size_t n,
+			  bool create_only, bool *item_failed)
+{
+	struct json_object *obj = parse(resp), *items;
+	size_t failed = 0;
+	bool busy = false;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		item_failed[i] = true;
 	items = get(obj, "items", NULL);
 	if (!items || !json_object_is_type(items, json_type_array) ||
 	    json_object_array_length(items) != n) {
@@ -472,10 +512,6 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 	rc = busy ? -1 : 0;
 out:
 	json_object_put(obj);
-	chat_buf_release(&nd);
-	chat_buf_release(&id);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
 	return rc;
 }
 
@@ -603,16 +639,33 @@ static struct json_object *word_query(const char *type, const char *field,
 	return q;
 }
 
-/* What every search asks for besides the query and the size. */
+/*
+ * What every search asks for besides the query, the window and the size:
+ * no document, only its id and the length of its body as the contract's
+ * JSON writes it (json-c with CHAT_JSON_TO_STRING: \uXXXX for a control
+ * character, two bytes for \" \\ \b \t \n \f \r, UTF-8 for the rest;
+ * Java strings are UTF-16, so a surrogate half counts two of a pair's
+ * four bytes).  From these the page is chosen before any body is read.
+ */
 static const char search_fixed[] =
-	"{\"track_total_hits\": false,"
-	" \"_source\": [\"number\", \"body\", \"created_at\", \"updated_at\"],"
+	"{\"track_total_hits\": false, \"_source\": false,"
+	" \"script_fields\": {\"json_len\": {\"script\": {\"lang\": \"painless\","
+	" \"source\": \"String b = params['_source']['body']; long n = 0;"
+	" for (int i = 0; i < b.length(); ++i) { char c = b.charAt(i);"
+	" if (c == 34 || c == 92 || c == 8 || c == 9 || c == 10 || c == 12 ||"
+	" c == 13) { n += 2; } else if (c < 32) { n += 6; }"
+	" else if (c < 128) { n += 1; }"
+	" else if (c < 2048 || Character.isSurrogate(c)) { n += 2; }"
+	" else { n += 3; } } return n;\"}}},"
 	" \"sort\": [{\"_score\": \"desc\"}, {\"number\": \"asc\"}]}";
+
+/* A Message object's bytes besides its body, with the comma before it. */
+#define MESSAGE_OVERHEAD 128
 
 static struct json_object *search_body(uint64_t app, uint64_t chat,
 				       const char *q,
 				       const struct chat_search_word *words,
-				       size_t n, unsigned limit)
+				       size_t n, unsigned from, unsigned size)
 {
 	struct json_object *body = json_tokener_parse(search_fixed);
 	struct json_object *must = json_object_new_array();
@@ -633,7 +686,8 @@ static struct json_object *search_body(uint64_t app, uint64_t chat,
 	set(body, "query", chat_filter(app, chat, &boolq));
 	set(boolq, "must", must);
 	set(boolq, "should", should);
-	set(body, "size", json_object_new_int64(limit));
+	set(body, "from", json_object_new_int64(from));
+	set(body, "size", json_object_new_int64(size));
 	return body;
 }
 
@@ -661,31 +715,23 @@ static struct json_object *hit_message(struct json_object *hit)
 	return msg;
 }
 
-int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
-		      const char *q, size_t qlen, unsigned limit,
-		      struct json_object **results)
+/*
+ * Step one: the ids and body sizes of hits [from, from + size).  *hits
+ * (caller frees) point into *answer (caller puts).
+ */
+static int search_ids(struct chat_es *es, const char *alias,
+		      struct json_object *body, struct json_object **answer,
+		      struct chat_search_hit **hits, size_t *nhits)
 {
-	const char *alias = alias_of(es);
-	struct chat_search_word words[CHAT_SEARCH_MAX_WORDS];
-	struct json_object *body = NULL, *obj = NULL, *hits, *failed;
-	struct json_object *arr = json_object_new_array();
 	struct chat_buf path, resp;
 	long status = 0;
-	size_t n;
 	int rc = -1;
 
+	*answer = NULL;
+	*hits = NULL;
+	*nhits = 0;
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
-	*results = NULL;
-	if (!alias)
-		goto out;
-	n = chat_search_words(q, qlen, words, CHAT_SEARCH_MAX_WORDS);
-	if (n == 0 || limit == 0) {
-		rc = 0;		/* nothing can match: no need to ask */
-		goto out;
-	}
-	body = search_body(app, chat, q, words, n,
-			   limit > MAX_RESULTS ? MAX_RESULTS : limit);
 	chat_buf_addf(&path, "/%s/_search", alias);
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
@@ -693,26 +739,165 @@ int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
 		fail_answer(es, "search", status, &resp);
 		goto out;
 	}
-	obj = parse(&resp);
-	hits = get(obj, "hits", "hits");
-	failed = get(obj, "_shards", "failed");
-	if (!hits || !json_object_is_type(hits, json_type_array)) {
+	rc = chat_search_read_ids(es, &resp, answer, hits, nhits);
+out:
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_ids(struct chat_es *es, const struct chat_buf *resp,
+			 struct json_object **answer,
+			 struct chat_search_hit **hits, size_t *nhits)
+{
+	struct json_object *arr, *failed;
+	size_t len;
+
+	*hits = NULL;
+	*nhits = 0;
+	*answer = parse(resp);
+	arr = get(*answer, "hits", "hits");
+	failed = get(*answer, "_shards", "failed");
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
 		fail(es, "search: unexpected answer");
-		goto out;
+		goto fail;
 	}
 	/* With one shard, a failed shard means no answer at all. */
 	if (failed && json_object_get_int(failed) > 0) {
 		fail(es, "search: %d shard(s) failed",
 		     json_object_get_int(failed));
+		goto fail;
+	}
+	len = json_object_array_length(arr);
+	*hits = xcalloc(len + 1, sizeof(**hits));
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *h = json_object_array_get_idx(arr, i);
+		struct json_object *id = get(h, "_id", NULL);
+		struct json_object *size = get(h, "fields", "json_len");
+
+		if (!id || !json_object_is_type(id, json_type_string) ||
+		    !size || !json_object_is_type(size, json_type_array)) {
+			fail(es, "search: a hit without its id or size");
+			goto fail;
+		}
+		(*hits)[*nhits].id = json_object_get_string(id);
+		(*hits)[*nhits].size = json_object_get_uint64(
+			json_object_array_get_idx(size, 0));
+		(*nhits)++;
+	}
+	return 0;
+fail:
+	free(*hits);
+	*hits = NULL;
+	*nhits = 0;
+	json_object_put(*answer);
+	*answer = NULL;
+	return -1;
+}
+
+/* Step two: the documents of hits[0..n), in that order, into `arr`. */
+static int fetch_docs(struct chat_es *es, const char *alias,
+		      const struct chat_search_hit *hits, size_t n,
+		      struct json_object *arr)
+{
+	struct json_object *body = json_object_new_object();
+	struct json_object *ids = json_object_new_array();
+	struct chat_buf path, resp;
+	long status = 0;
+	int rc = -1;
+
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(ids, json_object_new_string(hits[i].id));
+	set(body, "ids", ids);
+	/*
+	 * realtime=false: from the searcher the first step used.  A realtime
+	 * get of a document changed since the last refresh makes the engine
+	 * refresh the shard first, on every search while messages come in.
+	 */
+	chat_buf_addf(&path, "/%s/_mget?realtime=false&_source_includes="
+		      "number,body,created_at,updated_at", alias);
+	if (send_json(es, "POST", path.data, body, &status, &resp))
+		goto out;
+	if (status != 200) {
+		fail_answer(es, "search: mget", status, &resp);
 		goto out;
 	}
-	for (size_t i = 0; i < json_object_array_length(hits); i++) {
+	rc = chat_search_read_docs(es, &resp, arr);
+out:
+	json_object_put(body);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_read_docs(struct chat_es *es, const struct chat_buf *resp,
+			  struct json_object *arr)
+{
+	struct json_object *obj = parse(resp);
+	struct json_object *docs = get(obj, "docs", NULL);
+	int rc = -1;
+
+	if (!docs || !json_object_is_type(docs, json_type_array)) {
+		fail(es, "search: mget: unexpected answer");
+		goto out;
+	}
+	/* A document deleted since step one is left out (found: false). */
+	for (size_t i = 0; i < json_object_array_length(docs); i++) {
 		struct json_object *msg =
-			hit_message(json_object_array_get_idx(hits, i));
+			hit_message(json_object_array_get_idx(docs, i));
 
 		if (msg)
 			json_object_array_add(arr, msg);
 	}
+	rc = 0;
+out:
+	json_object_put(obj);
+	return rc;
+}
+
+int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
+		     const char *q, size_t qlen, unsigned offset,
+		     unsigned limit, struct json_object **results,
+		     unsigned *next)
+{
+	const char *alias = alias_of(es);
+	struct chat_search_word words[CHAT_SEARCH_MAX_WORDS];
+	struct json_object *body = NULL, *answer = NULL;
+	struct json_object *arr = json_object_new_array();
+	struct chat_search_hit *hits = NULL;
+	size_t n, nhits = 0, take = 0;
+	uint64_t bytes = 2;	/* the brackets */
+	unsigned size;
+	int rc = -1;
+
+	*results = NULL;
+	*next = 0;
+	if (!alias)
+		goto out;
+	n = chat_search_words(q, qlen, words, CHAT_SEARCH_MAX_WORDS);
+	if (n == 0 || limit == 0 || offset >= MAX_RESULTS) {
+		rc = 0;		/* nothing can match: no need to ask */
+		goto out;
+	}
+	/* One hit more than the page tells whether another page follows. */
+	size = limit + 1 < MAX_RESULTS - offset ? limit + 1
+						: MAX_RESULTS - offset;
+	body = search_body(app, chat, q, words, n, offset, size);
+	if (search_ids(es, alias, body, &answer, &hits, &nhits))
+		goto out;
+	/* As many as fit in a page; the first even when it alone does not. */
+	while (take < nhits && take < limit &&
+	       (take == 0 || bytes + hits[take].size + MESSAGE_OVERHEAD <=
+				     CHAT_PAGE_BYTES_MAX)) {
+		bytes += hits[take].size + MESSAGE_OVERHEAD;
+		take++;
+	}
+	if (take && fetch_docs(es, alias, hits, take, arr))
+		goto out;
+	if (take < nhits && offset + take < MAX_RESULTS)
+		*next = offset + (unsigned)take;
 	rc = 0;
 out:
 	if (rc == 0) {
@@ -721,8 +906,17 @@ out:
 	}
 	json_object_put(arr);
 	json_object_put(body);
-	json_object_put(obj);
-	chat_buf_release(&path);
-	chat_buf_release(&resp);
+	json_object_put(answer);
+	free(hits);
 	return rc;
+}
+
+int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
+		      const char *q, size_t qlen, unsigned limit,
+		      struct json_object **results)
+{
+	unsigned next;
+
+	return chat_search_page(es, app, chat, q, qlen, 0, limit, results,
+				&next);
 }

@@ -35,6 +35,8 @@
 #include "es.h"
 #include "search_words.h"
 
+/* The engine's default index.max_result_window: hits beyond are not seen. */
+#define CHAT_SEARCH_WINDOW 10000
 
 /*
  * Create the index and the alias cfg->es_index when the alias does not
@@ -126,16 +128,65 @@ int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat);
 
 /*
  * Search the messages of one chat for q[0..qlen) (UTF-8), best match
- * first, ties by message number ascending, at most `limit` (clamped to
- * 10000, the engine's result window).  On success *results is a new JSON
- * array of the contract's Message objects {"number", "body", "created_at",
- * "updated_at"} that the caller puts.  A query without a letter or digit
- * gives [] without asking the engine.  Only the first
- * CHAT_SEARCH_MAX_WORDS distinct words count (the engine limits the
- * clauses of a query).  On failure *results is NULL.
+ * first, ties by message number ascending: the hits from `offset` on, at
+ * most `limit` of them and no more than fit in CHAT_PAGE_BYTES_MAX
+ * bytes of JSON (json.h; the first one always), within the engine's
+ * result window of 10000.  On success *results is a new JSON array of the contract's
+ * Message objects {"number", "body", "created_at", "updated_at"} that the
+ * caller puts, and *next the offset of the next page, or 0 when there is
+ * none.  A query without a letter or digit gives [] without asking the
+ * engine.  Only the first CHAT_SEARCH_MAX_WORDS distinct words count (the
+ * engine limits the clauses of a query).  On failure *results is NULL.
+ *
+ * Two requests: the ids of the hits with the written length of each body
+ * (a script field), then the documents of the ones that fit (_mget).  No
+ * reply is ever much larger than a page (es.h: CHAT_ES_REPLY_MAX).
  */
+int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
+		     const char *q, size_t qlen, unsigned offset,
+		     unsigned limit, struct json_object **results,
+		     unsigned *next);
+/* chat_search_page from offset 0, without the next page's offset. */
 int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
 		      const char *q, size_t qlen, unsigned limit,
 		      struct json_object **results);
+
+/*
+ * The readers of the engine's answers, apart from the requests so that
+ * tests and fuzz targets can feed them any bytes (tests/fuzz/
+ * fuzz_search_reply.c).  None trusts the answer: a body that is not JSON,
+ * or JSON of another shape, is a failure (-1, es->errstr set), never a
+ * crash.  Only es->errstr is used: `es` may be a zeroed struct.
+ */
+/* A hit of a search's first step: its id and the size of its body as
+ * JSON, best first. */
+struct chat_search_hit {
+	const char *id;		/* points into the parsed answer */
+	uint64_t size;
+};
+/*
+ * A search's 200 answer (ids and sizes): *hits (caller frees) point into
+ * *answer (caller puts); both NULL and 0 hits on -1.
+ */
+int chat_search_read_ids(struct chat_es *es, const struct chat_buf *resp,
+			 struct json_object **answer,
+			 struct chat_search_hit **hits, size_t *nhits);
+/*
+ * An _mget's 200 answer: a Message object appended to `arr` for each
+ * document found (documents without a number or a string body left out).
+ */
+int chat_search_read_docs(struct chat_es *es, const struct chat_buf *resp,
+			  struct json_object *arr);
+/* A _bulk's 200 answer for docs[0..n): as chat_search_bulk. */
+int chat_search_read_bulk(struct chat_es *es, const struct chat_buf *resp,
+			  const struct chat_search_doc *docs, size_t n,
+			  bool create_only, bool *item_failed);
+/* A GET /_alias/<alias> 200 answer: as chat_search_alias_index. */
+int chat_search_read_alias(struct chat_es *es, const char *alias,
+			   const struct chat_buf *resp, char **index);
+/* An error answer of `status` to `what`: its type and reason into
+ * es->errstr. */
+void chat_search_read_error(struct chat_es *es, const char *what,
+			    long status, const struct chat_buf *resp);
 
 #endif

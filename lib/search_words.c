@@ -1,6 +1,9 @@
 /*
  * search_words.c - split a search query into words: runs of letters,
- * digits and combining marks, UTF-8 aware, duplicates dropped.
+ * digits and combining marks, joined by connector punctuation such as
+ * `_` (Unicode's word rules: `h_llo` is one word), UTF-8 aware,
+ * duplicates dropped.  The index mapping's chat_word_breaks char filter
+ * (lib/search-index.json) splits bodies the same way.
  */
 #include "search_words.h"
 
@@ -68,6 +71,18 @@ static bool is_word_char(uint32_t cp)
 	return true;
 }
 
+/*
+ * Connector punctuation (general category Pc, Unicode's ExtendNumLet
+ * apart from the Katakana middle dot): `_` and its look-alikes.  Between
+ * two word characters they belong to the word; elsewhere they separate.
+ */
+static bool is_connector(uint32_t cp)
+{
+	return cp == '_' || cp == 0x203f || cp == 0x2040 || cp == 0x2054 ||
+	       cp == 0xfe33 || cp == 0xfe34 || (cp >= 0xfe4d && cp <= 0xfe4f) ||
+	       cp == 0xff3f;
+}
+
 static unsigned char ascii_lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A')
@@ -95,9 +110,14 @@ static bool seen(const char *q, const struct chat_search_word *words,
 size_t chat_search_words(const char *q, size_t len,
 			 struct chat_search_word *words, size_t max)
 {
-	size_t n = 0, i = 0, start = 0, chars = 0;
+	size_t n = 0, i = 0, start = 0, chars = 0, end = 0, end_chars = 0;
 
-	/* i == len is one more step: the end of input ends a word. */
+	/*
+	 * chars counts the word so far, connectors included; end and
+	 * end_chars say where it stops if the connectors seen since its
+	 * last letter or digit are not followed by another.  i == len is
+	 * one more step: the end of input ends a word.
+	 */
 	while (i <= len && n < max) {
 		uint32_t cp = CHAT_UTF8_BAD;
 		size_t step = i < len ? chat_utf8_next(q + i, len - i, &cp) : 1;
@@ -105,11 +125,15 @@ size_t chat_search_words(const char *q, size_t len,
 		if (is_word_char(cp)) {
 			if (chars++ == 0)
 				start = i;
+			end = i + step;
+			end_chars = chars;
+		} else if (chars > 0 && is_connector(cp)) {
+			chars++;
 		} else if (chars > 0) {
-			if (!seen(q, words, n, start, i - start)) {
+			if (!seen(q, words, n, start, end - start)) {
 				words[n].off = start;
-				words[n].len = i - start;
-				words[n].chars = chars;
+				words[n].len = end - start;
+				words[n].chars = end_chars;
 				n++;
 			}
 			chars = 0;
@@ -118,4 +142,3 @@ size_t chat_search_words(const char *q, size_t len,
 	}
 	return n;
 }
-

@@ -22,7 +22,9 @@ struct chat_search_word {
 
 /*
  * Split the UTF-8 query q[0..len) into words: maximal runs of letters,
- * digits and combining marks (non-ASCII code points count as letters
+ * digits and combining marks, with connector punctuation (`_`, U+203F
+ * and the like) between two of them belonging to the word as Unicode's
+ * word rules have it (non-ASCII code points count as letters
  * unless they are in the table of punctuation, symbol, space, emoji and
  * control ranges in search_words.c; bytes that are not valid UTF-8 separate
  * words).  Words equal to an earlier one, ignoring ASCII case, are

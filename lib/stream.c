@@ -101,36 +101,43 @@ static int reply_error(struct chat_redis *r, const char *what,
 	return -1;
 }
 
-/* Collect the entries of an XREADGROUP reply [[stream, entries], ...]. */
+/*
+ * Collect the entries of an XREADGROUP reply [[stream, entries], ...];
+ * got[s] counts what shard s gave.
+ */
 static void collect_streams(struct chat_stream_batch *b,
-			    const redisReply *reply)
+			    const redisReply *reply, unsigned *got)
 {
 	for (size_t i = 0; i < reply->elements; i++) {
 		const redisReply *st = reply->element[i];
 		unsigned shard;
+		size_t before = b->n;
 
 		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
 		    st->element[0]->type == REDIS_REPLY_STRING &&
 		    st->element[1]->type == REDIS_REPLY_ARRAY &&
 		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) == 1 &&
-		    shard < CHAT_SHARDS)
+		    shard < CHAT_SHARDS) {
 			collect(b, shard, st->element[1]);
+			got[shard] += (unsigned)(b->n - before);
+		}
 	}
 }
 
 /*
  * On a Redis Cluster each shard's stream is in a slot of its own, and a
  * command with keys of several slots is refused (CROSSSLOT): one
- * XREADGROUP per shard, all in one pipeline, which the cluster layer
- * splits per node, so that each node is read in one round trip, its own
- * shards only, wherever the slots are now.  BLOCK would hold up the
- * shards queued behind it on the same node: when nothing came, wait
- * `block_ms` and return.
+ * XREADGROUP per shard of [first, first + n), all in one pipeline, which
+ * the cluster layer splits per node, so that each node is read in one
+ * round trip, its own shards only, wherever the slots are now.  BLOCK
+ * would hold up the shards queued behind it on the same node: when
+ * nothing came, wait `block_ms` and return.
  */
 static int read_cluster(struct chat_redis *r, const char *name,
 			const char *group, const char *consumer,
-			const char *id, unsigned count, unsigned block_ms,
-			struct chat_stream_batch *b)
+			const char *id, unsigned first, unsigned n,
+			unsigned count, unsigned block_ms,
+			struct chat_stream_batch *b, unsigned *got)
 {
 	struct chat_buf key;
 	char scount[16];
@@ -139,24 +146,24 @@ static int read_cluster(struct chat_redis *r, const char *name,
 
 	snprintf(scount, sizeof(scount), "%u", count);
 	chat_buf_init(&key);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+	for (unsigned s = 0; s < n; s++) {
 		const char *argv[] = { "XREADGROUP", "GROUP", group, consumer,
 				       "COUNT", scount, "STREAMS", key.data,
 				       id };
 
-		shard_key(&key, s, name);
+		shard_key(&key, first + s, name);
 		argv[7] = key.data;
 		chat_redis_append(r, 9, argv, NULL);
 	}
 	chat_buf_release(&key);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+	for (unsigned s = 0; s < n; s++) {
 		redisReply *reply = chat_redis_reply(r);
 
 		if (!reply)
 			return -1;
 		if (reply->type == REDIS_REPLY_ARRAY) {
 			keep_reply(b, reply);
-			collect_streams(b, reply);
+			collect_streams(b, reply, got);
 			continue;
 		}
 		if (reply->type != REDIS_REPLY_NIL) {
@@ -176,10 +183,15 @@ static int read_cluster(struct chat_redis *r, const char *name,
 	return rc < 0 ? -1 : 0;
 }
 
-int chat_stream_read(struct chat_redis *r, const char *name,
-		     const char *group, const char *consumer, const char *id,
-		     unsigned count, unsigned block_ms,
-		     struct chat_stream_batch *b)
+/*
+ * One XREADGROUP of up to `count` entries from each of the shards
+ * [first, first + n) of stream `name`; got[s] counts what shard s gave.
+ */
+static int read_shards(struct chat_redis *r, const char *name,
+		       const char *group, const char *consumer, const char *id,
+		       unsigned first, unsigned n, unsigned count,
+		       unsigned block_ms, struct chat_stream_batch *b,
+		       unsigned *got)
 {
 	const char *argv[10 + 2 * CHAT_SHARDS];
 	struct chat_buf keys[CHAT_SHARDS];
@@ -188,8 +200,8 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 	int argc = 0;
 
 	if (chat_redis_is_cluster(r))
-		return read_cluster(r, name, group, consumer, id, count,
-				    block_ms, b);
+		return read_cluster(r, name, group, consumer, id, first, n,
+				    count, block_ms, b, got);
 	snprintf(scount, sizeof(scount), "%u", count);
 	snprintf(sblock, sizeof(sblock), "%u", block_ms);
 	argv[argc++] = "XREADGROUP";
@@ -203,15 +215,15 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 		argv[argc++] = sblock;
 	}
 	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+	for (unsigned s = 0; s < n; s++) {
 		chat_buf_init(&keys[s]);
-		shard_key(&keys[s], s, name);
+		shard_key(&keys[s], first + s, name);
 		argv[argc++] = keys[s].data;
 	}
-	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+	for (unsigned s = 0; s < n; s++)
 		argv[argc++] = id;
 	reply = chat_redis_argv(r, argc, argv, NULL);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+	for (unsigned s = 0; s < n; s++)
 		chat_buf_release(&keys[s]);
 	if (!reply)
 		return -1;
@@ -228,7 +240,50 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 		return -1;
 	}
 	keep_reply(b, reply);
-	collect_streams(b, reply);
+	collect_streams(b, reply, got);
+	return 0;
+}
+
+/*
+ * COUNT bounds each stream of an XREADGROUP, not the read: asking every
+ * shard for `count` could bring CHAT_SHARDS times as many entries (16
+ * × 1000 jobs of 64 KiB, a gigabyte).  So every shard is asked for its
+ * share first (one blocking read), then the shards that gave their whole
+ * share, one at a time and without blocking, for what the batch has left.
+ */
+int chat_stream_read(struct chat_redis *r, const char *name,
+		     const char *group, const char *consumer, const char *id,
+		     unsigned count, unsigned block_ms,
+		     struct chat_stream_batch *b)
+{
+	unsigned got[CHAT_SHARDS] = { 0 };
+	unsigned share = count / CHAT_SHARDS ? count / CHAT_SHARDS : 1;
+	size_t before = b->n;
+
+	if (read_shards(r, name, group, consumer, id, 0, CHAT_SHARDS, share,
+			block_ms, b, got))
+		return -1;
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		size_t taken = b->n - before;
+
+		if (taken >= count)
+			break;
+		const char *from = id;
+
+		if (got[s] < share)
+			continue;	/* that shard has no more */
+		/*
+		 * Pending entries are listed from an id on: go on after the
+		 * last one read, or the same ones come again.
+		 */
+		if (strcmp(id, ">") != 0)
+			for (size_t i = before; i < b->n; i++)
+				if (b->v[i].shard == s)
+					from = b->v[i].id;
+		if (read_shards(r, name, group, consumer, from, s, 1,
+				(unsigned)(count - taken), 0, b, got))
+			return -1;
+	}
 	return 0;
 }
 

@@ -45,9 +45,10 @@ void chat_stream_create_groups(struct chat_redis *r, const char *name,
 			       const char *group);
 
 /*
- * XREADGROUP up to `count` entries per shard from every shard's stream
- * `name` into `b` (appended): with `id` ">" new entries, waiting up to
- * `block_ms` for one; with "0" this consumer's own pending entries.
+ * XREADGROUP up to `count` entries in all (CHAT_SHARDS when `count` is
+ * smaller) from the shards' streams `name` into `b` (appended): with `id`
+ * ">" new entries, waiting up to `block_ms` for one; with "0" this
+ * consumer's own pending entries.
  * Creates the groups when Redis says they are missing.  Returns 0 or -1
  * (Redis unreachable or an error reply; r->errstr says which).
  */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "buf.h"
+
 static const char alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -46,4 +48,20 @@ bool chat_token_valid(const char *s, size_t len)
 		if (!memchr(alphabet, s[i], sizeof(alphabet) - 1))
 			return false;
 	return true;
+}
+
+void chat_token_mask(const char *s, struct chat_buf *out)
+{
+	while (*s) {
+		size_t run = strspn(s, alphabet);
+
+		if (run >= CHAT_TOKEN_MIN_LEN)
+			chat_buf_addch(out, '*');
+		else
+			chat_buf_add(out, s, run);
+		s += run;
+		run = strcspn(s, alphabet);
+		chat_buf_add(out, s, run);
+		s += run;
+	}
 }

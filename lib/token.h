@@ -22,4 +22,13 @@ int chat_token_new(char out[CHAT_TOKEN_LEN + 1]);
  */
 bool chat_token_valid(const char *s, size_t len);
 
+/*
+ * Append s to out with every run of CHAT_TOKEN_MIN_LEN or more token
+ * characters ([A-Za-z0-9_-]) replaced by one '*': a string fit for a log
+ * line whatever shape a client gave the path ("/applications/<t>/chats",
+ * "//applications/<t>", "/applications%2F<t>" all lose the token).
+ */
+struct chat_buf;
+void chat_token_mask(const char *s, struct chat_buf *out);
+
 #endif

@@ -19,9 +19,9 @@
 #   health ROLE   the healthcheck of fcgi, worker or sync
 #   anything else is run as a command
 #
-# The programs run as the unprivileged user chat; only spawn-fcgi (which
-# drops to chat itself) and nginx-config run as root.  Everything logs to
-# the container's stderr.
+# The image runs every role as the unprivileged user chat (its USER), which
+# needs no capability; started as root instead (docker run --user root), the
+# programs still drop to chat.  Everything logs to the container's stderr.
 
 set -euo pipefail
 
@@ -82,24 +82,34 @@ fcgi_stop() {
 role_fcgi() {
 	local procs=${CHAT_FCGI_PROCS:-4} p prog fifo=/run/chat-log/fcgi
 	[[ $procs =~ ^[1-9][0-9]*$ ]] || die "CHAT_FCGI_PROCS=$procs is not a positive number"
-	[ "$(id -u)" -eq 0 ] || die "must start as root (spawn-fcgi drops to user chat)"
+	local root=0
+	local -a owner=()
+	# As root, spawn-fcgi gives the sockets to nginx's group and drops to
+	# chat itself; as chat (the image's user) it cannot (it ignores -U, -G,
+	# -u and -g), so the sockets are given to the group below.
+	if [ "$(id -u)" -eq 0 ]; then
+		root=1
+		owner=(-U chat -G "$sock_group" -u chat -g chat)
+	fi
 	mkdir -p -- "$run_dir" /run/chat-log
-	chmod 0755 "$run_dir"
+	[ -w "$run_dir" ] || die "$run_dir is not writable by $(id -un) (a volume made by an older image? remove it)"
 	# spawn-fcgi sends the programs' stderr to /dev/null: they write their
 	# log lines into this FIFO instead, and cat copies them to ours.
 	rm -f -- "$fifo"
 	mkfifo -m 0620 "$fifo"
-	chown root:chat "$fifo"
+	[ "$root" -eq 0 ] || chown root:chat "$fifo"
 	cat <>"$fifo" >&2 &
 	for p in "${programs[@]}"; do
 		prog=$pkglib/cgi-bin/$p
 		[ -x "$prog" ] || die "$prog is missing"
 		rm -f -- "$run_dir/$p.sock" "$run_dir/$p.pid"
 		# shellcheck disable=SC2016 # $0 and $1 are the inner shell's
-		spawn-fcgi -s "$run_dir/$p.sock" -M 0660 -U chat -G "$sock_group" \
-			-u chat -g chat -F "$procs" -P "$run_dir/$p.pid" \
+		spawn-fcgi -s "$run_dir/$p.sock" -M 0660 ${owner[@]+"${owner[@]}"} \
+			-F "$procs" -P "$run_dir/$p.pid" \
 			-- /bin/sh -c 'exec "$0" 2>>"$1"' "$prog" "$fifo" >/dev/null ||
 			die "spawn-fcgi could not start $p"
+		[ "$root" -eq 1 ] || chgrp "$sock_group" "$run_dir/$p.sock" ||
+			die "cannot give $run_dir/$p.sock to group $sock_group (is $(id -un) a member?)"
 		say "$p: $procs processes on $run_dir/$p.sock"
 	done
 
@@ -191,6 +201,8 @@ role_nginx_config() {
 	if [ ! -d "$conf_out" ] || [ ! -d "$docs_out" ]; then
 		die "mount the nginx configuration volume on $conf_out and the docs volume on $docs_out"
 	fi
+	[ -w "$conf_out" ] && [ -w "$docs_out" ] ||
+		die "$conf_out and $docs_out must be writable by $(id -un) (volumes made by an older image? remove them)"
 	find "$conf_out" "$docs_out" -mindepth 1 -delete
 	mkdir -p -- "$conf_out/chat"
 	for f in chat-http.conf chat-api.conf chat-default.conf; do

@@ -147,11 +147,16 @@ function init(args)
 	if rate > 0 then
 		local per_thread = rate / tonumber(env("BENCH_THREADS", "1"))
 		local interval = 1000 / per_thread
-		local next_at = now_ms()
+		local next_at = nil
 		-- Defined only when pacing: wrk skips the hook when it is absent.
+		-- The first request of a thread goes at once, so that a short run
+		-- at a low rate (a smoke run on a busy machine) still sends some.
 		function delay()
 			local now = now_ms()
-			if next_at < now - interval then next_at = now end
+			if next_at == nil or next_at < now - interval then
+				next_at = now
+				return 0
+			end
 			next_at = next_at + interval
 			local wait = next_at - now
 			if wait < 0 then return 0 end

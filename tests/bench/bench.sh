@@ -210,6 +210,16 @@ sql() {
 		-u "$CHAT_MYSQL_USER" -N -B "$CHAT_MYSQL_DATABASE" "$@"
 }
 
+# The ceiling's scratch table is DDL, which only the migrations' account
+# may run (the programs' account reads and writes rows).
+sql_ddl() {
+	MYSQL_PWD=$CHAT_MIGRATE_PASSWORD mariadb --no-defaults -h 127.0.0.1 \
+		-P "$CHAT_MYSQL_PORT" -u "$CHAT_MIGRATE_USER" -N -B "$CHAT_MYSQL_DATABASE" "$@"
+}
+
+# Both log in with CHAT_REDIS_PASSWORD (env.sh): redis-cli through
+# REDISCLI_AUTH, redis-benchmark, which has no such variable, through -a
+# (a local throwaway password, so ps showing it does not matter).
 rcli() { redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" "$@"; }
 
 shard_of() { echo $(($1 % 16)); }
@@ -268,7 +278,7 @@ new_app() {
 		say "POST /applications answered: $out"
 		return 1
 	}
-	id=$(sql -e "SELECT id FROM applications WHERE token = '$token'") || return 1
+	id=$(sql -e "SELECT id FROM applications WHERE token_sha256 = UNHEX(SHA2('$token', 256))") || return 1
 	[ -n "$id" ] || return 1
 	echo "$token $id"
 }
@@ -483,13 +493,13 @@ part_mysql_ceiling() {
 	local -a secs=()
 	# A few seconds each, and noisy: the median of BENCH_RUNS runs.
 	for ((i = 1; i <= BENCH_RUNS; i++)); do
-		sql -e "DROP TABLE IF EXISTS bench_messages; CREATE TABLE bench_messages LIKE messages" ||
+		sql_ddl -e "DROP TABLE IF EXISTS bench_messages; CREATE TABLE bench_messages LIKE messages" ||
 			return 1
 		t0=$(now)
 		sql <"$work/ceiling.sql" || return 1
 		t1=$(now)
 		c=$(sql -e "SELECT COUNT(*) FROM bench_messages")
-		sql -e "DROP TABLE bench_messages"
+		sql_ddl -e "DROP TABLE bench_messages"
 		[ "$c" = "$BENCH_JOBS" ] || { say "MariaDB ceiling: $c rows of $BENCH_JOBS"; return 1; }
 		secs+=("$(fcalc "$t1 - $t0" 3)")
 		say "MariaDB ceiling run $i: ${secs[-1]} s"
@@ -617,10 +627,11 @@ part_redis_ceiling() {
 		local out line
 		# The stream is not the worker's (chat:{sK}:jobs): same XADD cost,
 		# nothing for the worker to do.
-		out=$(redis-benchmark -h 127.0.0.1 -p "$CHAT_REDIS_PORT" -c 64 \
+		out=$(redis-benchmark -h 127.0.0.1 -p "$CHAT_REDIS_PORT" \
+			-a "$CHAT_REDIS_PASSWORD" -c 64 \
 			-n "$BENCH_REDIS_REQUESTS" --csv EVALSHA "$sha" 4 "$p:n" "$p:del" \
 			"$p:c1:n" "chat:{s$shard}:bench-jobs" 1 '' '' "$app" \
-			"$(date +%s)" "$body" 2>&1)
+			"$(date +%s)" 86400 '' "$body" 2>&1)
 		line=$(printf '%s\n' "$out" | grep '^"EVALSHA' | tail -n 1)
 		[ -n "$line" ] || { say "redis-benchmark: $out"; return 1; }
 		# "test","rps","avg","min","p50","p95","p99","max"

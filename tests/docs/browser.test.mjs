@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { docOperations, loadDoc, rel } from './lib.mjs';
+import { docOperations, loadDoc, recordToken, rel } from './lib.mjs';
 
 const base = process.env.CHAT_DOCS_BASE_URL || `http://127.0.0.1:${process.env.CHAT_HTTP_PORT || 8080}`;
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -43,10 +43,15 @@ test('Swagger UI at /api-docs lists every operation and runs POST /applications'
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) outside.push(r.url()); });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // What the page's Content-Security-Policy blocks shows on the console.
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) errors.push(m.text()); });
 
   const res = await page.goto(`${base}/api-docs`, { waitUntil: 'load' });
   assert.equal(res.status(), 200);
   assert.match(res.headers()['content-type'], /^text\/html/);
+  const csp = res.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /frame-ancestors 'none'/, 'Swagger UI may not be framed');
+  assert.match(csp, /default-src 'none'/);
   await page.waitForSelector('.opblock', { timeout: 30000 });
   await assert.doesNotReject(page.waitForSelector('.info .title', { timeout: 5000 }));
   assert.match(await page.textContent('.info .title'), /Chat API/);
@@ -74,6 +79,8 @@ test('Swagger UI at /api-docs lists every operation and runs POST /applications'
   await op.locator('button.execute').click();
   const api = await responsePromise;
   assert.equal(api.status(), 201, `POST /applications answered ${api.status()}: ${await api.text()}`);
+  recordToken((await api.json()).token);
+  assert.equal(api.headers()['cache-control'], 'no-store', 'an answer with a token is not cached');
   const status = op.locator('.live-responses-table .response .response-col_status').first();
   await status.waitFor({ timeout: 10000 });
   assert.equal((await status.textContent()).trim(), '201');

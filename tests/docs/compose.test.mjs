@@ -121,11 +121,45 @@ test('every CHAT_* variable set is one that the programs or the scripts read', (
     assert.ok(services[env.CHAT_REDIS_HOST], `${n}: CHAT_REDIS_HOST names a service`);
     assert.ok(services[new URL(env.CHAT_ES_URL).hostname], `${n}: CHAT_ES_URL names a service`);
   }
-  // One password for MariaDB and the programs.
+  // The image's MARIADB_USER is the migrations' account (it owns the
+  // schema); jobs/deploy/mariadb-init.sh makes the programs' account from
+  // the CHAT_MYSQL_* the mysql service is given: the same as the programs'.
   const mysqlEnv = envOf(services.mysql);
-  assert.equal(interpolate(mysqlEnv.MARIADB_PASSWORD), interpolate(envOf(services.fcgi).CHAT_MYSQL_PASSWORD));
-  assert.equal(mysqlEnv.MARIADB_USER, envOf(services.fcgi).CHAT_MYSQL_USER);
+  const migrateEnv = envOf(services.migrate);
+  assert.equal(mysqlEnv.MARIADB_USER, migrateEnv.CHAT_MIGRATE_USER);
+  assert.equal(interpolate(mysqlEnv.MARIADB_PASSWORD), interpolate(migrateEnv.CHAT_MIGRATE_PASSWORD));
+  assert.notEqual(mysqlEnv.MARIADB_USER, envOf(services.fcgi).CHAT_MYSQL_USER);
+  for (const n of ['fcgi', 'worker', 'sync']) {
+    assert.equal(mysqlEnv.CHAT_MYSQL_USER, envOf(services[n]).CHAT_MYSQL_USER, n);
+    assert.equal(interpolate(mysqlEnv.CHAT_MYSQL_PASSWORD), interpolate(envOf(services[n]).CHAT_MYSQL_PASSWORD), n);
+    assert.equal(envOf(services[n]).CHAT_MIGRATE_PASSWORD, undefined, `${n} is not given the migrations' password`);
+  }
   assert.equal(mysqlEnv.MARIADB_DATABASE, envOf(services.fcgi).CHAT_MYSQL_DATABASE);
+  // Redis requires the password the programs log in with.
+  const redisCmd = services.redis.command.map(String);
+  const pw = redisCmd[redisCmd.indexOf('--requirepass') + 1];
+  assert.ok(redisCmd.includes('--requirepass') && pw, 'redis-server --requirepass');
+  assert.equal(interpolate(pw), interpolate(envOf(services.fcgi).CHAT_REDIS_PASSWORD));
+  assert.equal(interpolate(envOf(services.redis).REDISCLI_AUTH), interpolate(pw), 'the healthcheck logs in');
+  assert.ok((services.mysql.volumes ?? []).map(String).some((v) =>
+    v.startsWith('./jobs/deploy/mariadb-init.sh:/docker-entrypoint-initdb.d/')), 'mariadb-init.sh mounted');
+});
+
+test('least privilege: no capability, no new privileges, a memory limit, no root', () => {
+  const dockerfile = read('jobs', 'deploy', 'Dockerfile');
+  assert.match(dockerfile, /^USER chat$/m, 'the image runs as chat');
+  for (const [n, svc] of Object.entries(services)) {
+    assert.deepEqual(svc.cap_drop, ['ALL'], `${n}: cap_drop ALL`);
+    assert.ok((svc.security_opt ?? []).includes('no-new-privileges:true'), `${n}: no-new-privileges`);
+    assert.match(String(svc.mem_limit ?? svc.deploy?.resources?.limits?.memory ?? ''), /^[0-9]+[kmg]?$/i, `${n}: memory limit`);
+    assert.notEqual(String(svc.user ?? ''), 'root', `${n}: not root`);
+    assert.notEqual(String(svc.user ?? '').split(':')[0], '0', `${n}: not uid 0`);
+  }
+  // Only nginx's master, which switches its workers' user, adds any back.
+  const added = Object.entries(services).filter(([, s]) => s.cap_add).map(([n, s]) => [n, [...s.cap_add].sort()]);
+  assert.deepEqual(added, [['nginx', ['CHOWN', 'SETGID', 'SETUID']]]);
+  assert.equal(services.mysql.user, 'mysql');
+  assert.equal(services.redis.user, 'redis');
 });
 
 test('the API is published on port 8080 and nginx listens there', () => {
@@ -198,7 +232,7 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
       writeFileSync(join(conf, 'chat', f), text);
     }
     writeFileSync(join(conf, 'default.conf'),
-      read('jobs', 'deploy', 'nginx-server.conf').replaceAll('/etc/nginx/conf.d/', `${conf}/`).replace('listen 8080;', 'listen 127.0.0.1:8080;'));
+      read('jobs', 'deploy', 'nginx-server.conf').replaceAll('/etc/nginx/conf.d/', `${conf}/`).replaceAll('/var/log/nginx/', `${dir}/`).replace('listen 8080;', 'listen 127.0.0.1:8080;'));
     copyFileSync('/etc/nginx/fastcgi_params', join(dir, 'fastcgi_params'));
     copyFileSync('/etc/nginx/mime.types', join(dir, 'mime.types'));
     writeFileSync(join(dir, 'nginx.conf'), [
@@ -207,6 +241,7 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
       `  access_log ${dir}/access.log;`, `  client_body_temp_path ${dir}/cb;`, `  fastcgi_temp_path ${dir}/fc;`,
       `  proxy_temp_path ${dir}/p;`, `  uwsgi_temp_path ${dir}/u;`, `  scgi_temp_path ${dir}/s;`,
       `  include ${conf}/*.conf;`, '}', ''].join('\n'));
+    assert.match(read('jobs', 'deploy', 'nginx-server.conf'), /^\s*access_log \S+ chat_masked;/m, 'the access log masks tokens');
     const r = spawnSync('nginx', ['-t', '-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   } finally {

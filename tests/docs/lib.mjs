@@ -1,7 +1,7 @@
 // Shared helpers of the tests in tests/docs: where things are, the OpenAPI
 // document, the route tables of cgi-bin/*.c and the locations of
 // nginx/chat-api.conf.
-import { readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +11,14 @@ export const read = (...p) => readFileSync(rel(...p), 'utf8');
 
 export const docPath = rel('nginx', 'api-docs', 'openapi.json');
 export const loadDoc = () => JSON.parse(readFileSync(docPath, 'utf8'));
+
+// Every token a test sees goes to the file CHAT_TEST_TOKENS names (set by
+// tests/harness/run-tests.sh), which checks at the end of the run that no
+// log of the stack holds any of them.
+export function recordToken(token) {
+  const file = process.env.CHAT_TEST_TOKENS;
+  if (file && typeof token === 'string' && /^[A-Za-z0-9_-]{22,64}$/.test(token)) appendFileSync(file, `${token}\n`);
+}
 
 export const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 

@@ -42,8 +42,8 @@ test('schemas Application, Chat, Message, Error have the fields of the contract'
   }
   assert.deepEqual(
     [...s.Error.properties.error.enum].sort(),
-    ['bad_request', 'method_not_allowed', 'not_found', 'payload_too_large', 'service_unavailable',
-      'too_many_requests', 'validation_failed'],
+    ['bad_request', 'conflict', 'method_not_allowed', 'not_found', 'payload_too_large',
+      'precondition_failed', 'service_unavailable', 'too_many_requests', 'validation_failed'],
   );
 });
 
@@ -63,6 +63,35 @@ test('headers Location, Link, Allow and Retry-After are documented where they ar
   assert.ok(responseOf(opsOf((o) => o.op.operationId === 'createApplication')[0], 429), 'POST /applications documents 429');
 });
 
+test('ETag, If-Match, If-None-Match and Idempotency-Key are documented where they apply', () => {
+  const h = doc.components.headers;
+  assert.ok(h.ETag, 'header ETag');
+  const params = (o) => (o.op.parameters ?? []).map(refName);
+  const single = /^\/applications\/\{token\}(\/chats\/\{chat_number\}(\/messages\/\{message_number\})?)?$/;
+  for (const o of opsOf((o) => single.test(o.path) && !isNotAllowedOp(o.op))) {
+    const where = `${o.method} ${o.path}`;
+    const ok = o.op.responses['200'] ?? responseOf(o, 204);
+    if (o.method === 'GET') {
+      assert.ok(o.op.responses['200'].headers?.ETag, `${where}: ETag on its 200`);
+      assert.ok(params(o).includes('If-None-Match'), `${where}: If-None-Match`);
+      assert.ok(responseOf(o, 304)?.headers?.ETag, `${where}: 304 with its ETag`);
+      assert.equal(responseOf(o, 304).content, undefined, `${where}: 304 has no body`);
+    } else {
+      if (o.method !== 'DELETE') assert.ok(ok.headers?.ETag, `${where}: ETag on its 200`);
+      assert.ok(params(o).includes('If-Match'), `${where}: If-Match`);
+      assert.equal(responseOf(o, 412)?.content['application/json'].example.error, 'precondition_failed', `${where}: 412`);
+    }
+  }
+  assert.ok(opsOf((o) => o.op.operationId === 'createApplication')[0].op.responses['201'].headers.ETag, 'ETag on the 201');
+  for (const o of opsOf((o) => o.method === 'POST' && /\/(chats|messages)$/.test(o.path))) {
+    assert.ok(params(o).includes('Idempotency-Key'), `${o.method} ${o.path}: Idempotency-Key`);
+    assert.equal(responseOf(o, 409)?.content['application/json'].example.error, 'conflict', `${o.method} ${o.path}: 409`);
+    assert.ok(responseOf(o, 400), `${o.method} ${o.path}: 400 for a bad key`);
+  }
+  const key = doc.components.parameters['Idempotency-Key'];
+  assert.deepEqual([key.in, key.schema.minLength, key.schema.maxLength], ['header', 1, 255]);
+});
+
 test('every operation documents the errors it can answer', () => {
   for (const o of ops) {
     if (isNotAllowedOp(o.op) || o.path.startsWith('/api-docs')) continue;
@@ -72,7 +101,7 @@ test('every operation documents the errors it can answer', () => {
     if (o.path.includes('{')) assert.ok(has(404), `${where}: 404`);
     if (o.op.requestBody) {
       assert.ok(has(400), `${where}: 400 (body not JSON or not an object)`);
-      assert.ok(has(413), `${where}: 413 (body over 1 MiB)`);
+      assert.ok(has(413), `${where}: 413 (body over 400 KiB)`);
     }
     const bodySchema = o.op.requestBody?.content?.['application/json']?.schema;
     const bodyName = refName(bodySchema);
@@ -163,7 +192,7 @@ test('every error code sent is in the Error codes, with a documented response', 
   for (const pair of sent) {
     const code = pair.split(' ')[1];
     assert.ok(codes.includes(code), `${pair}: not in the Error codes`);
-    assert.ok(responses.some((r) => r.content['application/json'].example?.error === code), `${pair}: no response documents it`);
+    assert.ok(responses.some((r) => r.content?.['application/json']?.example?.error === code), `${pair}: no response documents it`);
   }
 });
 

@@ -93,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case CHAT_JSON_EMPTY:
 	case CHAT_JSON_INVALID:
 	case CHAT_JSON_NOT_OBJECT:
+	case CHAT_JSON_TOO_BIG:
 		CHECK(obj == NULL);
 		break;
 	default:

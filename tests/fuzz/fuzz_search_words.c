@@ -58,8 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(w->chars > 0 && w->chars <= w->len);
 		CHECK(chat_utf8_valid((const char *)s, w->len));
 		CHECK(chat_utf8_chars((const char *)s, w->len) == w->chars);
+		/* `_` only inside a word, between two word characters. */
 		for (size_t k = 0; k < w->len; k++)
-			CHECK(s[k] >= 0x80 || ascii_alnum(s[k]));
+			CHECK(s[k] >= 0x80 || ascii_alnum(s[k]) ||
+			      (s[k] == '_' && k > 0 && k + 1 < w->len));
+		CHECK(s[0] != '_' && s[w->len - 1] != '_');
 		CHECK(w->off == 0 || !ascii_alnum(s[-1]));
 		CHECK(w->off + w->len == len || !ascii_alnum(s[w->len]));
 		if (i > 0)

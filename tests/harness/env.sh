@@ -27,9 +27,18 @@ esac
 : "${CHAT_MYSQL_USER:=chat}"
 : "${CHAT_MYSQL_PASSWORD:=chat}"
 : "${CHAT_MYSQL_DATABASE:=chat}"
+# The account migrate.sh uses: it owns the schema (CREATE, ALTER, DROP...),
+# which the programs' account (CHAT_MYSQL_USER) may not change.
+: "${CHAT_MIGRATE_USER:=chat_migrate}"
+: "${CHAT_MIGRATE_PASSWORD:=chat_migrate}"
 
 : "${CHAT_REDIS_HOST:=127.0.0.1}"
 : "${CHAT_REDIS_PORT:=6380}"
+# The local Redis requires this password (requirepass); CHAT_REDIS_USER,
+# when set, is an ACL user that stack.sh creates with the same password.
+# redis-cli reads REDISCLI_AUTH, so the harness's calls need no argument.
+: "${CHAT_REDIS_PASSWORD:=chat}"
+REDISCLI_AUTH=$CHAT_REDIS_PASSWORD
 
 : "${CHAT_ES_PORT:=9250}"
 : "${CHAT_ES_URL:=http://127.0.0.1:$CHAT_ES_PORT}"
@@ -43,6 +52,7 @@ esac
 
 export CHAT_VAR CHAT_HTTP_PORT \
 	CHAT_MYSQL_HOST CHAT_MYSQL_PORT CHAT_MYSQL_USER CHAT_MYSQL_PASSWORD \
-	CHAT_MYSQL_DATABASE CHAT_REDIS_HOST CHAT_REDIS_PORT \
+	CHAT_MYSQL_DATABASE CHAT_MIGRATE_USER CHAT_MIGRATE_PASSWORD \
+	CHAT_REDIS_HOST CHAT_REDIS_PORT CHAT_REDIS_PASSWORD REDISCLI_AUTH \
 	CHAT_ES_PORT CHAT_ES_URL CHAT_ES_INDEX \
 	CHAT_FCGI_PROCS CHAT_RATE CHAT_BURST CHAT_SYNC_INTERVAL CHAT_WORKERS

@@ -5,9 +5,12 @@
 # Applied versions (the file name without .sql, e.g. 001_create_applications)
 # are recorded in schema_migrations. A migration and its record go through one
 # client session that stops at the first error, so a failed migration is not
-# recorded and the run exits non-zero naming the file. Connects over TCP with
-# the CHAT_MYSQL_* settings (defaults in env.sh); CHAT_SQL_DIR overrides the
-# directory of migrations (default: sql/ at the top of the repository).
+# recorded and the run exits non-zero naming the file. Connects over TCP to
+# CHAT_MYSQL_HOST:CHAT_MYSQL_PORT, database CHAT_MYSQL_DATABASE, as
+# CHAT_MIGRATE_USER with CHAT_MIGRATE_PASSWORD (defaults in env.sh): the
+# account that owns the schema, not the programs' CHAT_MYSQL_USER, which may
+# only read and write rows. CHAT_SQL_DIR overrides the directory of
+# migrations (default: sql/ at the top of the repository).
 #
 # Usage: tests/harness/migrate.sh
 
@@ -26,9 +29,9 @@ die() {
 
 # The password goes through the environment, not argv, so ps cannot show it.
 client() {
-	MYSQL_PWD=$CHAT_MYSQL_PASSWORD mariadb --protocol=tcp \
+	MYSQL_PWD=$CHAT_MIGRATE_PASSWORD mariadb --protocol=tcp \
 		--host="$CHAT_MYSQL_HOST" --port="$CHAT_MYSQL_PORT" \
-		--user="$CHAT_MYSQL_USER" --database="$CHAT_MYSQL_DATABASE" \
+		--user="$CHAT_MIGRATE_USER" --database="$CHAT_MYSQL_DATABASE" \
 		--batch --skip-column-names "$@"
 }
 
@@ -54,7 +57,7 @@ client -e "CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    VARCHAR(255) NOT NULL PRIMARY KEY,
 	applied_at DATETIME NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci" ||
-	die "cannot reach MariaDB at $CHAT_MYSQL_HOST:$CHAT_MYSQL_PORT as $CHAT_MYSQL_USER (database $CHAT_MYSQL_DATABASE)"
+	die "cannot reach MariaDB at $CHAT_MYSQL_HOST:$CHAT_MYSQL_PORT as $CHAT_MIGRATE_USER (database $CHAT_MYSQL_DATABASE)"
 
 applied=$(client -e 'SELECT version FROM schema_migrations')
 

@@ -10,7 +10,10 @@
 #      the CHAT_* variables exported, and stop the stack again, whatever
 #      happens (failure, Ctrl-C, TERM);
 #      The install test runs after the unit tests; the OpenAPI, routes
-#      and Swagger UI tests (tests/docs) run while the stack is up, and a
+#      and Swagger UI tests (tests/docs) run while the stack is up; once
+#      it is stopped, two checks that no token leaked (every token the
+#      tests saw, recorded in $CHAT_VAR/test-tokens.txt, is looked for in
+#      every log the stack wrote, then in MariaDB's and Redis's files), a
 #      short smoke run of the benchmarks (tests/bench) after it stopped,
 #      and the unit tests under valgrind (a plain build) last;
 #   4. print each Criterion summary as it comes, then one line alone:
@@ -42,6 +45,10 @@
 #                 again, and the failover and resharding tests
 #   CHAT_TEST_REDIS_CLUSTER_PORT  its first node port (default
 #                 CHAT_TEST_REDIS_PORT+1; it uses 2 x CHAT_TEST_CLUSTER ports)
+#   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
+#                 stack lives (tests/bench/bench.sh), kept for it
+#   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
+#                 (default 30 s, so that test_idempotency sees keys expire)
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
 #   CHAT_SYNC_INTERVAL, CHAT_TIMEOUT_MS  passed on to the test stack; every
 #                 other CHAT_* setting is replaced by the test stack's own, so
@@ -111,6 +118,54 @@ scan_logs() {
 	say "sanitizer reports in the test stack's logs (${reports[*]}):"
 	grep -hE -A 20 "$pattern" "${reports[@]}" | head -n 200
 	failed=$((failed + 1))
+}
+
+# Logs the test stack wrote: its own directory (nginx, the programs, the
+# worker, the sync, MariaDB, Redis) and the search engine's.
+stack_logs() {
+	find "$CHAT_VAR/log" -type f
+	find "$CHAT_VAR/es" \( -path "$CHAT_VAR/es/data" -o -path "$CHAT_VAR/es/engine" \
+		-o -path "$CHAT_VAR/es/home" \) -prune -o -type f \
+		\( -name '*.log' -o -name '*.log.*' -o -path "$CHAT_VAR/es/logs/*" \) -print
+}
+
+# check_no_tokens WHAT FILE...: one check: no recorded token occurs in any
+# FILE (searched as bytes: data files are binary).
+check_no_tokens() {
+	local what=$1 tokens=$work/tokens hits
+	shift
+	if [ ! -s "$tokens" ]; then
+		say "$what: no token was recorded in $CHAT_TEST_TOKENS, so the check would prove nothing: counted as a failure"
+		failed=$((failed + 1))
+		return
+	fi
+	if [ $# -eq 0 ]; then
+		say "$what: no file to search: counted as a failure"
+		failed=$((failed + 1))
+		return
+	fi
+	hits=$(grep -a -c -H -F -f "$tokens" -- "$@" 2>/dev/null | grep -v ':0$')
+	if [ -z "$hits" ]; then
+		say "$what: none of $(wc -l <"$tokens") tokens in $# files: passed"
+		passed=$((passed + 1))
+	else
+		say "$what: tokens found (file:lines):"
+		printf '%s\n' "$hits" | sed 's/^/run-tests:   /'
+		grep -a -o -h -F -f "$tokens" -- "$@" 2>/dev/null | head -n 3 |
+			sed 's/^/run-tests:   e.g. /'
+		failed=$((failed + 1))
+	fi
+}
+
+# Tokens are credentials: none may reach a log, nor a store in clear.
+check_tokens() {
+	local -a files
+	[ "$stack_ran" -eq 1 ] || return 0
+	sort -u -- "$CHAT_TEST_TOKENS" >"$work/tokens" 2>/dev/null || : >"$work/tokens"
+	mapfile -t files < <(stack_logs)
+	check_no_tokens "tokens in the test stack's logs" ${files[@]+"${files[@]}"}
+	mapfile -t files < <(find "$CHAT_VAR/mysql/data" "$CHAT_VAR/redis" -type f 2>/dev/null)
+	check_no_tokens "tokens in MariaDB's and Redis's files" ${files[@]+"${files[@]}"}
 }
 
 # finish: print the overall line and exit with its verdict.
@@ -271,7 +326,8 @@ fi
 while IFS= read -r var; do
 	case $var in
 	CHAT_SKIP_SEARCH | CHAT_FCGI_PROCS | CHAT_WORKERS | CHAT_RATE | \
-		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_*) ;;
+		CHAT_BURST | CHAT_SYNC_INTERVAL | CHAT_TIMEOUT_MS | CHAT_TEST_* | \
+		CHAT_BENCH_*) ;;
 	CHAT_*) unset "$var" ;;
 	esac
 done < <(compgen -e)
@@ -282,6 +338,9 @@ export CHAT_REDIS_PORT=${CHAT_TEST_REDIS_PORT:-16380}
 export CHAT_ES_PORT=${CHAT_TEST_ES_PORT:-19250}
 # shellcheck source=env.sh
 . "$here/env.sh"
+# Idempotency keys expire within the run, so that test_idempotency can
+# see it happen (the programs' default is 24 hours).
+export CHAT_IDEMPOTENCY_TTL=${CHAT_TEST_IDEMPOTENCY_TTL:-30}
 
 if [ ${#integ_bins[@]} -eq 0 ]; then
 	say "no integration tests found in tests/integration"
@@ -295,6 +354,8 @@ say "starting the test stack in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 # Every run starts from empty stores: data or an index mapping left by an
 # older build must not decide a result.
 rm -rf -- "$CHAT_VAR"
+# Where the test clients record every token they see (check_tokens).
+export CHAT_TEST_TOKENS=$CHAT_VAR/test-tokens.txt
 stack_started=1
 stack_ran=1
 stack_vars+=("$CHAT_VAR")
@@ -310,6 +371,9 @@ done
 # The OpenAPI document, the routes and Swagger UI in a real browser.
 run_script "$repo/tests/docs/run.sh"
 stop_stack
+# After the stop: nginx's buffered access log and every other log are
+# complete, and MariaDB and Redis have written their files.
+check_tokens
 
 # --- 3b. the same programs on a Redis Cluster -----------------------------
 # A second stack, with a cluster of $CHAT_TEST_CLUSTER masters and as many

@@ -3,14 +3,16 @@
 # The whole local stack, private to one directory ($CHAT_VAR):
 #
 #   mysql     mariadbd on 127.0.0.1:$CHAT_MYSQL_PORT, data in $CHAT_VAR/mysql
-#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis;
+#   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis,
+#             requiring $CHAT_REDIS_PASSWORD (see write_redis_conf);
 #             or, with CHAT_REDIS_CLUSTER=N, a Redis Cluster of N masters and
 #             N replicas on 127.0.0.1:$CHAT_REDIS_CLUSTER_PORT and the 2N-1
 #             ports after it (default CHAT_REDIS_PORT+1), AOF in
 #             $CHAT_VAR/redis-cluster/<port>, cluster-require-full-coverage
-#             off (while one master's slots have none, the others go on);
-#             the programs get CHAT_REDIS_NODES (also written to
-#             $CHAT_VAR/run/stack.env)
+#             off (while one master's slots have none, the others go on),
+#             every node requiring the same password, replicas logging in
+#             to their master with it; the programs get CHAT_REDIS_NODES
+#             (also written to $CHAT_VAR/run/stack.env)
 #   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
 #   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
 #             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run
@@ -51,10 +53,16 @@
 #                       `make docs` builds)
 #
 # As root, the FastCGI programs, the workers, the sync job and the nginx
-# workers run as the unprivileged system user "chat" (created if missing);
-# MariaDB and Redis run as root, in their private directories (the search
-# engine's script chooses for itself). As an ordinary user, everything runs as
-# that user. A start that fails leaves the parts that came up running: stop
+# workers run as the unprivileged system user "chat" (created if missing),
+# mariadbd as the system user "mysql" (Debian's mariadb-server package
+# creates it; $CHAT_VAR/mysql and its log belong to it); Redis runs as
+# root, in its private directory (the search engine's script chooses for
+# itself). As an ordinary user, everything runs as that user.
+#
+# MariaDB accounts: CHAT_MYSQL_USER (the programs) may only SELECT, INSERT,
+# UPDATE and DELETE in CHAT_MYSQL_DATABASE; CHAT_MIGRATE_USER (migrate.sh)
+# owns its schema. The administrator is the account named after the user
+# running this script, over the socket, without a password. A start that fails leaves the parts that came up running: stop
 # stops them.
 
 set -euo pipefail
@@ -100,6 +108,7 @@ mysql_pid=$mysql_dir/mysqld.pid
 mysql_cnf=$mysql_dir/my.cnf
 redis_dir=$CHAT_VAR/redis
 redis_pid=$run_dir/redis.pid
+redis_conf=$redis_dir/redis.conf
 es_dir=$CHAT_VAR/es
 es_script=$here/search-engine.sh
 nginx_dir=$CHAT_VAR/nginx
@@ -297,17 +306,38 @@ ensure_chat_user() {
 			--shell /usr/sbin/nologin chat ||
 			die "cannot create the system user chat"
 	fi
-	# In CI (a clone wherever the runner put it, /root included) open the
-	# way for chat: search permission on the directories above the tree.
-	if [ "${CI:-}" = true ] && ! as_chat test -x "$run_dir"; then
-		local d=$run_dir
+	open_way chat "$run_dir"
+}
+
+# open_way USER DIR: USER (a service's system user) can reach DIR. In CI (a
+# clone wherever the runner put it, /root included) the directories above
+# the tree get search permission for others; elsewhere a DIR that USER
+# cannot reach stops the start with what to do.
+open_way() {
+	local user=$1 dir=$2 d
+	local -a as_user=(setpriv --reuid="$user" --regid="$user" --init-groups --)
+	if [ "${CI:-}" = true ] && ! "${as_user[@]}" test -x "$dir"; then
+		d=$dir
 		while [ "$d" != / ]; do
 			d=$(dirname -- "$d")
-			as_chat test -x "$d" || { say "CI: chmod o+x $d for user chat"; chmod o+x -- "$d"; }
+			"${as_user[@]}" test -x "$d" || { say "CI: chmod o+x $d for user $user"; chmod o+x -- "$d"; }
 		done
 	fi
-	as_chat test -x "$run_dir" ||
-		die "user chat cannot reach $run_dir: every directory above CHAT_VAR=$CHAT_VAR must be searchable by others (chmod o+x), or choose a CHAT_VAR elsewhere"
+	"${as_user[@]}" test -x "$dir" ||
+		die "user $user cannot reach $dir: every directory above CHAT_VAR=$CHAT_VAR must be searchable by others (chmod o+x), or choose a CHAT_VAR elsewhere"
+}
+
+# As root, mariadbd runs as the system user mysql: its directory (data,
+# socket, pid file, temporary files) and its error log belong to it.
+mysql_user=mysql
+prepare_mysql_owner() {
+	[ "$is_root" -eq 1 ] || return 0
+	getent passwd "$mysql_user" >/dev/null ||
+		die "mysql did not come up: no system user $mysql_user (install mariadb-server, which creates it)"
+	touch -- "$log_dir/mysqld.log"
+	chown -R -- "$mysql_user:" "$mysql_dir" "$log_dir/mysqld.log"
+	chmod 0750 -- "$mysql_dir"
+	open_way "$mysql_user" "$mysql_dir"
 }
 
 prepare_dirs() {
@@ -334,7 +364,7 @@ write_mysql_cnf() {
 	{
 		echo "# Written by tests/harness/stack.sh; edits are overwritten."
 		echo "[mysqld]"
-		if [ "$is_root" -eq 1 ]; then echo "user = root"; fi
+		if [ "$is_root" -eq 1 ]; then echo "user = $mysql_user"; fi
 		echo "datadir = $mysql_data"
 		# Private temporary files: a shared /tmp is no place for them.
 		echo "tmpdir = $mysql_dir/tmp"
@@ -350,6 +380,10 @@ write_mysql_cnf() {
 		echo "collation-server = utf8mb4_unicode_ci"
 		echo "default-time-zone = '+00:00'"
 		echo "max_connections = 500"
+		# Stated, not left to the version's default (16M in MariaDB
+		# 10.11, 64M from 11.x): the worker's INSERTs stay under 4 MiB
+		# of bodies each, far below (lib/messages.c).
+		echo "max_allowed_packet = 64M"
 	} >"$mysql_cnf"
 }
 
@@ -358,6 +392,7 @@ start_mysql() {
 		say "mysql already running (pid $(head -n1 "$mysql_pid"))"
 	else
 		write_mysql_cnf
+		prepare_mysql_owner
 		if [ ! -d "$mysql_data/mysql" ]; then
 			say "mysql: initialising $mysql_data"
 			rm -rf -- "$mysql_data"
@@ -365,8 +400,9 @@ start_mysql() {
 			# running this script administers the server over the socket,
 			# with no password anywhere.
 			if ! mariadb-install-db --defaults-file="$mysql_cnf" \
-				--user="$admin_user" --auth-root-authentication-method=socket \
-				--skip-test-db >"$log_dir/mysql-install.log" 2>&1 9>&-; then
+				--user="$([ "$is_root" -eq 1 ] && echo "$mysql_user" || echo "$admin_user")" \
+				--auth-root-authentication-method=socket \
+				--auth-root-socket-user="$admin_user" --skip-test-db >"$log_dir/mysql-install.log" 2>&1 9>&-; then
 				rm -rf -- "$mysql_data"
 				fail mysql "$log_dir/mysql-install.log"
 			fi
@@ -385,20 +421,33 @@ start_mysql() {
 
 	[[ $CHAT_MYSQL_DATABASE =~ ^[A-Za-z0-9_]+$ ]] ||
 		die "CHAT_MYSQL_DATABASE must match [A-Za-z0-9_]+"
-	local user pw
-	user=$(sql_quote "$CHAT_MYSQL_USER")
-	pw=$(sql_quote "$CHAT_MYSQL_PASSWORD")
-	mysql_admin <<-EOF || fail mysql "$log_dir/mysqld.log"
-		CREATE DATABASE IF NOT EXISTS \`$CHAT_MYSQL_DATABASE\`
-		    CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-		CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
-		CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$pw';
-		ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$pw';
-		ALTER USER '$user'@'localhost' IDENTIFIED BY '$pw';
-		GRANT ALL PRIVILEGES ON \`$CHAT_MYSQL_DATABASE\`.* TO '$user'@'127.0.0.1';
-		GRANT ALL PRIVILEGES ON \`$CHAT_MYSQL_DATABASE\`.* TO '$user'@'localhost';
-	EOF
+	[ "$CHAT_MYSQL_USER" != "$CHAT_MIGRATE_USER" ] ||
+		die "CHAT_MIGRATE_USER must differ from CHAT_MYSQL_USER (the programs may not change the schema)"
+	# Each account is reset to exactly its grants (an older stack gave the
+	# programs ALL PRIVILEGES): the programs' read and write rows, the
+	# migrations' own the schema. Nothing else: no FILE, PROCESS, SUPER, no
+	# GRANT OPTION, no other database.
+	{
+		printf 'CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n' \
+			"$CHAT_MYSQL_DATABASE"
+		sql_account "$CHAT_MYSQL_USER" "$CHAT_MYSQL_PASSWORD" 'SELECT, INSERT, UPDATE, DELETE'
+		sql_account "$CHAT_MIGRATE_USER" "$CHAT_MIGRATE_PASSWORD" 'ALL PRIVILEGES'
+	} | mysql_admin || fail mysql "$log_dir/mysqld.log"
 	"$here/migrate.sh" 9>&- || fail "mysql (migrations)" "$log_dir/mysqld.log"
+}
+
+# sql_account USER PASSWORD PRIVILEGES: the statements that make USER (from
+# 127.0.0.1 and the socket) have PRIVILEGES on the database and nothing else.
+sql_account() {
+	local user pw host
+	user=$(sql_quote "$1")
+	pw=$(sql_quote "$2")
+	for host in 127.0.0.1 localhost; do
+		printf "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s';\n" "$user" "$host" "$pw"
+		printf "ALTER USER '%s'@'%s' IDENTIFIED BY '%s';\n" "$user" "$host" "$pw"
+		printf "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '%s'@'%s';\n" "$user" "$host"
+		printf "GRANT %s ON \`%s\`.* TO '%s'@'%s';\n" "$3" "$CHAT_MYSQL_DATABASE" "$user" "$host"
+	done
 }
 
 stop_mysql() {
@@ -407,8 +456,53 @@ stop_mysql() {
 
 # ---------------------------------------------------------------- redis
 
+# redis-cli as the programs log in (REDISCLI_AUTH holds the password).
+redis_cli() {
+	if [ -n "${CHAT_REDIS_USER:-}" ]; then
+		redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" --user "$CHAT_REDIS_USER" "$@"
+	else
+		redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" "$@"
+	fi
+}
+
 redis_ping() {
-	[ "$(redis-cli -h 127.0.0.1 -p "$CHAT_REDIS_PORT" ping 2>/dev/null)" = PONG ]
+	[ "$(REDISCLI_AUTH=$CHAT_REDIS_PASSWORD redis_cli ping 2>/dev/null)" = PONG ]
+}
+
+# Redis configuration string: double quotes, with \ and " escaped.
+redis_quote() {
+	local v=${1//\\/\\\\}
+	printf '"%s"' "${v//\"/\\\"}"
+}
+
+# The password goes into a file only the stack's user can read, not onto
+# redis-server's command line (which ps shows).  write_redis_conf [FILE
+# [cluster]]: FILE defaults to $redis_conf; a cluster node's also has the
+# credentials a replica logs in to its master with (masterauth, masteruser).
+write_redis_conf() {
+	local conf=${1:-$redis_conf} mode=${2:-}
+	[[ $CHAT_REDIS_PASSWORD != *$'\n'* ]] || die "CHAT_REDIS_PASSWORD must be one line"
+	(
+		umask 077
+		{
+			echo "# Written by tests/harness/stack.sh; edits are overwritten."
+			echo "requirepass $(redis_quote "$CHAT_REDIS_PASSWORD")"
+			if [ "$mode" = cluster ]; then
+				echo "masterauth $(redis_quote "$CHAT_REDIS_PASSWORD")"
+				if [ -n "${CHAT_REDIS_USER:-}" ] && [ "$CHAT_REDIS_USER" != default ]; then
+					echo "masteruser $CHAT_REDIS_USER"
+				fi
+			fi
+			if [ -n "${CHAT_REDIS_USER:-}" ] && [ "$CHAT_REDIS_USER" != default ]; then
+				[[ $CHAT_REDIS_USER =~ ^[A-Za-z0-9_.-]+$ ]] ||
+					die "CHAT_REDIS_USER must match [A-Za-z0-9_.-]+"
+				# ">" is followed by the password up to the end of the
+				# argument, spaces included.
+				echo "user $CHAT_REDIS_USER on $(redis_quote ">$CHAT_REDIS_PASSWORD") ~* &* +@all"
+			fi
+		} >"$conf.new"
+	)
+	mv -f -- "$conf.new" "$conf"
 }
 
 start_redis() {
@@ -419,7 +513,8 @@ start_redis() {
 	say "starting redis on 127.0.0.1:$CHAT_REDIS_PORT"
 	rm -f -- "$redis_pid"
 	mark_log "$log_dir/redis.log"
-	redis-server --port "$CHAT_REDIS_PORT" --bind 127.0.0.1 \
+	write_redis_conf
+	redis-server "$redis_conf" --port "$CHAT_REDIS_PORT" --bind 127.0.0.1 \
 		--dir "$redis_dir" --appendonly yes --appendfsync everysec \
 		--daemonize yes --pidfile "$redis_pid" \
 		--logfile "$log_dir/redis.log" </dev/null 9>&- ||
@@ -445,8 +540,14 @@ cluster_ports() {
 	done
 }
 
+# redis-cli to one node, logged in as redis_cli does (REDISCLI_AUTH).
 cluster_cli() {
-	redis-cli -h 127.0.0.1 -p "$1" "${@:2}"
+	if [ -n "${CHAT_REDIS_USER:-}" ]; then
+		REDISCLI_AUTH=$CHAT_REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$1" \
+			--user "$CHAT_REDIS_USER" "${@:2}"
+	else
+		REDISCLI_AUTH=$CHAT_REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$1" "${@:2}"
+	fi
 }
 
 # cluster_ok: every node says cluster_state:ok and knows every other.
@@ -473,7 +574,8 @@ start_redis_cluster() {
 		fi
 		rm -f -- "$pidf"
 		mark_log "$log_dir/redis-$port.log"
-		redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+		write_redis_conf "$dir/redis.conf" cluster
+		redis-server "$dir/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$dir" \
 			--cluster-enabled yes --cluster-config-file nodes.conf \
 			--cluster-node-timeout "$CHAT_REDIS_NODE_TIMEOUT" \
 			--cluster-require-full-coverage no \
@@ -495,7 +597,8 @@ start_redis_cluster() {
 	if [ "$(cluster_cli "$CHAT_REDIS_CLUSTER_PORT" cluster info |
 		sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p')" = 1 ]; then
 		say "creating the Redis Cluster on ${nodes[*]}"
-		redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 \
+		REDISCLI_AUTH=$CHAT_REDIS_PASSWORD \
+			redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 \
 			--cluster-yes </dev/null >>"$log_dir/redis-cluster.log" 2>&1 ||
 			fail "redis cluster" "$log_dir/redis-cluster.log"
 	fi

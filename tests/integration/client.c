@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <mysql.h>
@@ -99,8 +101,10 @@ static void forget_headers(struct http_res *res)
 	free(res->allow);
 	free(res->link);
 	free(res->retry_after);
+	free(res->cache_control);
+	free(res->etag);
 	res->content_type = res->location = res->allow = res->link =
-		res->retry_after = NULL;
+		res->retry_after = res->cache_control = res->etag = NULL;
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
@@ -116,6 +120,9 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	set_header(&res->allow, header_value(line, len, "Allow"));
 	set_header(&res->link, header_value(line, len, "Link"));
 	set_header(&res->retry_after, header_value(line, len, "Retry-After"));
+	set_header(&res->cache_control,
+		   header_value(line, len, "Cache-Control"));
+	set_header(&res->etag, header_value(line, len, "ETag"));
 	return len;
 }
 
@@ -141,6 +148,55 @@ static struct json_object *parse_body(const char *s, size_t len)
 	}
 	json_tokener_free(tok);
 	return obj;
+}
+
+/*
+ * Every token the tests see goes into the file named by CHAT_TEST_TOKENS
+ * (run-tests.sh sets it), one a line, so that the run can check afterwards
+ * that no log of the stack holds any of them.  Criterion runs tests in
+ * parallel processes: each line is one write(2) to an O_APPEND file.
+ */
+void tokens_record(const char *token, size_t len)
+{
+	static char recent[8][65];
+	static unsigned next;
+	const char *file = getenv("CHAT_TEST_TOKENS");
+	char line[66];
+	int fd;
+
+	if (!file || !*file || len < 22 || len > 64 ||
+	    strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789_-") < len)
+		return;
+	for (size_t i = 0; i < 8; i++)
+		if (strlen(recent[i]) == len && memcmp(recent[i], token, len) == 0)
+			return;
+	memcpy(recent[next % 8], token, len);
+	recent[next++ % 8][len] = '\0';
+	memcpy(line, token, len);
+	line[len] = '\n';
+	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0, "cannot open %s (CHAT_TEST_TOKENS)", file);
+	cr_assert_eq(write(fd, line, len + 1), (ssize_t)len + 1,
+		     "cannot write to %s", file);
+	close(fd);
+}
+
+/* The tokens of a request's path (when it names an application that
+ * exists) and of its answer. */
+static void record_tokens(const char *path, const struct http_res *res)
+{
+	static const char prefix[] = "/applications/";
+	const char *token = http_json_str(res, "token");
+
+	if (token)
+		tokens_record(token, strlen(token));
+	if (res->status != 404 &&
+	    strncmp(path, prefix, sizeof(prefix) - 1) == 0) {
+		const char *seg = path + sizeof(prefix) - 1;
+
+		tokens_record(seg, strcspn(seg, "/?#"));
+	}
 }
 
 struct http_res *http_do_once(const char *method, const char *path,
@@ -204,6 +260,7 @@ struct http_res *http_do_once(const char *method, const char *path,
 	res->what = http_path("%s %.200s", method, path);
 	res->body = chat_buf_detach(&b, &res->len);
 	res->json = parse_body(res->body, res->len);
+	record_tokens(path, res);
 	chat_buf_release(&url);
 	return res;
 }
@@ -327,9 +384,9 @@ bool json_has_key_deep(struct json_object *v, const char *key)
 
 void http_assert_contract(const struct http_res *res)
 {
-	if (res->status == 204) {
-		cr_assert_eq(res->len, 0, "%s: a 204 with a body: %.300s",
-			     res->what, res->body);
+	if (res->status == 204 || res->status == 304) {
+		cr_assert_eq(res->len, 0, "%s: a %ld with a body: %.300s",
+			     res->what, res->status, res->body);
 		return;
 	}
 	cr_assert_not_null(res->content_type,
@@ -586,11 +643,48 @@ int64_t tdb_exec(const char *sql, ...)
 static struct chat_config redis_cfg;
 static struct chat_redis *cluster;
 
+redisContext *tredis_connect(void)
+{
+	return tredis_connect_to(env_or("CHAT_REDIS_HOST", "127.0.0.1"),
+				 atoi(env_or("CHAT_REDIS_PORT", "6380")));
+}
+
+redisContext *tredis_connect_to(const char *host, int port)
+{
+	const char *user = getenv("CHAT_REDIS_USER");
+	const char *password = getenv("CHAT_REDIS_PASSWORD");
+	struct timeval tv = { .tv_sec = 5 };
+	redisContext *c;
+
+	c = redisConnectWithTimeout(host, port, tv);
+	if (!c || c->err)
+		cr_assert_fail("Redis on port %d: %s", port,
+			       c ? c->errstr : "out of memory");
+	redisSetTimeout(c, tv);
+	if (password && *password) {
+		const char *argv[3] = { "AUTH" };
+		int argc = 1;
+		redisReply *r;
+
+		if (user && *user)
+			argv[argc++] = user;
+		argv[argc++] = password;
+		r = redisCommandArgv(c, argc, argv, NULL);
+		cr_assert(r && r->type == REDIS_REPLY_STATUS,
+			  "Redis on port %d: AUTH (CHAT_REDIS_USER, "
+			  "CHAT_REDIS_PASSWORD) failed: %s", port,
+			  r ? r->str : c->errstr);
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+/*
+ * On a cluster stack through chat_redis, which logs in to every node
+ * with CHAT_REDIS_PASSWORD (and CHAT_REDIS_USER) as the programs do.
+ */
 static void redis_init(void)
 {
-	const char *port = env_or("CHAT_REDIS_PORT", "6380");
-	struct timeval tv = { .tv_sec = 5 };
-
 	if (redis || cluster)
 		return;
 	if (getenv("CHAT_REDIS_NODES") && *getenv("CHAT_REDIS_NODES")) {
@@ -599,12 +693,7 @@ static void redis_init(void)
 		cluster = chat_redis_new(&redis_cfg);
 		return;
 	}
-	redis = redisConnectWithTimeout(env_or("CHAT_REDIS_HOST", "127.0.0.1"),
-					atoi(port), tv);
-	if (!redis || redis->err)
-		cr_assert_fail("Redis on port %s: %s", port,
-			       redis ? redis->errstr : "out of memory");
-	redisSetTimeout(redis, tv);
+	redis = tredis_connect();
 }
 
 redisReply *tredis(const char *fmt, ...)

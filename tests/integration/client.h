@@ -30,7 +30,8 @@ struct http_res {
 	char *body;		/* NUL-terminated; len is authoritative */
 	size_t len;
 	struct json_object *json;	/* the body parsed, if it is JSON */
-	char *content_type, *location, *allow, *link, *retry_after;
+	char *content_type, *location, *allow, *link, *retry_after, *etag;
+	char *cache_control;
 	char *what;		/* "METHOD /path" of the request, for messages */
 };
 
@@ -74,7 +75,7 @@ bool json_has_key_deep(struct json_object *v, const char *key);
 /*
  * Assert what the contract says of every response: Content-Type exactly
  * "application/json; charset=utf-8" and a JSON body with no "id" key at
- * any depth; for a 204, no body at all.
+ * any depth; for a 204 or 304, no body at all.
  */
 void http_assert_contract(const struct http_res *res);
 /*
@@ -90,6 +91,13 @@ bool is_timestamp(const char *s);
 bool is_token(const char *s);
 
 /*
+ * Add token[0..len) to the file CHAT_TEST_TOKENS names, if it looks like a
+ * token (every request and answer through http_do does it already): the
+ * test run checks that no log of the stack holds any recorded token.
+ */
+void tokens_record(const char *token, size_t len);
+
+/*
  * POST /applications {"name": name} and assert a 201 that follows the
  * contract.  Returns the token (caller frees).
  */
@@ -103,9 +111,17 @@ char *app_create(const char *name);
  * frees, or NULL.  tdb_exec: affected rows.  An error fails the test.
  */
 int64_t tdb_int(const char *sql, ...);
+/* The condition on applications that matches the token bound to its `?`
+ * (the table holds SHA-256 of the token, see sql/004). */
+#define TDB_TOKEN_IS "token_sha256 = UNHEX(SHA2(?, 256))"
 char *tdb_str(const char *sql, ...);
 int64_t tdb_exec(const char *sql, ...);
 
+/* A new connection to the private Redis, authenticated with
+ * CHAT_REDIS_USER/CHAT_REDIS_PASSWORD when set; fails the test if not. */
+redisContext *tredis_connect(void);
+/* The same to the Redis at host:port (one node of a cluster stack). */
+redisContext *tredis_connect_to(const char *host, int port);
 /* One Redis command (printf-style, as redisCommand); fails on no reply. */
 redisReply *tredis(const char *fmt, ...);
 /*

@@ -536,7 +536,7 @@ redisReply *redis_argv(int argc, const char **argv, const size_t *lens)
 
 uint64_t app_id_of(const char *token)
 {
-	int64_t id = tdb_int("SELECT id FROM applications WHERE token = ?",
+	int64_t id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 
 	cr_assert_gt(id, 0, "no application row for token %s", token);

@@ -251,7 +251,7 @@ long tsearch_wait(const struct tchat *c, const char *q, const uint64_t *want,
 
 uint64_t tapp_id(const char *token)
 {
-	int64_t id = tdb_int("SELECT id FROM applications WHERE token = ?",
+	int64_t id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 
 	cr_assert_gt(id, 0, "application %s not in MariaDB", token);

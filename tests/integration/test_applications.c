@@ -6,14 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "applications.h"
 #include "buf.h"
 #include "client.h"
+#include "config.h"
+#include "redis.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 #define MIB (1024 * 1024)
+/* The body limit (../shared/API.md, 413): 400 KiB here. */
+#define LIMIT (400 * 1024)
 
 TestSuite(applications, .timeout = 180);
 TestSuite(health, .timeout = 60);
@@ -77,6 +84,11 @@ static void assert_app(const struct http_res *res, long status,
 		  res->body);
 	if (token)
 		cr_assert_str_eq(http_json_str(res, "token"), token);
+	/* The token is a credential: no cache may keep the answer. */
+	cr_assert(res->cache_control &&
+		  strcmp(res->cache_control, "no-store") == 0,
+		  "%s: Cache-Control is %s, not no-store", res->what,
+		  res->cache_control ? res->cache_control : "absent");
 	cr_assert_not_null(http_json_str(res, "name"), "name: %.300s",
 			   res->body);
 	if (name)
@@ -204,13 +216,70 @@ Test(applications, tokens_differ)
 Test(applications, stored_behind_the_api)
 {
 	char *token = app_create("stored \xc3\xa9");
-	char *name = tdb_str("SELECT name FROM applications WHERE token = ?",
+	char *name = tdb_str("SELECT name FROM applications WHERE " TDB_TOKEN_IS,
 			     token, NULL);
 
 	cr_assert_eq(tdb_int("SELECT COUNT(*) FROM applications "
-			     "WHERE token = ?", token, NULL), 1);
+			     "WHERE " TDB_TOKEN_IS, token, NULL), 1);
 	cr_assert_str_eq(name, "stored \xc3\xa9");
 	free(name);
+	free(token);
+}
+
+/*
+ * Neither MariaDB nor Redis holds a token: the table has SHA-256 of it
+ * (the same digest as lib/sha256.c and MariaDB's SHA2 compute), the Redis
+ * cache is keyed by its hex form, and no Redis key or value contains the
+ * token itself.
+ */
+Test(applications, token_stored_as_sha256)
+{
+	char *token = app_create("hashed");
+	char *path = app_path(token);
+	unsigned char sha[CHAT_SHA256_LEN];
+	char hex[CHAT_SHA256_HEX_LEN + 1], *stored, *key, *pattern, *chats;
+	struct http_res *res;
+	redisReply *r;
+	int64_t id;
+
+	chat_sha256(token, strlen(token), sha);
+	chat_sha256_hex(sha, hex);
+	stored = tdb_str("SELECT LOWER(HEX(token_sha256)) FROM applications "
+			 "WHERE " TDB_TOKEN_IS, token, NULL);
+	cr_assert_not_null(stored);
+	cr_assert_str_eq(stored, hex);
+	cr_assert_eq(tdb_int("SELECT COUNT(*) FROM information_schema.columns "
+			     "WHERE table_schema = DATABASE() AND "
+			     "table_name = 'applications' AND "
+			     "column_name = 'token'", NULL), 0,
+		     "the applications table still has a token column");
+	id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS, token,
+		     NULL);
+
+	/* A route below the token fills the Redis cache. */
+	chats = http_path("%s/chats", path);
+	res = http_get(chats);
+	cr_assert_eq(res->status, 200, "%s: %ld", res->what, res->status);
+	http_res_free(res);
+	free(chats);
+	key = http_path(CHAT_APP_TOKEN_KEY "%s", hex);
+	r = tredis("GET %s", key);
+	cr_assert_eq(r->type, REDIS_REPLY_STRING, "no %s in Redis", key);
+	cr_assert_eq(strtoll(r->str, NULL, 10), id);
+	freeReplyObject(r);
+	pattern = http_path("*%s*", token);
+	r = tredis("KEYS %s", pattern);
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+	cr_assert_eq(r->elements, 0, "a Redis key holds the token");
+	freeReplyObject(r);
+	r = tredis("GET %s", key);
+	cr_assert(r->type == REDIS_REPLY_STRING && !strstr(r->str, token));
+	freeReplyObject(r);
+
+	free(pattern);
+	free(key);
+	free(stored);
+	free(path);
 	free(token);
 }
 
@@ -625,15 +694,15 @@ Test(applications, payload_limit)
 {
 	char *token = app_create("big");
 	char *path = app_path(token);
-	char *body = sized_body(MIB);
+	char *body = sized_body(LIMIT);
 	struct http_res *res;
 
-	/* Exactly 1 MiB is read and judged: the name is too long. */
-	post_fails(body, MIB, 422, "validation_failed");
+	/* Exactly the limit is read and judged: the name is too long. */
+	post_fails(body, LIMIT, 422, "validation_failed");
 	free(body);
-	body = sized_body(MIB + 1);
-	post_fails(body, MIB + 1, 413, "payload_too_large");
-	res = http_do("PATCH", path, body, MIB + 1);
+	body = sized_body(LIMIT + 1);
+	post_fails(body, LIMIT + 1, 413, "payload_too_large");
+	res = http_do("PATCH", path, body, LIMIT + 1);
 	http_assert_error(res, 413, "payload_too_large");
 	http_res_free(res);
 	free(body);
@@ -731,13 +800,13 @@ Test(applications, chunked_request_body)
 	static const char *const chunked[] = { "Transfer-Encoding: chunked",
 					       NULL };
 	static const char body[] = "{\"name\":\"chunky\"}";
-	char *big = sized_body(MIB + 1);
+	char *big = sized_body(LIMIT + 1);
 	struct http_res *res;
 
 	res = http_do_h("POST", "/applications", body, strlen(body), chunked);
 	assert_app(res, 201, NULL, "chunky");
 	http_res_free(res);
-	res = http_do_h("POST", "/applications", big, MIB + 1, chunked);
+	res = http_do_h("POST", "/applications", big, LIMIT + 1, chunked);
 	http_assert_error(res, 413, "payload_too_large");
 	http_res_free(res);
 	free(big);
@@ -812,4 +881,111 @@ Test(applications, nginx_errors_are_json)
 	http_res_free(res);
 	free(header);
 	free(long_path);
+}
+
+/*
+ * The stack's Redis requires a password (tests/harness/stack.sh): a client
+ * without it is refused, and the programs' client with a wrong one reports
+ * the setting to check (never its value) and finds Redis down, as
+ * /health would.
+ */
+Test(health, redis_requires_the_password)
+{
+	struct chat_config cfg;
+	struct chat_redis *r;
+	redisContext *c;
+	redisReply *reply;
+	const char *argv[] = { "AUTH", "not-the-password-3f9a" };
+
+	chat_config_load(&cfg, "test");
+	cr_assert_not_null(cfg.redis_password,
+			   "CHAT_REDIS_PASSWORD is not set for the test stack");
+	c = redisConnect(cfg.redis_host, (int)cfg.redis_port);
+	cr_assert(c && !c->err, "Redis: %s", c ? c->errstr : "no memory");
+	reply = redisCommand(c, "PING");
+	cr_assert(reply && reply->type == REDIS_REPLY_ERROR &&
+		  strncmp(reply->str, "NOAUTH", 6) == 0,
+		  "PING without AUTH: %s", reply ? reply->str : c->errstr);
+	freeReplyObject(reply);
+	reply = redisCommandArgv(c, 2, argv, NULL);
+	cr_assert(reply && reply->type == REDIS_REPLY_ERROR,
+		  "a wrong password was accepted");
+	freeReplyObject(reply);
+	redisFree(c);
+
+	r = chat_redis_new(&cfg);
+	cr_assert(chat_redis_ping(r), "the right password: %s", r->errstr);
+	chat_redis_free(r);
+
+	cfg.redis_password = argv[1];
+	r = chat_redis_new(&cfg);
+	cr_assert_not(chat_redis_ping(r));
+	cr_assert(strstr(r->errstr, "AUTH refused (CHAT_REDIS_PASSWORD)"),
+		  "%s", r->errstr);
+	cr_assert_null(strstr(r->errstr, argv[1]), "%s", r->errstr);
+	chat_redis_free(r);
+}
+
+/* The line of nginx's access log whose user agent is `agent`, waiting for
+ * the buffered log to be flushed (each second); NULL if none in 10 s. */
+static char *access_log_line(const char *agent)
+{
+	const char *var = getenv("CHAT_VAR");
+	char *path, *found = NULL;
+	uint64_t deadline = now_ms() + 10000;
+
+	cr_assert(var && *var, "CHAT_VAR is not set");
+	path = http_path("%s/log/nginx-access.log", var);
+	while (!found && now_ms() < deadline) {
+		FILE *f = fopen(path, "r");
+		char line[8192];
+
+		cr_assert_not_null(f, "cannot read %s", path);
+		while (!found && fgets(line, sizeof(line), f))
+			if (strstr(line, agent))
+				found = xstrdup(line);
+		fclose(f);
+		if (!found) {
+			struct timespec ts = { .tv_nsec = 200000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(path);
+	return found;
+}
+
+/*
+ * nginx's access log (format chat_masked) writes the token of a path, of
+ * a query string and of the Referer as "*", and the rest as it was.
+ */
+Test(applications, access_log_masks_tokens)
+{
+	char *token = app_create("logged");
+	char *agent = http_path("log-test-%d-%llu", (int)getpid(),
+				(unsigned long long)now_ms());
+	char *path = http_path("/applications/%s/chats?after=0&x=%s", token,
+			       token);
+	char *ua = http_path("User-Agent: %s", agent);
+	char *referer = http_path("Referer: http://a.example/applications/%s/"
+				  "chats/1?t=%s", token, token);
+	const char *headers[] = { ua, referer, NULL };
+	struct http_res *res = http_do_h("GET", path, NULL, 0, headers);
+	char *line;
+
+	cr_assert_eq(res->status, 200, "%s: %ld", res->what, res->status);
+	http_res_free(res);
+	line = access_log_line(agent);
+	cr_assert_not_null(line, "no access log line with %s", agent);
+	cr_assert_null(strstr(line, token), "token in the log: %s", line);
+	cr_assert(strstr(line, "\"GET /applications/*/chats?after=0&x=* "),
+		  "%s", line);
+	cr_assert(strstr(line, "\"http://a.example/applications/*/chats/1?t=*\""),
+		  "%s", line);
+	free(line);
+	free(referer);
+	free(ua);
+	free(path);
+	free(agent);
+	free(token);
 }

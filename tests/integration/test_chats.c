@@ -111,7 +111,7 @@ static void wait_chats(const char *token, int64_t n)
 	int64_t got = wait_db_count(PERSIST_MS, n,
 				    "SELECT COUNT(*) FROM chats c JOIN "
 				    "applications a ON a.id = c.application_id "
-				    "WHERE a.token = ?", token, NULL);
+				    "WHERE a." TDB_TOKEN_IS, token, NULL);
 
 	cr_assert_eq(got, n, "%lld of %lld chats persisted within %d ms",
 		     (long long)got, (long long)n, PERSIST_MS);
@@ -440,7 +440,7 @@ Test(chats, delete)
 	cr_assert(wait_status(msg, 200, PERSIST_MS),
 		  "message 1 not persisted");
 	chat_id = tdb_int("SELECT c.id FROM chats c JOIN applications a ON "
-			  "a.id = c.application_id WHERE a.token = ? AND "
+			  "a.id = c.application_id WHERE a." TDB_TOKEN_IS " AND "
 			  "c.number = 2", token, NULL);
 	cr_assert_gt(chat_id, 0);
 	id = http_path("%lld", (long long)chat_id);

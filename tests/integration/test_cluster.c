@@ -89,12 +89,11 @@ TestSuite(cluster, .timeout = 300, .init = one_at_a_time);
 static redisReply *node_cmd(int port, const char *fmt, ...)
 {
 	struct timeval tv = { .tv_sec = 10 };
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	redisContext *c = tredis_connect_to("127.0.0.1", port);
 	redisReply *r;
 	va_list ap;
 
-	cr_assert(c && !c->err, "Redis node %d: %s", port,
-		  c ? c->errstr : "out of memory");
+	redisSetTimeout(c, tv);
 	va_start(ap, fmt);
 	r = redisvCommand(c, fmt, ap);
 	va_end(ap);

@@ -658,7 +658,7 @@ static void verify(const char *token, const char *messages)
 	cr_assert_gt(nmsg, 100, "too few creates accepted to mean anything");
 
 	/* Every accepted number persisted, once, with its own body. */
-	app_id = tdb_int("SELECT id FROM applications WHERE token = ?", token,
+	app_id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS, token,
 			 NULL);
 	cr_assert_gt(app_id, 0);
 	deadline = mono_ms() + 90000;

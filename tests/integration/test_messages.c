@@ -130,7 +130,7 @@ static void wait_msgs(const char *token, int64_t chat, int64_t n)
 				    "SELECT COUNT(*) FROM messages m JOIN chats "
 				    "c ON c.id = m.chat_id JOIN applications a "
 				    "ON a.id = c.application_id WHERE "
-				    "a.token = ? AND c.number = ?", token, c,
+				    "a." TDB_TOKEN_IS " AND c.number = ?", token, c,
 				    NULL);
 
 	cr_assert_eq(got, n, "%lld of %lld messages persisted within %d ms",
@@ -756,7 +756,7 @@ Test(messages, stored_behind_the_api)
 	wait_msgs(token, chat, 2);
 	body = tdb_str("SELECT m.body FROM messages m JOIN chats c ON c.id = "
 		       "m.chat_id JOIN applications a ON a.id = "
-		       "c.application_id WHERE a.token = ? AND c.number = ? "
+		       "c.application_id WHERE a." TDB_TOKEN_IS " AND c.number = ? "
 		       "AND m.number = 1", token, c, NULL);
 	cr_assert_not_null(body);
 	cr_assert_str_eq(body, "in the table");

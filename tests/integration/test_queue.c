@@ -154,10 +154,10 @@ static void assert_numbers(const struct create_result *results, size_t n,
 
 #define CHATS_OF \
 	"FROM chats c JOIN applications a ON a.id = c.application_id " \
-	"WHERE a.token = ?"
+	"WHERE a." TDB_TOKEN_IS
 #define MSGS_OF \
 	"FROM messages m JOIN chats c ON c.id = m.chat_id JOIN " \
-	"applications a ON a.id = c.application_id WHERE a.token = ? " \
+	"applications a ON a.id = c.application_id WHERE a." TDB_TOKEN_IS " " \
 	"AND c.number = ?"
 
 /*

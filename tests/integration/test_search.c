@@ -212,6 +212,41 @@ Test(search, infix_for_three_or_more_characters)
 	tchat_free(&c);
 }
 
+/*
+ * Unicode's word rules for `_`: it joins the characters around it, in the
+ * query and in the bodies alike.
+ */
+Test(search, underscore_joins_a_word)
+{
+	static const char *const bodies[] = {
+		"hello world", "h_llo there", "snake_case_name here",
+		"tail_ end", "h llo apart", NULL,
+	};
+	uint64_t n[5];
+	struct tchat c;
+
+	tchat_new(&c, NULL, "search underscore");
+	tchat_post_all(&c, bodies, n);
+	/* Every message indexed first. */
+	WAIT_FOR(&c, "llo", n[0], n[1], n[4]);
+	WAIT_FOR(&c, "case", n[2]);
+	WAIT_FOR(&c, "tail", n[3]);
+	EXPECT(&c, "h_llo", n[1]);	/* not hello, not "h llo" */
+	EXPECT(&c, "hello", n[0]);	/* not h_llo */
+	EXPECT(&c, "H_LLO", n[1]);
+	EXPECT(&c, "h_l", n[1]);
+	EXPECT(&c, "_llo", n[0], n[1], n[4]);	/* leading _ separates */
+	EXPECT(&c, "case_name", n[2]);
+	EXPECT(&c, "e_c", n[2]);	/* inside snake_case_name */
+	EXPECT(&c, "snake_case_name", n[2]);
+	EXPECT(&c, "sn", n[2]);
+	EXPECT(&c, "tail_", n[3]);	/* a trailing _ separates: tail */
+	EXPECT_NONE(&c, "o_w");		/* hello world has no o_w */
+	EXPECT_NONE(&c, "l_e");		/* tail_ end: _ was a separator */
+	EXPECT_NONE(&c, "h_llo_there");
+	tchat_free(&c);
+}
+
 Test(search, short_words_match_only_at_the_start)
 {
 	static const char *const bodies[] = {

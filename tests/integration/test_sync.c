@@ -197,10 +197,11 @@ static void app_new(struct app *a)
 	int64_t id;
 
 	cr_assert_eq(chat_token_new(a->token), 0);
-	tdb_exec("INSERT INTO applications (token, name, chats_count, "
-		 "created_at, updated_at) VALUES (?, 'sync test', 0, '"
+	tdb_exec("INSERT INTO applications (token_sha256, name, chats_count, "
+		 "created_at, updated_at) VALUES (UNHEX(SHA2(?, 256)), "
+		 "'sync test', 0, '"
 		 OLD_TIME "', '" OLD_TIME "')", a->token, NULL);
-	id = tdb_int("SELECT id FROM applications WHERE token = ?", a->token,
+	id = tdb_int("SELECT id FROM applications WHERE " TDB_TOKEN_IS, a->token,
 		     NULL);
 	cr_assert_gt(id, 0);
 	a->nid = (uint64_t)id;

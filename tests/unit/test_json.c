@@ -123,11 +123,131 @@ Test(json_parse, depth_limit)
 	cr_assert_eq(parse(s), CHAT_JSON_OK, "depth %d", CHAT_JSON_MAX_DEPTH);
 	free(s);
 	s = nested(CHAT_JSON_MAX_DEPTH + 1);
-	cr_assert_eq(parse(s), CHAT_JSON_INVALID);
+	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
 	free(s);
 	s = nested(10000);
+	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
+	free(s);
+}
+
+/* "{" head, then `n` copies of `item` separated by commas, then tail. */
+static char *list_of(const char *head, const char *item, size_t n,
+		     const char *tail)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_adds(&b, head);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			chat_buf_addch(&b, ',');
+		chat_buf_adds(&b, item);
+	}
+	chat_buf_adds(&b, tail);
+	return chat_buf_detach(&b, NULL);
+}
+
+/* The object and its array count two values: room for MAX - 2 more. */
+Test(json_parse, value_limit)
+{
+	char *s;
+
+	s = list_of("{\"a\":[", "{}", CHAT_JSON_MAX_VALUES - 2, "]}");
+	cr_assert_eq(parse(s), CHAT_JSON_OK);
+	free(s);
+	s = list_of("{\"a\":[", "{}", CHAT_JSON_MAX_VALUES - 1, "]}");
+	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
+	free(s);
+	s = list_of("{\"a\":[", "1", CHAT_JSON_MAX_VALUES - 1, "]}");
+	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
+	free(s);
+}
+
+/* Members of one flat object count as values too. */
+Test(json_parse, member_limit)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_addch(&b, '{');
+	for (int i = 0; i < CHAT_JSON_MAX_VALUES - 1; i++)
+		chat_buf_addf(&b, "%s\"m%d\":%d", i ? "," : "", i, i);
+	chat_buf_addch(&b, '}');
+	cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_OK);
+	b.len--;
+	chat_buf_addf(&b, ",\"last\":0}");
+	cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_TOO_BIG);
+	chat_buf_release(&b);
+}
+
+/*
+ * The body that cost ~266 MB before: {"a":[{},{},...]} of 400 KiB.  The
+ * scan stops at the cap, far before the end: the answer does not depend
+ * on what follows, even text that is not JSON.
+ */
+Test(json_parse, wide_body_stops_at_the_cap)
+{
+	char *s = list_of("{\"a\":[", "{}", 400 * 1024 / 3, "]}");
+	size_t len = strlen(s);
+
+	cr_assert_eq(parse_len(s, len), CHAT_JSON_TOO_BIG);
+	s[len - 1] = 'x';	/* broken at the very end */
+	cr_assert_eq(parse_len(s, len), CHAT_JSON_TOO_BIG);
+	free(s);
+	/* Broken before the cap: still not JSON. */
+	s = list_of("{\"a\":[", "{", 10, "]}");
 	cr_assert_eq(parse(s), CHAT_JSON_INVALID);
 	free(s);
+}
+
+/* The largest valid request: 65,535 bytes, each one a six-byte escape. */
+Test(json_parse, largest_valid_request)
+{
+	struct json_object *obj = NULL;
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_buf_adds(&b, "{\"body\":\"");
+	for (int i = 0; i < 65535; i++)
+		chat_buf_adds(&b, "\\u0001");
+	chat_buf_adds(&b, "\"}");
+	cr_assert_eq(b.len, 393221);
+	cr_assert_eq(chat_json_parse(b.data, b.len, &obj), CHAT_JSON_OK);
+	cr_assert_eq(json_object_get_string_len(
+			     json_object_object_get(obj, "body")), 65535);
+	json_object_put(obj);
+	chat_buf_release(&b);
+}
+
+/* A page takes objects while they fit in the byte cap; the first always. */
+Test(json_page, capped_by_bytes)
+{
+	struct chat_buf page;
+	char *big = xmalloc(CHAT_PAGE_BYTES_MAX / 3);
+	size_t n = 0;
+
+	memset(big, 'a', CHAT_PAGE_BYTES_MAX / 3 - 1);
+	big[CHAT_PAGE_BYTES_MAX / 3 - 1] = '\0';
+	chat_buf_init(&page);
+	while (chat_json_page_add(&page, json_object_new_string(big)))
+		n++;
+	cr_assert_eq(n, 2, "%zu strings of a third of the cap", n);
+	chat_json_array_end(&page);
+	cr_assert_leq(page.len, CHAT_PAGE_BYTES_MAX);
+	chat_buf_release(&page);
+
+	/* One object over the cap still goes out, alone. */
+	chat_buf_init(&page);
+	free(big);
+	big = xmalloc(CHAT_PAGE_BYTES_MAX + 10);
+	memset(big, 'b', CHAT_PAGE_BYTES_MAX + 9);
+	big[CHAT_PAGE_BYTES_MAX + 9] = '\0';
+	cr_assert(chat_json_page_add(&page, json_object_new_string(big)));
+	cr_assert_not(chat_json_page_add(&page, json_object_new_string("x")));
+	chat_json_array_end(&page);
+	cr_assert_eq(page.len, CHAT_PAGE_BYTES_MAX + 9 + 4);
+	chat_buf_release(&page);
+	free(big);
 }
 
 Test(json_parse, large_flat_body)

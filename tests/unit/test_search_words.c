@@ -47,10 +47,32 @@ Test(search_words, splits_on_anything_but_letters_and_digits)
 	expect("  ell  ", "ell/3");
 	expect("wor hel", "wor/3|hel/3");
 	expect("a:b", "a/1|b/1");
-	expect("foo-bar_baz.qux", "foo/3|bar/3|baz/3|qux/3");
+	expect("foo-bar.baz qux", "foo/3|bar/3|baz/3|qux/3");
 	expect("x1 22 abc123", "x1/2|22/2|abc123/6");
 	expect("don't", "don/3|t/1");
 	expect("tab\there\nnow\r", "tab/3|here/4|now/3");
+}
+
+/* Unicode's word rules (UAX #29, ExtendNumLet): `_` joins its neighbours. */
+Test(search_words, connectors_join_the_characters_around_them)
+{
+	expect("h_llo", "h_llo/5");
+	expect("foo-bar_baz.qux", "foo/3|bar_baz/7|qux/3");
+	expect("a__b", "a__b/4");
+	expect("snake_case_name", "snake_case_name/15");
+	expect("x_1 2_y", "x_1/3|2_y/3");
+	/* Not between two word characters: a separator. */
+	expect("_hello", "hello/5");
+	expect("hello_", "hello/5");
+	expect("__hello__ world_", "hello/5|world/5");
+	expect("a_ _b", "a/1|b/1");
+	expect("a_-b", "a/1|b/1");
+	/* The other connectors: U+203F undertie, U+FF3F fullwidth low line. */
+	expect("a\xe2\x80\xbf" "b", "a\xe2\x80\xbf" "b/3");
+	expect("\xef\xbc\xbf" "ab\xef\xbc\xbf", "ab/2");
+	expect("\xc3\xa9_\xc3\xa0", "\xc3\xa9_\xc3\xa0/3");
+	/* h_llo is not hello: nothing splits it into h and llo. */
+	expect("h_llo hello", "h_llo/5|hello/5");
 }
 
 Test(search_words, operators_are_plain_words)

@@ -2,11 +2,13 @@
  * test_token.c - unit tests of lib/token.c: fresh tokens and the check
  * of strings that claim to be tokens.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
 
+#include "buf.h"
 #include "token.h"
 
 #define MANY 20000
@@ -103,4 +105,35 @@ Test(token, invalid_strings)
 			  bad[i]);
 	/* An embedded NUL is not part of the alphabet. */
 	cr_assert(!chat_token_valid("abcdefghij\0lmnopqrstuv", 22));
+}
+
+static void masked(const char *in, const char *want)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_token_mask(in, &b);
+	cr_assert_str_eq(b.data, want, "%s", in);
+	chat_buf_release(&b);
+}
+
+/* What the programs log of a path: no run long enough to be a token. */
+Test(token, mask_for_logs)
+{
+	char t[CHAT_TOKEN_LEN + 1], in[256], want[256];
+
+	cr_assert_eq(chat_token_new(t), 0);
+	snprintf(in, sizeof(in), "/applications/%s/chats/1", t);
+	masked(in, "/applications/*/chats/1");
+	snprintf(in, sizeof(in), "//applications//%s", t);
+	masked(in, "//applications//*");
+	snprintf(in, sizeof(in), "/applications%%2F%s/x%s", t, t);
+	masked(in, "/applications%*/*");
+	masked("/applications", "/applications");
+	masked("", "");
+	/* 21 token characters are not a token; 22 may be. */
+	masked("/aaaaaaaaaaaaaaaaaaaaa/", "/aaaaaaaaaaaaaaaaaaaaa/");
+	masked("/aaaaaaaaaaaaaaaaaaaaaa/", "/*/");
+	snprintf(want, sizeof(want), "%s", "GET");
+	masked("GET", want);
 }

@@ -1,0 +1,55 @@
+/*
+ * test_config.c - unit tests of lib/config.c: URLs fit for log lines (no
+ * credentials) and the Redis credentials read from the environment.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "buf.h"
+#include "config.h"
+
+static void shown(const char *url, const char *want)
+{
+	struct chat_buf b;
+
+	chat_buf_init(&b);
+	chat_config_url_shown(url, &b);
+	cr_assert_str_eq(b.data, want, "%s", url);
+	chat_buf_release(&b);
+}
+
+Test(config, url_without_credentials)
+{
+	shown("http://127.0.0.1:9250", "http://127.0.0.1:9250");
+	shown("https://es.example:9200/prefix", "https://es.example:9200/prefix");
+	shown("http://elastic:s3cret@es:9200", "http://***@es:9200");
+	shown("https://user@es:9200/a@b", "https://***@es:9200/a@b");
+	/* The userinfo ends at the authority's last '@'. */
+	shown("http://u:p@ss@w0rd@host:1/x?y=@", "http://***@host:1/x?y=@");
+	shown("http://u:pw@host?q", "http://***@host?q");
+	shown("u:pw@host", "***@host");
+	shown("", "");
+}
+
+Test(config, redis_credentials)
+{
+	struct chat_config cfg;
+
+	unsetenv("CHAT_REDIS_USER");
+	unsetenv("CHAT_REDIS_PASSWORD");
+	chat_config_load(&cfg, "test");
+	cr_assert_null(cfg.redis_user);
+	cr_assert_null(cfg.redis_password);
+	setenv("CHAT_REDIS_USER", "", 1);
+	setenv("CHAT_REDIS_PASSWORD", "", 1);
+	chat_config_load(&cfg, "test");
+	cr_assert_null(cfg.redis_user, "an empty setting is no setting");
+	cr_assert_null(cfg.redis_password);
+	setenv("CHAT_REDIS_USER", "app", 1);
+	setenv("CHAT_REDIS_PASSWORD", "p w\"d", 1);
+	chat_config_load(&cfg, "test");
+	cr_assert_str_eq(cfg.redis_user, "app");
+	cr_assert_str_eq(cfg.redis_password, "p w\"d");
+}
