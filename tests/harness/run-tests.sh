@@ -164,7 +164,7 @@ check_tokens() {
 	sort -u -- "$CHAT_TEST_TOKENS" >"$work/tokens" 2>/dev/null || : >"$work/tokens"
 	mapfile -t files < <(stack_logs)
 	check_no_tokens "tokens in the test stack's logs" ${files[@]+"${files[@]}"}
-	mapfile -t files < <(find "$CHAT_VAR/mysql/data" "$CHAT_VAR/redis" -type f 2>/dev/null)
+	mapfile -t files < <(find "$CHAT_VAR/mysql/data" "$CHAT_VAR/redis" "$CHAT_VAR/redis-cluster" -type f 2>/dev/null)
 	check_no_tokens "tokens in MariaDB's and Redis's files" ${files[@]+"${files[@]}"}
 }
 
@@ -403,6 +403,8 @@ if [ "${CHAT_TEST_CLUSTER:-3}" -gt 0 ]; then
 		run_binary "$repo/tests/integration/$bin" integration
 	done
 	stop_stack
+	# The cluster's nodes have their own logs, AOF and dumps.
+	check_tokens
 	unset CHAT_REDIS_NODES CHAT_REDIS_CLUSTER
 fi
 
