@@ -500,6 +500,7 @@ Test(cluster, resharding_under_load)
 	unsigned slot;
 	uint64_t moved_at, stop_at;
 	size_t rounds = 0, keys = 0;
+	const char *pw, *user;
 	struct verdict v;
 
 	require_cluster();
@@ -521,6 +522,8 @@ Test(cluster, resharding_under_load)
 	node_ok(from, node_cmd(from, "CLUSTER SETSLOT %u MIGRATING %s", slot,
 			       to_id), "MIGRATING");
 	/* Creates go on adding keys until every one has moved. */
+	pw = getenv("CHAT_REDIS_PASSWORD");
+	user = getenv("CHAT_REDIS_USER");
 	for (; rounds < 2000; rounds++) {
 		redisReply *r = node_cmd(from, "CLUSTER GETKEYSINSLOT %u 100",
 					 slot);
@@ -531,10 +534,21 @@ Test(cluster, resharding_under_load)
 			break;
 		}
 		for (size_t i = 0; i < r->elements; i++) {
-			redisReply *m = node_cmd(from, "MIGRATE 127.0.0.1 %d "
-						 "%b 0 10000", to,
-						 r->element[i]->str,
-						 r->element[i]->len);
+			const char *key = r->element[i]->str;
+			size_t len = r->element[i]->len;
+			redisReply *m;
+
+			/* The target node requires the stack's password too. */
+			if (pw && *pw && user && *user)
+				m = node_cmd(from, "MIGRATE 127.0.0.1 %d %b 0 "
+					     "10000 AUTH2 %s %s", to, key, len,
+					     user, pw);
+			else if (pw && *pw)
+				m = node_cmd(from, "MIGRATE 127.0.0.1 %d %b 0 "
+					     "10000 AUTH %s", to, key, len, pw);
+			else
+				m = node_cmd(from, "MIGRATE 127.0.0.1 %d %b 0 "
+					     "10000", to, key, len);
 
 			/* NOKEY: deleted or moved meanwhile. */
 			cr_assert(m->type != REDIS_REPLY_ERROR, "MIGRATE: %s",
