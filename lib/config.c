@@ -44,6 +44,10 @@ void chat_config_load(struct chat_config *cfg, const char *log_name)
 	cfg->mysql_database = str_env("CHAT_MYSQL_DATABASE", "chat");
 	cfg->redis_host = str_env("CHAT_REDIS_HOST", "127.0.0.1");
 	cfg->redis_port = uint_env("CHAT_REDIS_PORT", 6380, 1, 65535);
+	cfg->redis_nodes = str_env("CHAT_REDIS_NODES", NULL);
+	cfg->redis_durable_replica =
+		strcmp(str_env("CHAT_REDIS_DURABLE", "none"), "replica") == 0;
+	cfg->redis_wait_ms = uint_env("CHAT_REDIS_WAIT_MS", 100, 1, 60000);
 	cfg->redis_user = str_env("CHAT_REDIS_USER", NULL);
 	cfg->redis_password = str_env("CHAT_REDIS_PASSWORD", NULL);
 	cfg->es_url = str_env("CHAT_ES_URL", "http://127.0.0.1:9250");

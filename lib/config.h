@@ -5,6 +5,8 @@
 #ifndef CHAT_CONFIG_H
 #define CHAT_CONFIG_H
 
+#include <stdbool.h>
+
 struct chat_config {
 	const char *mysql_host;
 	unsigned mysql_port;
@@ -14,6 +16,12 @@ struct chat_config {
 	const char *mysql_database;
 	const char *redis_host;
 	unsigned redis_port;
+	const char *redis_nodes;	/* cluster seeds host:port,...; NULL:
+					   one server at redis_host:port */
+	bool redis_durable_replica;	/* CHAT_REDIS_DURABLE=replica: WAIT
+					   for a replica after a create */
+	unsigned redis_wait_ms;		/* CHAT_REDIS_WAIT_MS, that WAIT's
+					   timeout (default 100) */
 	const char *redis_user;		/* NULL: AUTH with the password only */
 	const char *redis_password;	/* NULL: no AUTH */
 	const char *es_url;		/* e.g. http://127.0.0.1:9250 */

@@ -10,6 +10,7 @@
 
 #include "chats.h"
 #include "ctx.h"
+#include "log.h"
 #include "messages.h"
 #include "redis.h"
 
@@ -267,6 +268,27 @@ static redisReply *call_run(struct chat_ctx *ctx, struct call *c,
 	return chat_redis_eval(ctx->redis, s, nkeys, argc, argv, lens);
 }
 
+/*
+ * CHAT_REDIS_DURABLE=replica: wait until a replica holds the create just
+ * made (its number and its job) before it is answered.  When none
+ * acknowledges in time the create is answered 202 all the same: its
+ * number is handed out and its job queued on the master, and a 503 would
+ * have the client create again (a second chat or message); it is then as
+ * durable as without this setting, and a warning says so.
+ */
+static void wait_replica(struct chat_ctx *ctx)
+{
+	long long acked;
+
+	if (!ctx->cfg.redis_durable_replica)
+		return;
+	acked = chat_redis_wait(ctx->redis, 1, ctx->cfg.redis_wait_ms);
+	if (acked < 1)
+		chat_log_warn("no replica acknowledged a create within %u ms "
+			      "(%s); answered anyway", ctx->cfg.redis_wait_ms,
+			      acked < 0 ? ctx->redis->errstr : "WAIT: 0");
+}
+
 static int int_reply(redisReply *reply, long long *out)
 {
 	if (!reply || reply->type != REDIS_REPLY_INTEGER)
@@ -327,6 +349,7 @@ int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 		freeReplyObject(reply);
 		if (n > 0) {
 			*number = (uint64_t)n;
+			wait_replica(ctx);
 			rc = 0;
 			break;
 		}
@@ -382,6 +405,8 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 		freeReplyObject(reply);
 		if (n >= 0) {
 			*number = (uint64_t)n;
+			if (n > 0)
+				wait_replica(ctx);
 			return n > 0 ? 1 : 0;
 		}
 		if (n == -3)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "xalloc.h"
 
@@ -23,7 +24,83 @@ struct chat_redis *chat_redis_new(const struct chat_config *cfg)
 	struct chat_redis *r = xcalloc(1, sizeof(*r));
 
 	r->cfg = cfg;
+	if (cfg->redis_nodes) {
+		r->cluster = chat_cluster_new(cfg->redis_nodes, cfg->timeout_ms);
+		if (!r->cluster)
+			xdie("CHAT_REDIS_NODES=%s: expected host:port[,host:port...]",
+			     cfg->redis_nodes);
+		chat_cluster_set_auth(r->cluster, cfg->redis_user,
+				      cfg->redis_password);
+	}
 	return r;
+}
+
+bool chat_redis_is_cluster(const struct chat_redis *r)
+{
+	return r->cluster != NULL;
+}
+
+/* Cluster mode ---------------------------------------------------------- */
+
+/* Take the cluster's error after a failed call; NULL passes through. */
+static redisReply *cluster_done(struct chat_redis *r, redisReply *reply)
+{
+	if (!reply)
+		set_err(r, chat_cluster_err(r->cluster),
+			chat_cluster_errstr(r->cluster));
+	else
+		r->err = 0;
+	return reply;
+}
+
+static redisReply *cluster_argv(struct chat_redis *r, int argc,
+				const char **argv, const size_t *lens)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	redisReply *reply;
+
+	if (len < 0)
+		xdie("redisFormatCommandArgv: out of memory");
+	reply = chat_cluster_command(r->cluster, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	return cluster_done(r, reply);
+}
+
+static redisReply *cluster_vcmd(struct chat_redis *r, const char *fmt,
+				va_list ap)
+{
+	char *cmd = NULL;
+	int len = redisvFormatCommand(&cmd, fmt, ap);
+	redisReply *reply;
+
+	if (len < 0) {
+		set_err(r, REDIS_ERR_OTHER, "bad command format");
+		return NULL;
+	}
+	reply = chat_cluster_command(r->cluster, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	return cluster_done(r, reply);
+}
+
+/* SCRIPT LOAD on the node serving `key` (any node when NULL). */
+static redisReply *cluster_script_load(struct chat_redis *r, const char *body,
+				       const char *key, size_t key_len)
+{
+	const char *argv[] = { "SCRIPT", "LOAD", body };
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, 3, argv, NULL);
+	redisReply *reply;
+
+	if (len < 0)
+		xdie("redisFormatCommandArgv: out of memory");
+	reply = key ? chat_cluster_command_at(r->cluster,
+					      chat_cluster_key_slot(key,
+								    key_len),
+					      cmd, (size_t)len) :
+		      chat_cluster_command(r->cluster, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	return cluster_done(r, reply);
 }
 
 static void disconnect(struct chat_redis *r)
@@ -38,6 +115,7 @@ void chat_redis_free(struct chat_redis *r)
 	if (!r)
 		return;
 	disconnect(r);
+	chat_cluster_free(r->cluster);
 	free(r);
 }
 
@@ -81,6 +159,13 @@ int chat_redis_connect(struct chat_redis *r)
 		.tv_usec = (r->cfg->timeout_ms % 1000) * 1000,
 	};
 
+	if (r->cluster) {
+		if (chat_cluster_refresh(r->cluster) == 0)
+			return 0;
+		set_err(r, chat_cluster_err(r->cluster),
+			chat_cluster_errstr(r->cluster));
+		return -1;
+	}
 	if (r->c)
 		return 0;
 	r->c = redisConnectWithTimeout(r->cfg->redis_host,
@@ -122,6 +207,8 @@ redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
 	redisReply *reply = NULL;
 	bool retry = true;
 
+	if (r->cluster)
+		return cluster_argv(r, argc, argv, lens);
 	for (int attempt = 0; attempt < 2 && retry; attempt++) {
 		bool was_connected = r->c != NULL;
 
@@ -136,25 +223,39 @@ redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
 	return reply;
 }
 
-redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...)
+redisReply *chat_redis_vcmd(struct chat_redis *r, const char *fmt,
+			    va_list ap)
 {
 	redisReply *reply = NULL;
 	bool retry = true;
 
+	if (r->cluster)
+		return cluster_vcmd(r, fmt, ap);
 	for (int attempt = 0; attempt < 2 && retry; attempt++) {
 		bool was_connected = r->c != NULL;
-		va_list ap;
+		va_list aq;
 
 		if (chat_redis_connect(r))
 			return NULL;
-		va_start(ap, fmt);
-		reply = redisvCommand(r->c, fmt, ap);
-		va_end(ap);
+		va_copy(aq, ap);
+		reply = redisvCommand(r->c, fmt, aq);
+		va_end(aq);
 		if (reply)
 			break;
 		command_failed(r, &retry);
 		retry = retry && was_connected;
 	}
+	return reply;
+}
+
+redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...)
+{
+	redisReply *reply;
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply = chat_redis_vcmd(r, fmt, ap);
+	va_end(ap);
 	return reply;
 }
 
@@ -164,9 +265,16 @@ static bool is_noscript(const redisReply *reply)
 	       strncmp(reply->str, "NOSCRIPT", 8) == 0;
 }
 
-static int load_script(struct chat_redis *r, struct chat_script *s)
+/*
+ * Load `s` on the server, or on a Cluster on the node serving `key` (the
+ * script's first key; any node when NULL): each node has its own cache.
+ */
+static int load_script(struct chat_redis *r, struct chat_script *s,
+		       const char *key, size_t key_len)
 {
-	redisReply *reply = chat_redis_cmd(r, "SCRIPT LOAD %s", s->body);
+	redisReply *reply = r->cluster ?
+		cluster_script_load(r, s->body, key, key_len) :
+		chat_redis_cmd(r, "SCRIPT LOAD %s", s->body);
 
 	if (!reply)
 		return -1;
@@ -187,10 +295,12 @@ redisReply *chat_redis_eval(struct chat_redis *r, struct chat_script *s,
 {
 	const char **av = xmalloc(sizeof(*av) * ((size_t)argc + 3));
 	size_t *al = xmalloc(sizeof(*al) * ((size_t)argc + 3));
+	const char *key = nkeys > 0 && argc > 0 ? argv[0] : NULL;
+	size_t key_len = key ? (lens ? lens[0] : strlen(key)) : 0;
 	char nk[16];
 	redisReply *reply = NULL;
 
-	if (!s->sha[0] && load_script(r, s))
+	if (!s->sha[0] && load_script(r, s, key, key_len))
 		goto out;
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	av[0] = "EVALSHA";
@@ -208,7 +318,7 @@ redisReply *chat_redis_eval(struct chat_redis *r, struct chat_script *s,
 	if (reply && is_noscript(reply)) {
 		freeReplyObject(reply);
 		reply = NULL;
-		if (load_script(r, s) == 0)
+		if (load_script(r, s, key, key_len) == 0)
 			reply = chat_redis_argv(r, argc + 3, av, al);
 	}
 out:
@@ -220,6 +330,15 @@ out:
 int chat_redis_append(struct chat_redis *r, int argc, const char **argv,
 		      const size_t *lens)
 {
+	if (r->cluster) {
+		char *cmd = NULL;
+		int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+
+		if (len < 0)
+			xdie("redisFormatCommandArgv: out of memory");
+		chat_cluster_append(r->cluster, cmd, (size_t)len);
+		return 0;
+	}
 	if (chat_redis_connect(r))
 		return -1;
 	if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
@@ -234,6 +353,8 @@ redisReply *chat_redis_reply(struct chat_redis *r)
 {
 	void *reply = NULL;
 
+	if (r->cluster)
+		return cluster_done(r, chat_cluster_reply(r->cluster));
 	if (!r->c) {
 		set_err(r, REDIS_ERR_IO, "not connected");
 		return NULL;
@@ -265,6 +386,46 @@ int chat_redis_replies(struct chat_redis *r, size_t n, int want_type)
 		freeReplyObject(reply);
 	}
 	return rc;
+}
+
+long long chat_redis_wait(struct chat_redis *r, unsigned replicas,
+			  unsigned timeout_ms)
+{
+	redisReply *reply;
+	long long n = -1;
+
+	if (r->cluster) {
+		char *cmd = NULL;
+		int len = redisFormatCommand(&cmd, "WAIT %u %u", replicas,
+					     timeout_ms);
+
+		if (len < 0)
+			xdie("redisFormatCommand: out of memory");
+		reply = cluster_done(r, chat_cluster_command_last(r->cluster,
+								  cmd,
+								  (size_t)len));
+		redisFreeCommand(cmd);
+	} else {
+		/* No reconnect: WAIT counts this connection's writes. */
+		if (!r->c) {
+			set_err(r, REDIS_ERR_IO, "not connected");
+			return -1;
+		}
+		reply = redisCommand(r->c, "WAIT %u %u", replicas, timeout_ms);
+		if (!reply) {
+			bool retry;
+
+			command_failed(r, &retry);
+			return -1;
+		}
+	}
+	if (reply && reply->type == REDIS_REPLY_INTEGER)
+		n = reply->integer;
+	else if (reply)
+		set_err(r, REDIS_ERR_OTHER, reply->type == REDIS_REPLY_ERROR ?
+			reply->str : "WAIT: unexpected reply");
+	freeReplyObject(reply);
+	return n;
 }
 
 bool chat_redis_ping(struct chat_redis *r)

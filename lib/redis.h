@@ -2,19 +2,27 @@
  * redis.h - Redis with reconnect, argv-form commands and Lua scripts run
  * by EVALSHA (loaded on NOSCRIPT).  The numbering and queue scripts of
  * the service live in queue.h, on top of this.
+ *
+ * With CHAT_REDIS_NODES set the handle talks to a Redis Cluster instead
+ * of one server (cluster.h): every function below keeps its contract,
+ * each command going to the node serving its key's slot; a pipeline is
+ * split per node and its replies come back in the order of the appends.
  */
 #ifndef CHAT_REDIS_H
 #define CHAT_REDIS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
 
 struct chat_config;
+struct chat_cluster;
 
 struct chat_redis {
 	redisContext *c;		/* NULL while disconnected */
+	struct chat_cluster *cluster;	/* NULL: one server */
 	const struct chat_config *cfg;
 	int err;			/* hiredis REDIS_ERR_* or 0 */
 	char errstr[128];
@@ -43,6 +51,8 @@ redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
 			    const size_t *lens);
 /* printf-style command (use %b or %s for data).  Same contract. */
 redisReply *chat_redis_cmd(struct chat_redis *r, const char *fmt, ...);
+redisReply *chat_redis_vcmd(struct chat_redis *r, const char *fmt,
+			    va_list ap);
 
 /*
  * Run `s` with `nkeys` keys followed by arguments: keys and args are in
@@ -62,6 +72,17 @@ redisReply *chat_redis_reply(struct chat_redis *r);
  * an error, or (want_type not 0) of another type; errstr says which.
  */
 int chat_redis_replies(struct chat_redis *r, size_t n, int want_type);
+
+/* True when the handle talks to a Redis Cluster. */
+bool chat_redis_is_cluster(const struct chat_redis *r);
+
+/*
+ * WAIT until `replicas` replicas hold every write made so far on the
+ * connection of the last command, or `timeout_ms` passed.  Returns how
+ * many acknowledged, or -1 (connection lost; errstr says why).
+ */
+long long chat_redis_wait(struct chat_redis *r, unsigned replicas,
+			  unsigned timeout_ms);
 
 /* True when PING answers PONG. */
 bool chat_redis_ping(struct chat_redis *r);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -102,6 +103,88 @@ static int reply_error(struct chat_redis *r, const char *what,
 }
 
 /*
+ * Collect the entries of an XREADGROUP reply [[stream, entries], ...];
+ * got[s] counts what shard s gave.
+ */
+static void collect_streams(struct chat_stream_batch *b,
+			    const redisReply *reply, unsigned *got)
+{
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *st = reply->element[i];
+		unsigned shard;
+		size_t before = b->n;
+
+		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
+		    st->element[0]->type == REDIS_REPLY_STRING &&
+		    st->element[1]->type == REDIS_REPLY_ARRAY &&
+		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) == 1 &&
+		    shard < CHAT_SHARDS) {
+			collect(b, shard, st->element[1]);
+			got[shard] += (unsigned)(b->n - before);
+		}
+	}
+}
+
+/*
+ * On a Redis Cluster each shard's stream is in a slot of its own, and a
+ * command with keys of several slots is refused (CROSSSLOT): one
+ * XREADGROUP per shard of [first, first + n), all in one pipeline, which
+ * the cluster layer splits per node, so that each node is read in one
+ * round trip, its own shards only, wherever the slots are now.  BLOCK
+ * would hold up the shards queued behind it on the same node: when
+ * nothing came, wait `block_ms` and return.
+ */
+static int read_cluster(struct chat_redis *r, const char *name,
+			const char *group, const char *consumer,
+			const char *id, unsigned first, unsigned n,
+			unsigned count, unsigned block_ms,
+			struct chat_stream_batch *b, unsigned *got)
+{
+	struct chat_buf key;
+	char scount[16];
+	size_t before = b->n;
+	int rc = 0;
+
+	snprintf(scount, sizeof(scount), "%u", count);
+	chat_buf_init(&key);
+	for (unsigned s = 0; s < n; s++) {
+		const char *argv[] = { "XREADGROUP", "GROUP", group, consumer,
+				       "COUNT", scount, "STREAMS", key.data,
+				       id };
+
+		shard_key(&key, first + s, name);
+		argv[7] = key.data;
+		chat_redis_append(r, 9, argv, NULL);
+	}
+	chat_buf_release(&key);
+	for (unsigned s = 0; s < n; s++) {
+		redisReply *reply = chat_redis_reply(r);
+
+		if (!reply)
+			return -1;
+		if (reply->type == REDIS_REPLY_ARRAY) {
+			keep_reply(b, reply);
+			collect_streams(b, reply, got);
+			continue;
+		}
+		if (reply->type != REDIS_REPLY_NIL) {
+			reply_error(r, "XREADGROUP", reply);
+			if (reply->type == REDIS_REPLY_ERROR &&
+			    strncmp(reply->str, "NOGROUP", 7) == 0)
+				rc = -2;
+			else
+				rc = -1;
+		}
+		freeReplyObject(reply);
+	}
+	if (rc == -2)
+		chat_stream_create_groups(r, name, group);
+	if (rc == 0 && b->n == before && block_ms && strcmp(id, ">") == 0)
+		chat_sleep_ms(block_ms);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
  * One XREADGROUP of up to `count` entries from each of the shards
  * [first, first + n) of stream `name`; got[s] counts what shard s gave.
  */
@@ -117,6 +200,9 @@ static int read_shards(struct chat_redis *r, const char *name,
 	redisReply *reply;
 	int argc = 0;
 
+	if (chat_redis_is_cluster(r))
+		return read_cluster(r, name, group, consumer, id, first, n,
+				    count, block_ms, b, got);
 	snprintf(scount, sizeof(scount), "%u", count);
 	snprintf(sblock, sizeof(sblock), "%u", block_ms);
 	argv[argc++] = "XREADGROUP";
@@ -155,20 +241,7 @@ static int read_shards(struct chat_redis *r, const char *name,
 		return -1;
 	}
 	keep_reply(b, reply);
-	for (size_t i = 0; i < reply->elements; i++) {
-		const redisReply *st = reply->element[i];
-		unsigned shard;
-		size_t before = b->n;
-
-		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
-		    st->element[0]->type == REDIS_REPLY_STRING &&
-		    st->element[1]->type == REDIS_REPLY_ARRAY &&
-		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) == 1 &&
-		    shard < CHAT_SHARDS) {
-			collect(b, shard, st->element[1]);
-			got[shard] += (unsigned)(b->n - before);
-		}
-	}
+	collect_streams(b, reply, got);
 	return 0;
 }
 

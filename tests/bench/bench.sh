@@ -36,6 +36,9 @@
 #                  messages, POST chats, GET message, a list page, a
 #                  search; then each API path again at half its measured
 #                  rate (bench.lua's paced mode), for p99
+#   durability     POST …/chats as in HTTP, once per durability mode:
+#                  appendfsync everysec, appendfsync always, and
+#                  CHAT_REDIS_DURABLE=replica with a replica started for it
 #   RSS            VmHWM of every FastCGI process (the largest of each
 #                  program) and of the worker, after all of the above
 #
@@ -82,7 +85,7 @@
 #   BENCH_SOURCE       what the report says was measured (default: the
 #                      commit, and whether lib/ cgi-bin/ jobs/ nginx/ differ)
 #   BENCH_PARTS        the parts to run, of: worker mysql search sync redis
-#                      http half rss (default all; mysql and search use the
+#                      http half durable rss (default all; mysql and search use the
 #                      worker part's rows, half uses http's rates)
 #   BENCH_LEAVE_UP=1   leave the stack (and the worker) running at the end,
 #                      to profile against it; stop it with
@@ -122,7 +125,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 : "${BENCH_THREADS:=$((ncpu < 4 ? ncpu : 4))}"
 : "${BENCH_KEEP:=0}"
 : "${BENCH_LEAVE_UP:=0}"
-: "${BENCH_PARTS:=worker mysql search sync redis http half rss}"
+: "${BENCH_PARTS:=worker mysql search sync redis http half durable rss}"
 
 while IFS= read -r var; do
 	case $var in
@@ -370,6 +373,7 @@ on_exit() {
 		stop_worker
 	fi
 	stop_noop
+	stop_replica
 	if [ "$stack_started" -eq 1 ]; then
 		say "stopping the bench stack"
 		"$stack" stop >/dev/null 2>&1 || say "warning: stack.sh stop failed"
@@ -652,6 +656,67 @@ part_redis_ceiling() {
 	R[redis_p99]=$(median "${p99[@]}")
 }
 
+# The create rate (POST …/chats, wrk as in part_http) in each durability
+# mode of one Redis: appendfsync everysec (the default), appendfsync
+# always (CONFIG SET on the bench's Redis), and CHAT_REDIS_DURABLE=replica
+# (a replica started on CHAT_REDIS_PORT+1 for the part, the chats program
+# restarted with the setting, so each create WAITs for the replica).
+durable_modes=(everysec always replica)
+replica_pidf=$run_dir/bench-replica.pid
+
+stop_replica() {
+	local pid
+	pid=$(head -n1 "$replica_pidf" 2>/dev/null) || return 0
+	[[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null |
+		grep -q redis-server && kill -TERM "$pid" 2>/dev/null
+	rm -f "$replica_pidf"
+}
+
+# restart_chats [VAR=VALUE...]: the chats FastCGI program again, with the
+# given settings, through stack.sh (which starts what is not running).
+restart_chats() {
+	local pid
+	while read -r pid; do
+		[[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null
+	done < <(grep -Eo '^[0-9]+' "$run_dir/chats.pid" 2>/dev/null)
+	sleep 0.5
+	env "$@" "$stack" start >>"$work/stack.log" 2>&1
+}
+
+part_durability() {
+	local m rc=0 port=$((CHAT_REDIS_PORT + 1)) i
+	http_env post_chat
+	for m in "${durable_modes[@]}"; do
+		case $m in
+		always) rcli CONFIG SET appendfsync always >/dev/null || return 1 ;;
+		replica)
+			mkdir -p "$CHAT_VAR/redis-replica"
+			redis-server --port "$port" --bind 127.0.0.1 \
+				--dir "$CHAT_VAR/redis-replica" --replicaof 127.0.0.1 "$CHAT_REDIS_PORT" \
+				--appendonly yes --daemonize yes --pidfile "$replica_pidf" \
+				--logfile "$CHAT_VAR/log/bench-replica.log" </dev/null || return 1
+			for ((i = 0; i < 100; i++)); do
+				redis-cli -p "$port" info replication 2>/dev/null |
+					grep -q '^master_link_status:up' && break
+				sleep 0.2
+			done
+			restart_chats CHAT_REDIS_DURABLE=replica || { stop_replica; return 1; }
+			;;
+		esac
+		wrk_part "durable_$m" post_chat "$BENCH_CONNECTIONS" "$BENCH_THREADS" 0 || rc=1
+		case $m in
+		always) rcli CONFIG SET appendfsync everysec >/dev/null ;;
+		replica)
+			[ "$(rcli WAIT 1 1000)" = 1 ] || { say "the replica does not acknowledge"; rc=1; }
+			restart_chats || rc=1
+			stop_replica
+			;;
+		esac
+		wait_drained "$BENCH_WAIT" || rc=1
+		[ $rc -eq 0 ] || return 1
+	done
+}
+
 # The HTTP paths: name, wrk kind, whether it is an API path (half load).
 http_paths=(ceiling fcgi_floor post_message post_chat get_message list search)
 # shellcheck disable=SC2016  # Markdown code spans, not shell
@@ -798,6 +863,12 @@ report() {
 	echo "same $BENCH_CONNECTIONS connections, aiming at half the req/s measured above"
 	echo "(wrk2 is not in Debian). Latency is from the request's send, as wrk measures it."
 	echo
+	echo "## Durability modes: POST …/chats"
+	echo
+	echo "| appendfsync everysec (default) | appendfsync always | CHAT_REDIS_DURABLE=replica (WAIT 1 ${CHAT_REDIS_WAIT_MS:-100}) |"
+	echo "|---:|---:|---:|"
+	echo "| $(fmt "${R[durable_everysec_rps]:-}") req/s, p99 $(fmt "${R[durable_everysec_p99]:-}") ms | $(fmt "${R[durable_always_rps]:-}") req/s, p99 $(fmt "${R[durable_always_p99]:-}") ms | $(fmt "${R[durable_replica_rps]:-}") req/s, p99 $(fmt "${R[durable_replica_p99]:-}") ms |"
+	echo
 	echo "## Backends and jobs"
 	echo
 	local wdb=${R[worker_db_rate]:-} wes=${R[worker_es_rate]:-} myc=${R[mysql_rate]:-} wr=''
@@ -865,6 +936,7 @@ else
 			case $k in ceiling | fcgi_floor) continue ;; esac
 			wanted half && run_part "http $k (half load)" part_http_half "$k"
 		done
+		wanted durable && run_part "durability modes" part_durability
 		wanted rss && run_part RSS part_rss
 	fi
 fi

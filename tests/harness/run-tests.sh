@@ -41,6 +41,12 @@
 #                 default the HTTP port + 1), for
 #                 two test runs side by side; the directory is wiped at the
 #                 start of each run
+#   CHAT_TEST_CLUSTER  masters of the Redis Cluster of the second stack
+#                 (default 3; 0 leaves that stack out), which runs the
+#                 tests of creates, lists, deletes, search, sync and faults
+#                 again, and the failover and resharding tests
+#   CHAT_TEST_REDIS_CLUSTER_PORT  its first node port (default
+#                 CHAT_TEST_REDIS_PORT+1; it uses 2 x CHAT_TEST_CLUSTER ports)
 #   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
 #                 stack lives (tests/bench/bench.sh), kept for it
 #   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
@@ -65,6 +71,7 @@ passed=0
 failed=0
 stack_started=0
 stack_ran=0
+stack_vars=()
 finished=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/chat-tests.XXXXXX") || exit 1
 
@@ -106,7 +113,9 @@ scan_logs() {
 	local pattern='ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:'
 	local -a reports
 	[ -n "${SANITIZE:-}" ] && [ "$stack_ran" -eq 1 ] || return 0
-	mapfile -t reports < <(grep -lE "$pattern" "$CHAT_VAR"/log/*.log 2>/dev/null)
+	local v logs=()
+	for v in ${stack_vars[@]+"${stack_vars[@]}"}; do logs+=("$v"/log/*.log); done
+	mapfile -t reports < <(grep -lE "$pattern" ${logs[@]+"${logs[@]}"} 2>/dev/null)
 	[ ${#reports[@]} -gt 0 ] || return 0
 	say "sanitizer reports in the test stack's logs (${reports[*]}):"
 	grep -hE -A 20 "$pattern" "${reports[@]}" | head -n 200
@@ -157,7 +166,7 @@ check_tokens() {
 	sort -u -- "$CHAT_TEST_TOKENS" >"$work/tokens" 2>/dev/null || : >"$work/tokens"
 	mapfile -t files < <(stack_logs)
 	check_no_tokens "tokens in the test stack's logs" ${files[@]+"${files[@]}"}
-	mapfile -t files < <(find "$CHAT_VAR/mysql/data" "$CHAT_VAR/redis" -type f 2>/dev/null)
+	mapfile -t files < <(find "$CHAT_VAR/mysql/data" "$CHAT_VAR/redis" "$CHAT_VAR/redis-cluster" -type f 2>/dev/null)
 	check_no_tokens "tokens in MariaDB's and Redis's files" ${files[@]+"${files[@]}"}
 }
 
@@ -264,7 +273,8 @@ if ! flock -n "$lock_mode" 8; then
 fi
 
 mapfile -t unit_bins < <(binaries tests/unit)
-mapfile -t integ_bins < <(binaries tests/integration)
+# test_cluster needs a Redis Cluster: it runs on the second stack only.
+mapfile -t integ_bins < <(binaries tests/integration | grep -v '/test_cluster$')
 
 make_args=(WERROR=1)
 if [ -n "${SANITIZE:-}" ]; then
@@ -359,6 +369,7 @@ rm -rf -- "$CHAT_VAR"
 export CHAT_TEST_TOKENS=$CHAT_VAR/test-tokens.txt
 stack_started=1
 stack_ran=1
+stack_vars+=("$CHAT_VAR")
 if ! "$here/stack.sh" start 8>&-; then
 	say "the test stack did not start (stack.sh names the part above); integration tests not run"
 	failed=$((failed + 1))
@@ -374,6 +385,39 @@ stop_stack
 # After the stop: nginx's buffered access log and every other log are
 # complete, and MariaDB and Redis have written their files.
 check_tokens
+
+# --- 3b. the same programs on a Redis Cluster -----------------------------
+# A second stack, with a cluster of $CHAT_TEST_CLUSTER masters and as many
+# replicas instead of one Redis, runs the tests of creates, lists,
+# deletes, search, the sync and the faults again, then the failover and
+# resharding tests (test_cluster), which need a cluster.
+cluster_tests=(test_chats test_messages test_search test_sync test_faults)
+if [ "${CHAT_TEST_CLUSTER:-3}" -gt 0 ]; then
+	export CHAT_VAR=${CHAT_TEST_VAR:-$repo/var/test}-cluster
+	export CHAT_REDIS_CLUSTER=${CHAT_TEST_CLUSTER:-3}
+	export CHAT_REDIS_CLUSTER_PORT=${CHAT_TEST_REDIS_CLUSTER_PORT:-$((CHAT_REDIS_PORT + 1))}
+	# Short, so that the failover test sees a replica take over quickly.
+	export CHAT_REDIS_NODE_TIMEOUT=${CHAT_TEST_REDIS_NODE_TIMEOUT:-1000}
+	say "starting the cluster test stack in $CHAT_VAR (Redis Cluster on port $CHAT_REDIS_CLUSTER_PORT and up)"
+	"$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
+	rm -rf -- "$CHAT_VAR"
+	stack_started=1
+	stack_vars+=("$CHAT_VAR")
+	if ! "$here/stack.sh" start 8>&-; then
+		say "the cluster test stack did not start (stack.sh names the part above)"
+		failed=$((failed + 1))
+		finish
+	fi
+	CHAT_REDIS_NODES=$(. "$CHAT_VAR/run/stack.env" && echo "$CHAT_REDIS_NODES")
+	export CHAT_REDIS_NODES
+	for bin in "${cluster_tests[@]}" test_cluster; do
+		run_binary "$repo/tests/integration/$bin" integration
+	done
+	stop_stack
+	# The cluster's nodes have their own logs, AOF and dumps.
+	check_tokens
+	unset CHAT_REDIS_NODES CHAT_REDIS_CLUSTER
+fi
 
 # --- 4. the benchmarks, briefly, on their own stack -----------------------
 # So that the benchmark code cannot rot; the figures mean nothing here.

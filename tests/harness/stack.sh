@@ -4,7 +4,15 @@
 #
 #   mysql     mariadbd on 127.0.0.1:$CHAT_MYSQL_PORT, data in $CHAT_VAR/mysql
 #   redis     redis-server on 127.0.0.1:$CHAT_REDIS_PORT, AOF in $CHAT_VAR/redis,
-#             requiring $CHAT_REDIS_PASSWORD (see write_redis_conf)
+#             requiring $CHAT_REDIS_PASSWORD (see write_redis_conf);
+#             or, with CHAT_REDIS_CLUSTER=N, a Redis Cluster of N masters and
+#             N replicas on 127.0.0.1:$CHAT_REDIS_CLUSTER_PORT and the 2N-1
+#             ports after it (default CHAT_REDIS_PORT+1), AOF in
+#             $CHAT_VAR/redis-cluster/<port>, cluster-require-full-coverage
+#             off (while one master's slots have none, the others go on),
+#             every node requiring the same password, replicas logging in
+#             to their master with it; the programs get CHAT_REDIS_NODES
+#             (also written to $CHAT_VAR/run/stack.env)
 #   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
 #   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
 #             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run
@@ -34,6 +42,13 @@
 #           stops the stack.
 #
 # Settings are the CHAT_* variables of env.sh. Besides those:
+#   CHAT_REDIS_CLUSTER=N  a Redis Cluster of N masters (3 or more) and N
+#                       replicas instead of one Redis (0, the default); a
+#                       start without it keeps what the stack last ran
+#   CHAT_REDIS_CLUSTER_PORT  its first port (default CHAT_REDIS_PORT+1)
+#   CHAT_REDIS_NODE_TIMEOUT  its cluster-node-timeout in ms (default 5000):
+#                       how long a master is unreachable before its replica
+#                       takes over
 #   CHAT_SKIP_SEARCH=1  leave the search engine out (for developing the
 #                       harness only): start then accepts a /health 503 that
 #                       has only the search engine down
@@ -82,7 +97,17 @@ run_dir=$CHAT_VAR/run
 stack_env=$run_dir/stack.env
 saved_settings=(CHAT_CGI_DIR CHAT_JOBS_DIR CHAT_DOCS_DIR CHAT_SKIP_SEARCH
 	CHAT_HTTP_PORT CHAT_MYSQL_PORT CHAT_REDIS_PORT CHAT_ES_PORT CHAT_ES_URL
-	CHAT_SYNC_INTERVAL CHAT_LIMITS_HTTP_PORT)
+	CHAT_SYNC_INTERVAL CHAT_LIMITS_HTTP_PORT CHAT_REDIS_CLUSTER CHAT_REDIS_CLUSTER_PORT
+	CHAT_REDIS_NODE_TIMEOUT CHAT_REDIS_NODES)
+# A start that restarts some parts of a running stack (a test does) keeps
+# its Redis: the cluster settings it was started with, unless given anew.
+if [ "${1:-}" = start ] && [ -z "${CHAT_REDIS_CLUSTER:-}" ] && [ -r "$stack_env" ]; then
+	eval "$(grep -E '^CHAT_REDIS_(CLUSTER|CLUSTER_PORT|NODE_TIMEOUT)=' "$stack_env")"
+fi
+CHAT_REDIS_CLUSTER=${CHAT_REDIS_CLUSTER:-0}
+CHAT_REDIS_CLUSTER_PORT=${CHAT_REDIS_CLUSTER_PORT:-$((CHAT_REDIS_PORT + 1))}
+CHAT_REDIS_NODE_TIMEOUT=${CHAT_REDIS_NODE_TIMEOUT:-5000}
+CHAT_REDIS_NODES=${CHAT_REDIS_NODES:-}
 if [ "${1:-}" != start ] && [ -r "$stack_env" ]; then
 	# shellcheck source=/dev/null
 	. "$stack_env"
@@ -464,14 +489,23 @@ redis_quote() {
 }
 
 # The password goes into a file only the stack's user can read, not onto
-# redis-server's command line (which ps shows).
+# redis-server's command line (which ps shows).  write_redis_conf [FILE
+# [cluster]]: FILE defaults to $redis_conf; a cluster node's also has the
+# credentials a replica logs in to its master with (masterauth, masteruser).
 write_redis_conf() {
+	local conf=${1:-$redis_conf} mode=${2:-}
 	[[ $CHAT_REDIS_PASSWORD != *$'\n'* ]] || die "CHAT_REDIS_PASSWORD must be one line"
 	(
 		umask 077
 		{
 			echo "# Written by tests/harness/stack.sh; edits are overwritten."
 			echo "requirepass $(redis_quote "$CHAT_REDIS_PASSWORD")"
+			if [ "$mode" = cluster ]; then
+				echo "masterauth $(redis_quote "$CHAT_REDIS_PASSWORD")"
+				if [ -n "${CHAT_REDIS_USER:-}" ] && [ "$CHAT_REDIS_USER" != default ]; then
+					echo "masteruser $CHAT_REDIS_USER"
+				fi
+			fi
 			if [ -n "${CHAT_REDIS_USER:-}" ] && [ "$CHAT_REDIS_USER" != default ]; then
 				[[ $CHAT_REDIS_USER =~ ^[A-Za-z0-9_.-]+$ ]] ||
 					die "CHAT_REDIS_USER must match [A-Za-z0-9_.-]+"
@@ -479,9 +513,9 @@ write_redis_conf() {
 				# argument, spaces included.
 				echo "user $CHAT_REDIS_USER on $(redis_quote ">$CHAT_REDIS_PASSWORD") ~* &* +@all"
 			fi
-		} >"$redis_conf.new"
+		} >"$conf.new"
 	)
-	mv -f -- "$redis_conf.new" "$redis_conf"
+	mv -f -- "$conf.new" "$conf"
 }
 
 start_redis() {
@@ -510,6 +544,93 @@ start_redis() {
 
 stop_redis() {
 	stop_pidfile redis "$redis_pid" redis-server 60
+}
+
+# The cluster's node ports, masters' first (as --cluster create wants).
+cluster_ports() {
+	local i
+	for ((i = 0; i < 2 * CHAT_REDIS_CLUSTER; i++)); do
+		echo $((CHAT_REDIS_CLUSTER_PORT + i))
+	done
+}
+
+# redis-cli to one node, logged in as redis_cli does (REDISCLI_AUTH).
+cluster_cli() {
+	if [ -n "${CHAT_REDIS_USER:-}" ]; then
+		REDISCLI_AUTH=$CHAT_REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$1" \
+			--user "$CHAT_REDIS_USER" "${@:2}"
+	else
+		REDISCLI_AUTH=$CHAT_REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$1" "${@:2}"
+	fi
+}
+
+# cluster_ok: every node says cluster_state:ok and knows every other.
+cluster_ok() {
+	local port info
+	for port in $(cluster_ports); do
+		info=$(cluster_cli "$port" cluster info 2>/dev/null) || return 1
+		grep -q '^cluster_state:ok' <<<"$info" || return 1
+		grep -q "^cluster_known_nodes:$((2 * CHAT_REDIS_CLUSTER))" <<<"$info" || return 1
+	done
+}
+
+start_redis_cluster() {
+	local port dir pidf nodes=() i
+	[ "$CHAT_REDIS_CLUSTER" -ge 3 ] ||
+		die "CHAT_REDIS_CLUSTER=$CHAT_REDIS_CLUSTER: a Redis Cluster needs 3 masters or more"
+	for port in $(cluster_ports); do
+		nodes+=("127.0.0.1:$port")
+		dir=$CHAT_VAR/redis-cluster/$port
+		pidf=$run_dir/redis-$port.pid
+		mkdir -p -- "$dir"
+		if pidfile_alive "$pidf" redis-server; then
+			continue
+		fi
+		rm -f -- "$pidf"
+		mark_log "$log_dir/redis-$port.log"
+		write_redis_conf "$dir/redis.conf" cluster
+		redis-server "$dir/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$dir" \
+			--cluster-enabled yes --cluster-config-file nodes.conf \
+			--cluster-node-timeout "$CHAT_REDIS_NODE_TIMEOUT" \
+			--cluster-require-full-coverage no \
+			--appendonly yes --appendfsync everysec \
+			--maxmemory "$CHAT_REDIS_MAXMEMORY" --maxmemory-policy noeviction \
+			--daemonize yes --pidfile "$pidf" \
+			--logfile "$log_dir/redis-$port.log" </dev/null 9>&- ||
+			fail "redis $port" "$log_dir/redis-$port.log"
+	done
+	for port in $(cluster_ports); do
+		pidf=$run_dir/redis-$port.pid
+		for ((i = 0; i < 150; i++)); do
+			[ -s "$pidf" ] && break
+			sleep 0.2
+		done
+		wait_for 30 "$(head -n1 "$pidf" 2>/dev/null || echo 0)" redis-server \
+			cluster_cli "$port" ping || fail "redis $port" "$log_dir/redis-$port.log"
+	done
+	# A fresh set of nodes knows only itself: make them one cluster.
+	if [ "$(cluster_cli "$CHAT_REDIS_CLUSTER_PORT" cluster info |
+		sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p')" = 1 ]; then
+		say "creating the Redis Cluster on ${nodes[*]}"
+		REDISCLI_AUTH=$CHAT_REDIS_PASSWORD \
+			redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 \
+			--cluster-yes </dev/null >>"$log_dir/redis-cluster.log" 2>&1 ||
+			fail "redis cluster" "$log_dir/redis-cluster.log"
+	fi
+	wait_for 60 "" "" cluster_ok ||
+		fail "redis cluster (cluster_state:ok)" "$log_dir/redis-cluster.log"
+	CHAT_REDIS_NODES=$(IFS=,; echo "${nodes[*]}")
+	export CHAT_REDIS_NODES
+	say "redis cluster up: CHAT_REDIS_NODES=$CHAT_REDIS_NODES"
+}
+
+stop_redis_cluster() {
+	local args=() f
+	for f in "$run_dir"/redis-*.pid; do
+		[ -e "$f" ] || continue
+		args+=("$f" redis-server)
+	done
+	[ ${#args[@]} -eq 0 ] || stop_pidfiles "redis cluster" 60 "${args[@]}"
 }
 
 # ---------------------------------------------------------------- search
@@ -861,7 +982,14 @@ cmd_start() {
 	lock
 	save_settings
 	start_mysql
-	start_redis
+	if [ "$CHAT_REDIS_CLUSTER" -gt 0 ]; then
+		start_redis_cluster
+	else
+		CHAT_REDIS_NODES=
+		export -n CHAT_REDIS_NODES
+		start_redis
+	fi
+	save_settings
 	start_search
 	local name
 	for name in "${fcgi_programs[@]}"; do
@@ -888,6 +1016,7 @@ cmd_stop() {
 	stop_fcgi "${fcgi_programs[@]}"
 	stop_search
 	stop_redis
+	stop_redis_cluster
 	stop_mysql
 	say "stopped"
 }
@@ -904,8 +1033,12 @@ cmd_status() {
 	redis_up() { pidfile_alive "$redis_pid" redis-server && redis_ping; }
 
 	part mysql "$(updown mysql_alive)" "127.0.0.1:$CHAT_MYSQL_PORT"
-	part redis "$(updown redis_up)" \
-		"127.0.0.1:$CHAT_REDIS_PORT"
+	if [ "$CHAT_REDIS_CLUSTER" -gt 0 ]; then
+		part "redis cluster" "$(updown cluster_ok)" "$CHAT_REDIS_NODES"
+	else
+		part redis "$(updown redis_up)" \
+			"127.0.0.1:$CHAT_REDIS_PORT"
+	fi
 	if [ "$CHAT_SKIP_SEARCH" = 1 ]; then
 		part search skip "CHAT_SKIP_SEARCH=1"
 	elif [ -f "$es_script" ]; then

@@ -19,6 +19,8 @@
 #include <mysql.h>
 
 #include "buf.h"
+#include "config.h"
+#include "redis.h"
 #include "xalloc.h"
 
 #define RETRY_429_MS 60000
@@ -637,18 +639,26 @@ int64_t tdb_exec(const char *sql, ...)
 
 /* Redis -------------------------------------------------------------- */
 
+/* On a Redis Cluster (CHAT_REDIS_NODES) through the library's router. */
+static struct chat_config redis_cfg;
+static struct chat_redis *cluster;
+
 redisContext *tredis_connect(void)
 {
-	const char *port = env_or("CHAT_REDIS_PORT", "6380");
+	return tredis_connect_to(env_or("CHAT_REDIS_HOST", "127.0.0.1"),
+				 atoi(env_or("CHAT_REDIS_PORT", "6380")));
+}
+
+redisContext *tredis_connect_to(const char *host, int port)
+{
 	const char *user = getenv("CHAT_REDIS_USER");
 	const char *password = getenv("CHAT_REDIS_PASSWORD");
 	struct timeval tv = { .tv_sec = 5 };
 	redisContext *c;
 
-	c = redisConnectWithTimeout(env_or("CHAT_REDIS_HOST", "127.0.0.1"),
-				    atoi(port), tv);
+	c = redisConnectWithTimeout(host, port, tv);
 	if (!c || c->err)
-		cr_assert_fail("Redis on port %s: %s", port,
+		cr_assert_fail("Redis on port %d: %s", port,
 			       c ? c->errstr : "out of memory");
 	redisSetTimeout(c, tv);
 	if (password && *password) {
@@ -661,7 +671,7 @@ redisContext *tredis_connect(void)
 		argv[argc++] = password;
 		r = redisCommandArgv(c, argc, argv, NULL);
 		cr_assert(r && r->type == REDIS_REPLY_STATUS,
-			  "Redis on port %s: AUTH (CHAT_REDIS_USER, "
+			  "Redis on port %d: AUTH (CHAT_REDIS_USER, "
 			  "CHAT_REDIS_PASSWORD) failed: %s", port,
 			  r ? r->str : c->errstr);
 		freeReplyObject(r);
@@ -669,10 +679,21 @@ redisContext *tredis_connect(void)
 	return c;
 }
 
+/*
+ * On a cluster stack through chat_redis, which logs in to every node
+ * with CHAT_REDIS_PASSWORD (and CHAT_REDIS_USER) as the programs do.
+ */
 static void redis_init(void)
 {
-	if (!redis)
-		redis = tredis_connect();
+	if (redis || cluster)
+		return;
+	if (getenv("CHAT_REDIS_NODES") && *getenv("CHAT_REDIS_NODES")) {
+		chat_config_load(&redis_cfg, "tests");
+		redis_cfg.timeout_ms = 5000;
+		cluster = chat_redis_new(&redis_cfg);
+		return;
+	}
+	redis = tredis_connect();
 }
 
 redisReply *tredis(const char *fmt, ...)
@@ -682,11 +703,32 @@ redisReply *tredis(const char *fmt, ...)
 
 	redis_init();
 	va_start(ap, fmt);
-	r = redisvCommand(redis, fmt, ap);
+	r = cluster ? chat_redis_vcmd(cluster, fmt, ap) :
+		      redisvCommand(redis, fmt, ap);
 	va_end(ap);
 	if (!r)
-		cr_assert_fail("Redis %s: %s", fmt, redis->errstr);
+		cr_assert_fail("Redis %s: %s", fmt,
+			       cluster ? cluster->errstr : redis->errstr);
 	return r;
+}
+
+redisReply *tredis_argv(int argc, const char **argv, const size_t *lens)
+{
+	redisReply *r;
+
+	redis_init();
+	r = cluster ? chat_redis_argv(cluster, argc, argv, lens) :
+		      redisCommandArgv(redis, argc, argv, lens);
+	if (!r)
+		cr_assert_fail("Redis %s: %s", argv[0],
+			       cluster ? cluster->errstr : redis->errstr);
+	return r;
+}
+
+bool tredis_is_cluster(void)
+{
+	redis_init();
+	return cluster != NULL;
 }
 
 long long tredis_del(const char *key)

@@ -120,8 +120,17 @@ int64_t tdb_exec(const char *sql, ...);
 /* A new connection to the private Redis, authenticated with
  * CHAT_REDIS_USER/CHAT_REDIS_PASSWORD when set; fails the test if not. */
 redisContext *tredis_connect(void);
+/* The same to the Redis at host:port (one node of a cluster stack). */
+redisContext *tredis_connect_to(const char *host, int port);
 /* One Redis command (printf-style, as redisCommand); fails on no reply. */
 redisReply *tredis(const char *fmt, ...);
+/*
+ * The same, argv form.  Both go to the test stack's Redis, or, when
+ * CHAT_REDIS_NODES is set, through lib/cluster to its Redis Cluster.
+ */
+redisReply *tredis_argv(int argc, const char **argv, const size_t *lens);
+/* True when the test stack runs a Redis Cluster. */
+bool tredis_is_cluster(void);
 /* DEL key; returns how many keys were removed. */
 long long tredis_del(const char *key);
 bool tredis_exists(const char *key);

@@ -278,6 +278,7 @@ static void *stream_thread(void *arg)
 		if (stop)
 			break;
 		call_post(&c, &r);
+		r.at_ms = now_ms();
 		pthread_mutex_lock(&s->lock);
 		if (s->n == s->cap) {
 			s->cap = s->cap ? s->cap * 2 : 256;
@@ -528,20 +529,9 @@ void stack_start(void)
 
 /* Behind the API ----------------------------------------------------- */
 
-static redisContext *redis;
-
 redisReply *redis_argv(int argc, const char **argv, const size_t *lens)
 {
-	const char *port = getenv("CHAT_REDIS_PORT");
-	redisReply *r;
-
-	if (!redis) {
-		cr_assert(port && *port, "CHAT_REDIS_PORT is not set");
-		redis = tredis_connect();
-	}
-	r = redisCommandArgv(redis, argc, argv, lens);
-	cr_assert_not_null(r, "Redis %s: %s", argv[0], redis->errstr);
-	return r;
+	return tredis_argv(argc, argv, lens);
 }
 
 uint64_t app_id_of(const char *token)

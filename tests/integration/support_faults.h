@@ -36,6 +36,7 @@ struct create_result {
 	long status;		/* 0: the connection failed */
 	int64_t number;		/* from the 202 body, or -1 */
 	bool location_ok;	/* Location is the path + "/<number>" */
+	uint64_t at_ms;		/* when it was answered (now_ms); streams */
 };
 
 /*

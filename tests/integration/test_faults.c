@@ -422,17 +422,44 @@ static void stop_mariadb_30s(const char *app, const char *chats,
 	free(message);
 }
 
+/* The pids of Redis: the one server, or every node of the cluster. */
+static int redis_pids(pid_t *pids, int max)
+{
+	const char *nodes = getenv("CHAT_REDIS_NODES");
+	int n = 0;
+
+	if (!nodes || !*nodes) {
+		pids[0] = one_pid("run/redis.pid");
+		return 1;
+	}
+	while (*nodes && n < max) {
+		size_t len = strcspn(nodes, ",");
+		const char *colon = memchr(nodes, ':', len);
+		char rel[64];
+
+		cr_assert_not_null(colon, "CHAT_REDIS_NODES: %s", nodes);
+		snprintf(rel, sizeof(rel), "run/redis-%.*s.pid",
+			 (int)(nodes + len - colon - 1), colon + 1);
+		pids[n++] = one_pid(rel);
+		nodes += len + (nodes[len] == ',');
+	}
+	return n;
+}
+
 static void restart_redis(const char *chats, const char *messages)
 {
 	pid_t fcgi[FCGI_MAX], worker = one_pid("run/worker.1.pid");
 	int nf = fcgi_pids(fcgi, FCGI_MAX);
-	pid_t pid = one_pid("run/redis.pid");
+	pid_t pids[16];
+	int np = redis_pids(pids, 16);
 	int64_t before;
 	double t;
 
-	cr_assert_eq(kill(pid, SIGTERM), 0);
-	cr_assert(pid_wait_gone(pid, 60000), "redis-server still there 60 s "
-		  "after SIGTERM");
+	for (int i = 0; i < np; i++)
+		cr_assert_eq(kill(pids[i], SIGTERM), 0);
+	for (int i = 0; i < np; i++)
+		cr_assert(pid_wait_gone(pids[i], 60000), "redis-server still "
+			  "there 60 s after SIGTERM");
 	before = max_message_now();
 	t = mono_ms();
 	for (int round = 0; round < 3; round++) {

@@ -460,7 +460,9 @@ Test(queue, mysql_down_creates_go_on, .fini = restore_stack)
 	/* (the late chat's number sits among the streamed chats) */
 	res = xcalloc(s.nchats + 2, sizeof(*res));
 	memcpy(res, s.chat_res, s.nchats * sizeof(*res));
-	res[s.nchats] = (struct create_result){ 202, late_chat, true };
+	res[s.nchats] = (struct create_result){
+		.status = 202, .number = late_chat, .location_ok = true,
+	};
 	assert_numbers(res, s.nchats + 1, 2, chats);
 	free(res);
 	/* ...and all of it is persisted once MariaDB is back. */

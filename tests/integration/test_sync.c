@@ -623,6 +623,8 @@ Test(sync, unreachable_store_is_a_clear_failure)
 
 	/* Criterion runs each test in a process of its own. */
 	setenv("CHAT_REDIS_PORT", "1", 1);
+	if (getenv("CHAT_REDIS_NODES"))
+		setenv("CHAT_REDIS_NODES", "127.0.0.1:1", 1);
 	setenv("CHAT_TIMEOUT_MS", "500", 1);
 	r = sync_once(NULL);
 	cr_assert_eq(r.status, 1, "exit %d: %s%s", r.status, r.out, r.err);
