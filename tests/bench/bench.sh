@@ -691,8 +691,12 @@ part_durability() {
 		always) rcli CONFIG SET appendfsync always >/dev/null || return 1 ;;
 		replica)
 			mkdir -p "$CHAT_VAR/redis-replica"
+			# The master requires CHAT_REDIS_PASSWORD (a local throwaway
+			# one, as for redis-benchmark -a): the replica logs in with it
+			# and requires it too, so redis-cli's REDISCLI_AUTH fits both.
 			redis-server --port "$port" --bind 127.0.0.1 \
 				--dir "$CHAT_VAR/redis-replica" --replicaof 127.0.0.1 "$CHAT_REDIS_PORT" \
+				${CHAT_REDIS_PASSWORD:+--masterauth "$CHAT_REDIS_PASSWORD" --requirepass "$CHAT_REDIS_PASSWORD"} \
 				--appendonly yes --daemonize yes --pidfile "$replica_pidf" \
 				--logfile "$CHAT_VAR/log/bench-replica.log" </dev/null || return 1
 			for ((i = 0; i < 100; i++)); do

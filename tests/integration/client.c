@@ -508,6 +508,31 @@ static void db_init(void)
 			       mysql_error(mysql));
 }
 
+void tdb_schema_exec(const char *sql)
+{
+	static MYSQL *schema;
+	const char *port = env_or("CHAT_MYSQL_PORT", "3307");
+	unsigned timeout = 5;
+
+	if (!schema) {
+		schema = mysql_init(NULL);
+		cr_assert_not_null(schema, "mysql_init failed");
+		mysql_options(schema, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+		if (!mysql_real_connect(schema,
+					env_or("CHAT_MYSQL_HOST", "127.0.0.1"),
+					env_or("CHAT_MIGRATE_USER", "chat_migrate"),
+					env_or("CHAT_MIGRATE_PASSWORD",
+					       "chat_migrate"),
+					env_or("CHAT_MYSQL_DATABASE", "chat"),
+					(unsigned)atoi(port),
+					getenv("CHAT_MYSQL_SOCKET"), 0))
+			cr_assert_fail("MariaDB on port %s as the migrations' "
+				       "account: %s", port, mysql_error(schema));
+	}
+	if (mysql_query(schema, sql))
+		cr_assert_fail("%s: %s", sql, mysql_error(schema));
+}
+
 /* Prepare and execute `sql` with the NULL-terminated string arguments. */
 static MYSQL_STMT *db_run(const char *sql, va_list ap)
 {

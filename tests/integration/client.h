@@ -116,6 +116,12 @@ int64_t tdb_int(const char *sql, ...);
 #define TDB_TOKEN_IS "token_sha256 = UNHEX(SHA2(?, 256))"
 char *tdb_str(const char *sql, ...);
 int64_t tdb_exec(const char *sql, ...);
+/*
+ * Run `sql` (no arguments) as the migrations' account (CHAT_MIGRATE_USER),
+ * for a test that changes the schema, such as a trigger: the programs'
+ * account may only read and write rows.  An error fails the test.
+ */
+void tdb_schema_exec(const char *sql);
 
 /* A new connection to the private Redis, authenticated with
  * CHAT_REDIS_USER/CHAT_REDIS_PASSWORD when set; fails the test if not. */

@@ -595,13 +595,13 @@ static void drop_triggers(void)
 	if (trigger_insert[0]) {
 		snprintf(sql, sizeof(sql), "DROP TRIGGER IF EXISTS %s",
 			 trigger_insert);
-		tdb_exec(sql, NULL);
+		tdb_schema_exec(sql);
 		trigger_insert[0] = '\0';
 	}
 	if (trigger_delete[0]) {
 		snprintf(sql, sizeof(sql), "DROP TRIGGER IF EXISTS %s",
 			 trigger_delete);
-		tdb_exec(sql, NULL);
+		tdb_schema_exec(sql);
 		trigger_delete[0] = '\0';
 	}
 }
@@ -662,7 +662,7 @@ Test(limits, dead_letters_keep_fields_and_replay, .fini = drop_triggers,
 		 "IF NEW.body = '%s' THEN SIGNAL SQLSTATE '45000' SET "
 		 "MESSAGE_TEXT = 'refused by test_limits'; END IF",
 		 trigger_insert, poison);
-	tdb_exec(sql, NULL);
+	tdb_schema_exec(sql);
 
 	/* A create that MariaDB keeps refusing. */
 	res = http_send("POST", msgs, "{\"body\":\"placeholder\"}");
@@ -708,7 +708,7 @@ Test(limits, dead_letters_keep_fields_and_replay, .fini = drop_triggers,
 		 "IF OLD.chat_id = %s THEN SIGNAL SQLSTATE '45000' SET "
 		 "MESSAGE_TEXT = 'refused by test_limits'; END IF",
 		 trigger_delete, id2);
-	tdb_exec(sql, NULL);
+	tdb_schema_exec(sql);
 	res = http_send("DELETE", chat2, NULL);
 	cr_assert_eq(res->status, 204, "DELETE %s: %ld", chat2, res->status);
 	http_res_free(res);
