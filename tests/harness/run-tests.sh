@@ -298,9 +298,11 @@ fi
 
 say "building: make ${make_args[*]} all and the unit and integration tests"
 # The test binaries are named rather than built with `make unit` or `make
-# integration`, which would also run them (and stop at the first failing one).
+# integration`, which would also run them (and stop at the first failing one);
+# test_cluster, left out of the first pass, is built for the cluster pass.
 if ! make "${make_args[@]}" all docs DOCS_DIR="$repo/var/docs" \
-	${unit_bins[@]+"${unit_bins[@]}"} ${integ_bins[@]+"${integ_bins[@]}"}; then
+	${unit_bins[@]+"${unit_bins[@]}"} ${integ_bins[@]+"${integ_bins[@]}"} \
+	tests/integration/test_cluster; then
 	say "the build failed"
 	failed=$((failed + 1))
 	finish
