@@ -487,6 +487,33 @@ static int dead_letter(struct worker *w, size_t i, const char *reason)
 }
 
 /*
+ * After a failed MariaDB step of job i: wait while MariaDB is down, or
+ * back off; after CHAT_WORKER_TRIES failures for another reason the job is
+ * dead-lettered.  Returns 0 to try again, 1 when the job was dead-lettered,
+ * -1 when stopped or when the dead letter could not be written.
+ */
+static int after_failure(struct worker *w, struct chat_job *jobs, size_t i,
+			 unsigned *tries)
+{
+	if (stop_requested)
+		return -1;
+	if (chat_db_down(w->ctx.db)) {
+		chat_sleep_ms(DB_DOWN_WAIT_MS);
+		return 0;
+	}
+	if (++*tries >= w->ctx.cfg.worker_tries) {
+		chat_buf_reset(&w->why);
+		chat_buf_addf(&w->why, "database: %s", w->ctx.db->errstr);
+		if (dead_letter(w, i, w->why.data))
+			return -1;
+		jobs[i].dead = "dead-lettered";
+		return 1;
+	}
+	chat_sleep_ms(RETRY_BASE_MS << (*tries < 6 ? *tries : 6));
+	return 0;
+}
+
+/*
  * When a batch fails for a reason other than a lost connection, persist
  * its jobs one by one, so that one bad job cannot hold back the others;
  * the one that keeps failing is dead-lettered.
@@ -499,22 +526,12 @@ static int persist_one_by_one(struct worker *w, struct chat_job *jobs, size_t n)
 		if (!live(&jobs[i], 'c') && !live(&jobs[i], 'm'))
 			continue;
 		while (persist(w, &jobs[i], 1)) {
-			if (stop_requested)
+			int rc = after_failure(w, jobs, i, &tries);
+
+			if (rc < 0)
 				return -1;
-			if (chat_db_down(w->ctx.db)) {
-				chat_sleep_ms(DB_DOWN_WAIT_MS);
-				continue;
-			}
-			if (++tries >= w->ctx.cfg.worker_tries) {
-				chat_buf_reset(&w->why);
-				chat_buf_addf(&w->why, "database: %s",
-					      w->ctx.db->errstr);
-				if (dead_letter(w, i, w->why.data))
-					return -1;
-				jobs[i].dead = "dead-lettered";
+			if (rc > 0)
 				break;
-			}
-			chat_sleep_ms(RETRY_BASE_MS << (tries < 6 ? tries : 6));
 		}
 	}
 	return 0;
@@ -532,22 +549,12 @@ static int delete_chat_tries(struct worker *w, struct chat_job *jobs, size_t i)
 	unsigned tries = 0;
 
 	while (delete_chat(w, &jobs[i])) {
-		if (stop_requested)
+		int rc = after_failure(w, jobs, i, &tries);
+
+		if (rc < 0)
 			return -1;
-		if (chat_db_down(w->ctx.db)) {
-			chat_sleep_ms(BACKOFF_MAX_MS / 10);
-			continue;
-		}
-		if (++tries >= w->ctx.cfg.worker_tries) {
-			chat_buf_reset(&w->why);
-			chat_buf_addf(&w->why, "database: %s",
-				      w->ctx.db->errstr);
-			if (dead_letter(w, i, w->why.data))
-				return -1;
-			jobs[i].dead = "dead-lettered";
+		if (rc > 0)
 			break;
-		}
-		chat_sleep_ms(RETRY_BASE_MS << (tries < 6 ? tries : 6));
 	}
 	return 0;
 }
