@@ -313,7 +313,9 @@ fi
 for bin in ${unit_bins[@]+"${unit_bins[@]}"}; do
 	run_binary "$repo/$bin" unit
 done
-run_script "$repo/tests/install/run.sh"
+# With the suite's own flags: other flags would rebuild every program, and
+# the stack would serve uninstrumented ones.
+run_script "$repo/tests/install/run.sh" "${make_args[@]}"
 # Every fuzz target briefly over its seed corpus.
 say "running make fuzz-smoke"
 if make fuzz-smoke 8>&-; then

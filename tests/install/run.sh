@@ -8,8 +8,10 @@
 # migrations and /api-docs files identical to the repository's, and an
 # existing env file left alone by a second install.
 #
-# Usage: tests/install/run.sh
+# Usage: tests/install/run.sh [VARIABLE=VALUE...]
 #
+# The arguments go to every make (run-tests.sh passes its own build flags,
+# so that installing does not rebuild the suite's programs with others).
 # Builds what `make install` needs (make all docs: the docs need npm the
 # first time).  Prints one line per check, then one line alone:
 #
@@ -63,7 +65,7 @@ libs_resolve() { ! ldd "$1" | grep 'not found'; }
 # ---------------------------------------------------------------- install
 
 dest=$work/root
-if make install DESTDIR="$dest" >"$work/make.log" 2>&1; then
+if make "$@" install DESTDIR="$dest" >"$work/make.log" 2>&1; then
 	ok "make install DESTDIR=$dest"
 else
 	not_ok "make install DESTDIR=$dest"
@@ -227,7 +229,7 @@ fi
 # ---------------------------------------------------------------- PREFIX
 
 dest2=$work/opt
-if make install DESTDIR="$dest2" PREFIX=/opt/chat-backend >"$work/make2.log" 2>&1; then
+if make "$@" install DESTDIR="$dest2" PREFIX=/opt/chat-backend >"$work/make2.log" 2>&1; then
 	ok "make install PREFIX=/opt/chat-backend DESTDIR=$dest2"
 	o=$dest2/opt/chat-backend
 	check "PREFIX: programs under /opt/chat-backend" \
@@ -247,7 +249,7 @@ fi
 # ---------------------------------------------------------------- again
 
 echo 'CHAT_MYSQL_PASSWORD=kept' >>"$env"
-if make install DESTDIR="$dest" >"$work/make3.log" 2>&1; then
+if make "$@" install DESTDIR="$dest" >"$work/make3.log" 2>&1; then
 	ok "make install again into the same DESTDIR"
 	check "a second install keeps the existing /etc/chat-backend/env" grep -qx 'CHAT_MYSQL_PASSWORD=kept' "$env"
 else
