@@ -40,6 +40,10 @@
 #   logs    tail -F of every log in $CHAT_VAR/log and the search engine's.
 #   run     start, then follow the logs in the foreground; Ctrl-C (or TERM)
 #           stops the stack.
+#   start-host, stop-host  only the parts of one API host (the FastCGI
+#           programs, the workers, nginx) in front of stores that run
+#           elsewhere: CHAT_MYSQL_HOST, CHAT_REDIS_HOST, CHAT_ES_URL
+#           (tests/harness/hosts.sh, README "Scaling out")
 #
 # Settings are the CHAT_* variables of env.sh. Besides those:
 #   CHAT_REDIS_CLUSTER=N  a Redis Cluster of N masters (3 or more) and N
@@ -991,11 +995,7 @@ cmd_start() {
 	fi
 	save_settings
 	start_search
-	local name
-	for name in "${fcgi_programs[@]}"; do
-		start_fcgi "$name"
-	done
-	start_workers
+	start_host_programs
 	start_sync
 	start_nginx nginx
 	start_nginx nginx-limits
@@ -1012,13 +1012,54 @@ cmd_stop() {
 	stop_nginx nginx-limits
 	stop_nginx nginx
 	stop_sync
-	stop_workers
-	stop_fcgi "${fcgi_programs[@]}"
+	stop_host_programs
 	stop_search
 	stop_redis
 	stop_redis_cluster
 	stop_mysql
 	say "stopped"
+}
+
+# What every API host runs behind its nginx (README "Scaling out"): the
+# FastCGI programs and the workers. start-host and stop-host act on these
+# and nginx alone; a new per-host program is added to both functions.
+start_host_programs() {
+	local name
+	for name in "${fcgi_programs[@]}"; do
+		start_fcgi "$name"
+	done
+	start_workers
+}
+
+stop_host_programs() {
+	stop_workers
+	stop_fcgi "${fcgi_programs[@]}"
+}
+
+# start-host: one more API host in front of stores that run elsewhere
+# (CHAT_MYSQL_HOST, CHAT_REDIS_HOST or CHAT_REDIS_NODES, CHAT_ES_URL):
+# its programs, its workers (CHAT_WORKER_NAME-1... tells them from other
+# hosts'), its nginx; up when its GET /health answers 200.
+# tests/harness/hosts.sh runs one per network namespace.
+cmd_start_host() {
+	prepare_dirs
+	lock
+	save_settings
+	start_host_programs
+	start_nginx nginx
+	wait_http
+	say "host is up in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
+}
+
+cmd_stop_host() {
+	[ -d "$run_dir" ] || {
+		say "nothing to stop in $CHAT_VAR"
+		return 0
+	}
+	lock
+	stop_nginx nginx
+	stop_host_programs
+	say "host stopped"
 }
 
 cmd_status() {
@@ -1146,12 +1187,14 @@ close_inherited
 case ${1:-} in
 start) cmd_start ;;
 stop) cmd_stop ;;
+start-host) cmd_start_host ;;
+stop-host) cmd_stop_host ;;
 status) cmd_status ;;
 logs) cmd_logs ;;
 run) cmd_run ;;
 _sync-loop) sync_loop ;;
 *)
-	echo "usage: $0 start|stop|status|logs|run" >&2
+	echo "usage: $0 start|stop|status|logs|run|start-host|stop-host" >&2
 	exit 2
 	;;
 esac
