@@ -23,6 +23,8 @@ packages=(
 	maven default-jdk-headless
 	# tools of the harness and benchmarks
 	curl unzip wrk
+	# several API hosts in network namespaces (tests/multihost)
+	iproute2 socat
 	# fuzzing (make fuzz, make fuzz-smoke): clang and its libFuzzer
 	clang libclang-rt-14-dev
 	# /api-docs (make docs) and tests/docs: Node.js 20+, headless Chromium

@@ -84,7 +84,7 @@ cmd_check() {
 		command -v "$tool" >/dev/null 2>&1 ||
 			{ echo "$tool is not installed (tests/harness/deps.sh installs it)"; return 1; }
 	done
-	[ "$(id -u)" -eq 0 ] || { echo "network namespaces need root (or CAP_NET_ADMIN); running as $(id -un)"; return 1; }
+	[ "$(id -u)" -eq 0 ] || { echo "network namespaces (ip netns add) need root here; running as $(id -un)"; return 1; }
 	local err
 	if ! err=$(ip netns add "$probe" 2>&1); then
 		echo "ip netns add failed: $err"

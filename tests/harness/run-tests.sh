@@ -10,7 +10,9 @@
 #      the CHAT_* variables exported, and stop the stack again, whatever
 #      happens (failure, Ctrl-C, TERM);
 #      The install test runs after the unit tests; the OpenAPI, routes
-#      and Swagger UI tests (tests/docs) run while the stack is up; once
+#      and Swagger UI tests (tests/docs) and the tests of several API
+#      hosts (tests/multihost: three hosts in network namespaces in front
+#      of this stack's stores) run while the stack is up; once
 #      it is stopped, two checks that no token leaked (every token the
 #      tests saw, recorded in $CHAT_VAR/test-tokens.txt, is looked for in
 #      every log the stack wrote, then in MariaDB's and Redis's files), a
@@ -49,6 +51,10 @@
 #                 CHAT_TEST_REDIS_PORT+1; it uses 2 x CHAT_TEST_CLUSTER ports)
 #   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
 #                 stack lives (tests/bench/bench.sh), kept for it
+#   CHAT_TEST_MULTIHOST  0 leaves out the tests of several API hosts
+#                 (tests/multihost/run.sh), which need root for network
+#                 namespaces: without them they say why and count one
+#                 failure
 #   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
 #                 (default 30 s, so that test_idempotency sees keys expire)
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
@@ -114,7 +120,7 @@ scan_logs() {
 	local -a reports
 	[ -n "${SANITIZE:-}" ] && [ "$stack_ran" -eq 1 ] || return 0
 	local v logs=()
-	for v in ${stack_vars[@]+"${stack_vars[@]}"}; do logs+=("$v"/log/*.log); done
+	for v in ${stack_vars[@]+"${stack_vars[@]}"}; do logs+=("$v"/log/*.log "$v"/hosts/*/log/*.log); done
 	mapfile -t reports < <(grep -lE "$pattern" ${logs[@]+"${logs[@]}"} 2>/dev/null)
 	[ ${#reports[@]} -gt 0 ] || return 0
 	say "sanitizer reports in the test stack's logs (${reports[*]}):"
@@ -123,9 +129,11 @@ scan_logs() {
 }
 
 # Logs the test stack wrote: its own directory (nginx, the programs, the
-# worker, the sync, MariaDB, Redis) and the search engine's.
+# worker, the sync, MariaDB, Redis), the API hosts' of tests/multihost and
+# the search engine's.
 stack_logs() {
 	find "$CHAT_VAR/log" -type f
+	[ ! -d "$CHAT_VAR/hosts" ] || find "$CHAT_VAR/hosts" -path '*/log/*' -type f
 	find "$CHAT_VAR/es" \( -path "$CHAT_VAR/es/data" -o -path "$CHAT_VAR/es/engine" \
 		-o -path "$CHAT_VAR/es/home" \) -prune -o -type f \
 		\( -name '*.log' -o -name '*.log.*' -o -path "$CHAT_VAR/es/logs/*" \) -print
@@ -385,6 +393,9 @@ for bin in "${integ_bins[@]}"; do
 done
 # The OpenAPI document, the routes and Swagger UI in a real browser.
 run_script "$repo/tests/docs/run.sh"
+# Three more API hosts, each in a network namespace, in front of this
+# stack's stores (README "Scaling out").
+run_script "$repo/tests/multihost/run.sh"
 stop_stack
 # After the stop: nginx's buffered access log and every other log are
 # complete, and MariaDB and Redis have written their files.
