@@ -45,7 +45,6 @@
  * on stdout (and a warning on stderr if writes were refused); on failure
  * a message on stderr and exit status 1.
  */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +60,7 @@
 #include "db.h"
 #include "es.h"
 #include "messages.h"
+#include "proc.h"
 #include "search.h"
 #include "text.h"
 #include "xalloc.h"
@@ -71,14 +71,6 @@
 /* updated_at is the UPDATE statement's start, in whole seconds. */
 #define EDIT_SLACK_S 2
 #define STAGE_SUFFIX "-rebuild"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 /* The key of a copied row, as stored in the temporary files. */
 struct rec {
@@ -149,9 +141,9 @@ static int es_fail(struct reindex *r, struct chat_es *es, const char *what)
 
 static bool interrupted(struct reindex *r)
 {
-	if (stop_requested)
+	if (chat_proc_stopping())
 		failf(r, "interrupted");
-	return stop_requested;
+	return chat_proc_stopping();
 }
 
 /* Progress ------------------------------------------------------------ */
@@ -245,7 +237,7 @@ static int sink_flush(struct reindex *r, struct chat_bulk *s)
 			break;
 		}
 	}
-	if (rc && !stop_requested)
+	if (rc && !chat_proc_stopping())
 		es_fail(r, r->stage, "indexing");
 	chat_bulk_reset(s);
 	return rc;
@@ -732,7 +724,6 @@ static int parse_args(struct reindex *r, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct reindex r;
-	struct sigaction sa;
 	double start = chat_now_ms(), secs;
 	int rc;
 
@@ -740,12 +731,7 @@ int main(int argc, char **argv)
 	r.batch = BATCH_DEFAULT;
 	if ((rc = parse_args(&r, argc, argv)) >= 0)
 		return rc;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	chat_proc_init(CHAT_PROC_HUP);
 
 	chat_ctx_init(&r.ctx, "reindex");
 	chat_config_for_jobs(&r.ctx.cfg);

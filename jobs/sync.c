@@ -19,7 +19,6 @@
  * the run keeps extending; the lock of a run that died expires.  Output:
  * one summary line on stdout; on failure a message on stderr and status 1.
  */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "ctx.h"
 #include "db.h"
 #include "log.h"
+#include "proc.h"
 #include "queue.h"
 #include "redis.h"
 #include "text.h"
@@ -43,14 +43,6 @@
 #define ALL_BATCH 1000
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 /* Markers of one taken set: (app, chat number), or (app, 0) for apps. */
 struct sync_ids {
@@ -178,7 +170,7 @@ static int lock_refresh(struct sync *s, bool force)
 	const char *argv[] = { LOCK_KEY, s->lock_value, STR(LOCK_TTL_MS) };
 	long long v;
 
-	if (stop_requested)
+	if (chat_proc_stopping())
 		return fail(s, "interrupted by a signal");
 	if (!force && chat_now_ms() - s->lock_refreshed < LOCK_REFRESH_MS)
 		return 0;
@@ -507,7 +499,6 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	struct sync s;
-	struct sigaction sa;
 	bool all = false;
 	double start = chat_now_ms();
 	int locked, rc = 1;
@@ -523,12 +514,7 @@ int main(int argc, char **argv)
 		all = true;
 	}
 	memset(&s, 0, sizeof(s));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	chat_proc_init(CHAT_PROC_HUP);
 
 	chat_ctx_init(&s.ctx, "sync");
 	chat_config_for_jobs(&s.ctx.cfg);

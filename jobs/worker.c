@@ -17,7 +17,6 @@
  * entries are taken over, default 30000).
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "indexer.h"
 #include "job.h"
 #include "log.h"
+#include "proc.h"
 #include "messages.h"
 #include "queue.h"
 #include "redis.h"
@@ -52,14 +52,6 @@
 #define STOP_CHECK_MS 50
 /* How long the indexer waits for entries before it looks at the stop flag. */
 #define INDEX_WAIT_MS 250
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 /*
  * Row ids of chats seen lately, direct-mapped by (application, number).
@@ -324,7 +316,7 @@ static int delete_chat_row(struct worker *w, uint64_t chat_id)
 		n = chat_messages_delete_some(w->ctx.db, chat_id, DELETE_BATCH);
 		if (n < 0)
 			return -1;
-	} while (n == DELETE_BATCH && !stop_requested);
+	} while (n == DELETE_BATCH && !chat_proc_stopping());
 	if (n == DELETE_BATCH)
 		return -1;
 	return chat_chats_delete_row(w->ctx.db, chat_id);
@@ -495,7 +487,7 @@ static int dead_letter(struct worker *w, size_t i, const char *reason)
 static int after_failure(struct worker *w, struct chat_job *jobs, size_t i,
 			 unsigned *tries)
 {
-	if (stop_requested)
+	if (chat_proc_stopping())
 		return -1;
 	if (chat_db_down(w->ctx.db)) {
 		chat_sleep_ms(DB_DOWN_WAIT_MS);
@@ -577,7 +569,7 @@ static void process(struct worker *w)
 		    dead_letter(w, i, jobs[i].dead))
 			return;
 	/* Redis or MariaDB down: keep the jobs and retry with backoff. */
-	while (!persisted && !stop_requested) {
+	while (!persisted && !chat_proc_stopping()) {
 		if (mark_deleted_chats(w, jobs, n) == 0) {
 			if (persist(w, jobs, n) == 0) {
 				persisted = true;
@@ -629,7 +621,7 @@ static void process_batch(struct worker *w)
 /* Take over jobs another consumer left pending for too long. */
 static void claim_stale(struct worker *w)
 {
-	for (unsigned s = 0; s < CHAT_SHARDS && !stop_requested; s++) {
+	for (unsigned s = 0; s < CHAT_SHARDS && !chat_proc_stopping(); s++) {
 		long n;
 
 		chat_stream_batch_reset(&w->batch);
@@ -648,7 +640,7 @@ static void persist_loop(struct worker *w)
 	bool own_pending = true;
 
 	chat_stream_create_groups(w->ctx.redis, JOBS, CHAT_GROUP);
-	while (!stop_requested) {
+	while (!chat_proc_stopping()) {
 		double now = chat_now_ms();
 
 		if (now >= w->next_claim_at) {
@@ -681,12 +673,12 @@ static void *index_loop(void *arg)
 
 	chat_stream_create_groups(w->index_ctx.redis, CHAT_INDEX_STREAM,
 				  CHAT_INDEX_GROUP);
-	while (!stop_requested) {
+	while (!chat_proc_stopping()) {
 		if (chat_indexer_step(ix, INDEX_WAIT_MS) >= 0)
 			continue;
 		/* A store is down: pause, in slices, to notice a stop. */
 		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);
-		     !stop_requested && chat_now_ms() < until;)
+		     !chat_proc_stopping() && chat_now_ms() < until;)
 			chat_sleep_ms(STOP_CHECK_MS);
 	}
 	chat_indexer_free(ix);
@@ -696,20 +688,15 @@ static void *index_loop(void *arg)
 int main(void)
 {
 	struct worker w;
-	struct sigaction sa;
 	char host[64] = "localhost";
 	struct chat_buf name;
 	const char *env;
-	sigset_t block, old;
+	sigset_t old;
 	pthread_t indexer;
 	int err;
 
 	memset(&w, 0, sizeof(w));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	chat_proc_init(0);
 
 	chat_ctx_init(&w.ctx, "worker");
 	chat_ctx_init(&w.index_ctx, "worker");
@@ -738,10 +725,7 @@ int main(void)
 	}
 	chat_log_info("worker %s started", w.name);
 	/* Signals go to the persisting thread, which waits least long. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	chat_proc_block_stop(&old);
 	err = pthread_create(&indexer, NULL, index_loop, &w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {

@@ -4,7 +4,6 @@
 #include "http.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -12,19 +11,12 @@
 #include "ctx.h"
 #include "json.h"
 #include "log.h"
+#include "proc.h"
 #include "text.h"
 #include "token.h"
 #include "xalloc.h"
 
 #define CONTENT_TYPE "Content-Type: application/json; charset=utf-8\r\n"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static const char *const method_names[CHAT_METHOD__MAX] = {
 	[CHAT_GET] = "GET",	  [CHAT_POST] = "POST",
@@ -551,24 +543,19 @@ void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		    size_t nroutes)
 {
-	struct sigaction sa;
 	FCGX_Request fcgi;
 	char drain[4096];
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	chat_proc_init(0);
 
 	if (FCGX_Init() != 0) {
 		chat_log_error("FCGX_Init failed");
 		return 1;
 	}
 	FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
-	while (!stop_requested) {
+	while (!chat_proc_stopping()) {
 		if (FCGX_Accept_r(&fcgi) < 0) {
-			if (errno == EINTR || stop_requested)
+			if (errno == EINTR || chat_proc_stopping())
 				continue;
 			chat_log_error("FCGX_Accept_r failed");
 			break;

@@ -1,0 +1,44 @@
+/*
+ * proc.c - the stop flag and the signal set-up of every program (proc.h).
+ */
+#include "proc.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void chat_proc_init(unsigned flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (flags & CHAT_PROC_HUP)
+		sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool chat_proc_stopping(void)
+{
+	return stop_requested != 0;
+}
+
+void chat_proc_block_stop(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}

@@ -1,0 +1,33 @@
+/*
+ * proc.h - what every program sets up the same way at start: the stop
+ * flag that SIGTERM and SIGINT (and, for the batch programs, SIGHUP)
+ * raise, and SIGPIPE ignored (a peer that goes away is an error return,
+ * not a death).
+ */
+#ifndef CHAT_PROC_H
+#define CHAT_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+/* chat_proc_init flags. */
+#define CHAT_PROC_HUP 1		/* SIGHUP stops too (batch programs) */
+
+/*
+ * Install the stop handlers (they only set the flag) and ignore SIGPIPE.
+ * Call once, at the top of main(), before any thread is started.
+ */
+void chat_proc_init(unsigned flags);
+
+/* True once a stop signal arrived. */
+bool chat_proc_stopping(void);
+
+/*
+ * Block the stop signals in the calling thread, saving the old mask in
+ * `old` (restore it with pthread_sigmask(SIG_SETMASK, old, NULL)): a
+ * thread started meanwhile inherits the block, so the signals go to the
+ * thread that waits least long.
+ */
+void chat_proc_block_stop(sigset_t *old);
+
+#endif
