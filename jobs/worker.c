@@ -690,7 +690,6 @@ int main(void)
 	struct worker w;
 	char host[64] = "localhost";
 	struct chat_buf name;
-	const char *env;
 	sigset_t old;
 	pthread_t indexer;
 	int err;
@@ -707,22 +706,14 @@ int main(void)
 	w.chat_ids = xcalloc(CHAT_IDS, sizeof(*w.chat_ids));
 	chat_buf_init(&name);
 	chat_buf_init(&w.why);
-	env = getenv("CHAT_WORKER_NAME");
-	if (env && *env) {
-		chat_buf_adds(&name, env);
+	if (w.ctx.cfg.worker_name) {
+		chat_buf_adds(&name, w.ctx.cfg.worker_name);
 	} else {
 		gethostname(host, sizeof(host) - 1);
 		chat_buf_addf(&name, "worker-%s", host);
 	}
 	w.name = name.data;
-	env = getenv("CHAT_WORKER_CLAIM_MS");
-	w.claim_ms = 30000;
-	if (env && *env) {
-		uint64_t v;
-
-		if (chat_parse_u64(env, strlen(env), 100, 3600000, &v) == 0)
-			w.claim_ms = (unsigned)v;
-	}
+	w.claim_ms = w.ctx.cfg.worker_claim_ms;
 	chat_log_info("worker %s started", w.name);
 	/* Signals go to the persisting thread, which waits least long. */
 	chat_proc_block_stop(&old);

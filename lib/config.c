@@ -33,9 +33,8 @@ static unsigned uint_env(const char *name, unsigned def, unsigned min,
 	return (unsigned)n;
 }
 
-void chat_config_load(struct chat_config *cfg, const char *log_name)
+void chat_config_load(struct chat_config *cfg)
 {
-	cfg->log_name = log_name;
 	cfg->mysql_host = str_env("CHAT_MYSQL_HOST", "127.0.0.1");
 	cfg->mysql_port = uint_env("CHAT_MYSQL_PORT", 3307, 1, 65535);
 	cfg->mysql_socket = str_env("CHAT_MYSQL_SOCKET", NULL);
@@ -61,6 +60,9 @@ void chat_config_load(struct chat_config *cfg, const char *log_name)
 	cfg->worker_batch = uint_env("CHAT_WORKER_BATCH", 1000, 1, 10000);
 	cfg->worker_wait_ms = uint_env("CHAT_WORKER_WAIT_MS", 5, 1, 10000);
 	cfg->worker_tries = uint_env("CHAT_WORKER_TRIES", 5, 1, 1000);
+	cfg->worker_name = str_env("CHAT_WORKER_NAME", NULL);
+	cfg->worker_claim_ms = uint_env("CHAT_WORKER_CLAIM_MS", 30000, 100,
+					3600000);
 	cfg->idempotency_ttl = uint_env("CHAT_IDEMPOTENCY_TTL", 86400, 1,
 					30 * 86400);
 	cfg->dead_max = uint_env("CHAT_DEAD_MAX", 100000, 100, 100000000);

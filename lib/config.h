@@ -35,13 +35,21 @@ struct chat_config {
 	unsigned worker_batch;		/* jobs per worker batch */
 	unsigned worker_wait_ms;	/* longest wait to fill a batch */
 	unsigned worker_tries;		/* before a job is dead-lettered */
+	const char *worker_name;	/* the worker's consumer name; NULL:
+					   worker-<host name> */
+	unsigned worker_claim_ms;	/* idle time after which another
+					   consumer's pending entries are
+					   taken over */
 	unsigned idempotency_ttl;	/* seconds an Idempotency-Key is kept */
 	unsigned dead_max;		/* dead-letter entries kept per shard */
-	const char *log_name;		/* program name in log lines */
 };
 
-/* Fill `cfg` from the environment.  Strings point into environ. */
-void chat_config_load(struct chat_config *cfg, const char *log_name);
+/*
+ * Fill `cfg` from the environment.  Strings point into environ.  A
+ * number that is not one, or out of its range, is logged as a warning
+ * that names the variable, its range and the default used instead.
+ */
+void chat_config_load(struct chat_config *cfg);
 
 /*
  * Append `url` to `out` fit for a log line or an error message: any

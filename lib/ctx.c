@@ -12,7 +12,7 @@
 void chat_ctx_init(struct chat_ctx *ctx, const char *name)
 {
 	chat_log_init(name);
-	chat_config_load(&ctx->cfg, name);
+	chat_config_load(&ctx->cfg);
 	ctx->db = chat_db_new(&ctx->cfg);
 	ctx->redis = chat_redis_new(&ctx->cfg);
 	ctx->es = NULL;

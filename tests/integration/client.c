@@ -713,7 +713,7 @@ static void redis_init(void)
 	if (redis || cluster)
 		return;
 	if (getenv("CHAT_REDIS_NODES") && *getenv("CHAT_REDIS_NODES")) {
-		chat_config_load(&redis_cfg, "tests");
+		chat_config_load(&redis_cfg);
 		redis_cfg.timeout_ms = 5000;
 		cluster = chat_redis_new(&redis_cfg);
 		return;

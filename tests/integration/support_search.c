@@ -264,7 +264,7 @@ static struct chat_es *es;
 static struct chat_es *es_handle(void)
 {
 	if (!es) {
-		chat_config_load(&es_cfg, "test_search");
+		chat_config_load(&es_cfg);
 		/* A look behind the API: the jobs' timeouts, not a request's. */
 		chat_config_for_jobs(&es_cfg);
 		es = chat_es_new(&es_cfg);

@@ -897,7 +897,7 @@ Test(health, redis_requires_the_password)
 	redisReply *reply;
 	const char *argv[] = { "AUTH", "not-the-password-3f9a" };
 
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_not_null(cfg.redis_password,
 			   "CHAT_REDIS_PASSWORD is not set for the test stack");
 	c = redisConnect(cfg.redis_host, (int)cfg.redis_port);

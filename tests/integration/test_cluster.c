@@ -604,7 +604,7 @@ Test(cluster, routing)
 	enum { N = 200 };
 
 	require_cluster();
-	chat_config_load(&cfg, "test_cluster");
+	chat_config_load(&cfg);
 	r = chat_redis_new(&cfg);
 	cr_assert(chat_redis_is_cluster(r));
 

@@ -762,7 +762,7 @@ Test(limits, dead_streams_are_capped)
 	long long len;
 	char id[32];
 
-	chat_config_load(&cfg, "test_limits");
+	chat_config_load(&cfg);
 	cfg.dead_max = 100;
 	r = chat_redis_new(&cfg);
 	f = xcalloc(1, sizeof(*f));

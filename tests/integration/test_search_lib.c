@@ -67,7 +67,7 @@ static void open_es(void)
 {
 	for (size_t i = 0; i < 500; i++)
 		memcpy(long_word + i * 10, "abcdefghij", 10);
-	chat_config_load(&cfg, "test_search_lib");
+	chat_config_load(&cfg);
 	/*
 	 * The worker's timeouts: these calls stand for the indexer's (index
 	 * creation takes seconds), and a loaded test machine is no reason

@@ -422,7 +422,7 @@ static void row_lock(struct row_lock *l, int64_t chat_id)
 	MYSQL_BIND p[1], r[1];
 	MYSQL_STMT *st;
 
-	chat_config_load(&l->cfg, "test_sync");
+	chat_config_load(&l->cfg);
 	l->db = chat_db_new(&l->cfg);
 	cr_assert_eq(chat_db_simple(l->db, "START TRANSACTION"), 0, "%s",
 		     l->db->errstr);

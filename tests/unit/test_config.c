@@ -1,6 +1,7 @@
 /*
  * test_config.c - unit tests of lib/config.c: URLs fit for log lines (no
- * credentials) and the Redis credentials read from the environment.
+ * credentials), the Redis credentials and the worker's settings read
+ * from the environment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +40,42 @@ Test(config, redis_credentials)
 
 	unsetenv("CHAT_REDIS_USER");
 	unsetenv("CHAT_REDIS_PASSWORD");
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_null(cfg.redis_user);
 	cr_assert_null(cfg.redis_password);
 	setenv("CHAT_REDIS_USER", "", 1);
 	setenv("CHAT_REDIS_PASSWORD", "", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_null(cfg.redis_user, "an empty setting is no setting");
 	cr_assert_null(cfg.redis_password);
 	setenv("CHAT_REDIS_USER", "app", 1);
 	setenv("CHAT_REDIS_PASSWORD", "p w\"d", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_str_eq(cfg.redis_user, "app");
 	cr_assert_str_eq(cfg.redis_password, "p w\"d");
+}
+
+Test(config, worker_name_and_claim)
+{
+	struct chat_config cfg;
+
+	unsetenv("CHAT_WORKER_NAME");
+	unsetenv("CHAT_WORKER_CLAIM_MS");
+	chat_config_load(&cfg);
+	cr_assert_null(cfg.worker_name, "the worker then names itself");
+	cr_assert_eq(cfg.worker_claim_ms, 30000);
+	setenv("CHAT_WORKER_NAME", "w-7", 1);
+	setenv("CHAT_WORKER_CLAIM_MS", "1500", 1);
+	chat_config_load(&cfg);
+	cr_assert_str_eq(cfg.worker_name, "w-7");
+	cr_assert_eq(cfg.worker_claim_ms, 1500);
+	/* Not a number, or out of range: the default, with a warning. */
+	setenv("CHAT_WORKER_CLAIM_MS", "15s", 1);
+	chat_config_load(&cfg);
+	cr_assert_eq(cfg.worker_claim_ms, 30000);
+	setenv("CHAT_WORKER_CLAIM_MS", "99", 1);
+	chat_config_load(&cfg);
+	cr_assert_eq(cfg.worker_claim_ms, 30000);
+	unsetenv("CHAT_WORKER_NAME");
+	unsetenv("CHAT_WORKER_CLAIM_MS");
 }
