@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "job.h"
 #include "log.h"
 #include "queue.h"
 #include "redis.h"
@@ -44,8 +45,9 @@ int main(int argc, char **argv)
 			if (chat_parse_u64(argv[i], strlen(argv[i]), 1,
 					   UINT32_MAX, &max))
 				return usage();
-		} else if (!name && (strcmp(argv[i], "jobs") == 0 ||
-				     strcmp(argv[i], "index") == 0)) {
+		} else if (!name &&
+			   (strcmp(argv[i], CHAT_STREAM_JOBS) == 0 ||
+			    strcmp(argv[i], CHAT_STREAM_INDEX) == 0)) {
 			name = argv[i];
 		} else {
 			return usage();

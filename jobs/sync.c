@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "ctx.h"
 #include "db.h"
+#include "job.h"
 #include "log.h"
 #include "proc.h"
 #include "queue.h"
@@ -35,7 +36,7 @@
 #include "token.h"
 #include "xalloc.h"
 
-#define LOCK_KEY "chat:sync:lock"
+#define LOCK_KEY CHAT_KEY_SYNC_LOCK
 /* Long enough to outlast one slow statement (reads time out before). */
 #define LOCK_TTL_MS 300000
 #define LOCK_REFRESH_MS 10000
@@ -390,8 +391,8 @@ static int sync_markers(struct sync *s)
 	for (unsigned shard = 0; shard < CHAT_SHARDS; shard++) {
 		chat_buf_reset(&dirty);
 		chat_buf_reset(&taken);
-		chat_queue_key(&dirty, shard, "dirty");
-		chat_queue_key(&taken, shard, "dirty:taken");
+		chat_job_key(&dirty, shard, CHAT_KEY_DIRTY);
+		chat_job_key(&taken, shard, CHAT_KEY_DIRTY_TAKEN);
 		/* A dead run's leftovers first, then what is dirty now. */
 		do {
 			const char *keys[] = { dirty.data, taken.data };

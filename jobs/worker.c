@@ -37,7 +37,6 @@
 #include "text.h"
 #include "xalloc.h"
 
-#define JOBS "jobs"
 #define DELETE_BATCH 1000
 /* A store down: waits from BACKOFF_MIN_MS, doubling up to BACKOFF_MAX_MS. */
 #define BACKOFF_MIN_MS 100
@@ -78,7 +77,7 @@ struct worker {
 	struct chat_buf why;
 };
 
-static bool live(const struct chat_job *j, char type)
+static bool live(const struct chat_job *j, enum chat_job_type type)
 {
 	return !j->dead && !j->skip && j->type == type;
 }
@@ -86,7 +85,7 @@ static bool live(const struct chat_job *j, char type)
 /* True for the jobs that write into a chat: chat and message jobs. */
 static bool writes_chat(const struct chat_job *j)
 {
-	return !j->dead && (j->type == 'm' || j->type == 'c');
+	return !j->dead && (j->type == CHAT_JOB_MESSAGE || j->type == CHAT_JOB_CHAT);
 }
 
 /* Order of job indexes by application, chat, then message number. */
@@ -146,8 +145,7 @@ static int mark_deleted_chats(struct worker *w, struct chat_job *jobs, size_t n)
 			continue;
 		chat_buf_reset(&key);
 		chat_buf_reset(&num);
-		chat_queue_key(&key, chat_queue_shard(j->app), "a%llu:del",
-			       (unsigned long long)j->app);
+		chat_job_key_deleted_chats(&key, j->app);
 		chat_buf_addf(&num, "%llu", (unsigned long long)j->chat);
 		argv[0] = "ZSCORE";
 		argv[1] = key.data;
@@ -258,7 +256,7 @@ static int persist(struct worker *w, struct chat_job *jobs, size_t n)
 		struct chat_job *j = &jobs[i];
 		size_t k;
 
-		if (!live(j, 'c') && !live(j, 'm'))
+		if (!live(j, CHAT_JOB_CHAT) && !live(j, CHAT_JOB_MESSAGE))
 			continue;
 		for (k = 0; k < nchats; k++)
 			if (chats[k].app == j->app && chats[k].number == j->chat)
@@ -271,7 +269,7 @@ static int persist(struct worker *w, struct chat_job *jobs, size_t n)
 		} else if (j->ts < chats[k].created_at) {
 			chats[k].created_at = j->ts;
 		}
-		if (j->type == 'c')
+		if (j->type == CHAT_JOB_CHAT)
 			chat_job[k] = true;
 		chat_of[i] = k;
 	}
@@ -280,7 +278,7 @@ static int persist(struct worker *w, struct chat_job *jobs, size_t n)
 	if (nchats && upsert_chats(w, chats, chat_job, nchats))
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
-		if (!live(&jobs[i], 'm'))
+		if (!live(&jobs[i], CHAT_JOB_MESSAGE))
 			continue;
 		rows[nrows].chat_id = chats[chat_of[i]].id;
 		rows[nrows].number = jobs[i].number;
@@ -343,7 +341,7 @@ static int delete_chat(struct worker *w, const struct chat_job *j)
 
 static bool is_message(const struct chat_job *j)
 {
-	return live(j, 'm');
+	return live(j, CHAT_JOB_MESSAGE);
 }
 
 /*
@@ -381,7 +379,7 @@ static int queue_index(struct worker *w, const struct chat_job *jobs, size_t n)
 					     numbers, k);
 		}
 		for (size_t i = 0; i < n; i++)
-			if (live(&jobs[i], 'd') &&
+			if (live(&jobs[i], CHAT_JOB_DELETE_CHAT) &&
 			    chat_queue_shard(jobs[i].app) == s)
 				chat_index_add_group(&deleted, jobs[i].app,
 						     jobs[i].chat, NULL, 0);
@@ -431,7 +429,7 @@ static void mark_dirty(struct worker *w, const struct chat_job *jobs, size_t n)
 		chat_buf_adds(&text, "SADD");
 		chat_buf_addch(&text, '\0');
 		offs[argc++] = text.len;
-		chat_queue_key(&text, s, "dirty");
+		chat_job_key(&text, s, CHAT_KEY_DIRTY);
 		chat_buf_addch(&text, '\0');
 		for (size_t i = 0; i < count; i++) {
 			const struct chat_job *j = &jobs[order[i]];
@@ -444,8 +442,8 @@ static void mark_dirty(struct worker *w, const struct chat_job *jobs, size_t n)
 					      (unsigned long long)j->app);
 				chat_buf_addch(&text, '\0');
 			}
-			if (j->type == 'm' && (!prev || !same_chat(prev, j) ||
-					       prev->type != 'm')) {
+			if (j->type == CHAT_JOB_MESSAGE && (!prev || !same_chat(prev, j) ||
+					       prev->type != CHAT_JOB_MESSAGE)) {
 				offs[argc++] = text.len;
 				chat_buf_addf(&text, "%llu:%llu",
 					      (unsigned long long)j->app,
@@ -475,7 +473,7 @@ static int dead_letter(struct worker *w, size_t i, const char *reason)
 {
 	const struct chat_stream_entry *e = &w->batch.v[i];
 
-	return chat_stream_dead_letter(w->ctx.redis, JOBS, e, reason);
+	return chat_stream_dead_letter(w->ctx.redis, CHAT_STREAM_JOBS, e, reason);
 }
 
 /*
@@ -515,7 +513,7 @@ static int persist_one_by_one(struct worker *w, struct chat_job *jobs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned tries = 0;
 
-		if (!live(&jobs[i], 'c') && !live(&jobs[i], 'm'))
+		if (!live(&jobs[i], CHAT_JOB_CHAT) && !live(&jobs[i], CHAT_JOB_MESSAGE))
 			continue;
 		while (persist(w, &jobs[i], 1)) {
 			int rc = after_failure(w, jobs, i, &tries);
@@ -593,7 +591,7 @@ static void process(struct worker *w)
 	if (!persisted)
 		return;
 	for (size_t i = 0; i < n; i++)
-		if (live(&jobs[i], 'd') && delete_chat_tries(w, jobs, i))
+		if (live(&jobs[i], CHAT_JOB_DELETE_CHAT) && delete_chat_tries(w, jobs, i))
 			return;
 	if (queue_index(w, jobs, n)) {
 		chat_log_warn("index entries not queued (%s); the batch will "
@@ -601,7 +599,7 @@ static void process(struct worker *w)
 		return;
 	}
 	mark_dirty(w, jobs, n);
-	if (chat_stream_finish(w->ctx.redis, JOBS, CHAT_GROUP, w->batch.v, n))
+	if (chat_stream_finish(w->ctx.redis, CHAT_STREAM_JOBS, CHAT_GROUP_PERSIST, w->batch.v, n))
 		chat_log_warn("jobs not acknowledged (%s); they will be "
 			      "redone", w->ctx.redis->errstr);
 }
@@ -625,7 +623,7 @@ static void claim_stale(struct worker *w)
 		long n;
 
 		chat_stream_batch_reset(&w->batch);
-		n = chat_stream_claim(w->ctx.redis, JOBS, CHAT_GROUP, w->name,
+		n = chat_stream_claim(w->ctx.redis, CHAT_STREAM_JOBS, CHAT_GROUP_PERSIST, w->name,
 				      s, w->claim_ms, w->ctx.cfg.worker_batch,
 				      &w->batch);
 		if (n > 0) {
@@ -639,7 +637,7 @@ static void persist_loop(struct worker *w)
 {
 	bool own_pending = true;
 
-	chat_stream_create_groups(w->ctx.redis, JOBS, CHAT_GROUP);
+	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS, CHAT_GROUP_PERSIST);
 	while (!chat_proc_stopping()) {
 		double now = chat_now_ms();
 
@@ -649,7 +647,7 @@ static void persist_loop(struct worker *w)
 		}
 		/* After a restart, first what this consumer left unfinished. */
 		chat_stream_batch_reset(&w->batch);
-		if (chat_stream_read(w->ctx.redis, JOBS, CHAT_GROUP, w->name,
+		if (chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS, CHAT_GROUP_PERSIST, w->name,
 				     own_pending ? "0" : ">",
 				     w->ctx.cfg.worker_batch,
 				     w->ctx.cfg.worker_wait_ms, &w->batch)) {
@@ -671,8 +669,8 @@ static void *index_loop(void *arg)
 	struct chat_indexer *ix =
 		chat_indexer_new(&w->index_ctx, w->name, w->claim_ms);
 
-	chat_stream_create_groups(w->index_ctx.redis, CHAT_INDEX_STREAM,
-				  CHAT_INDEX_GROUP);
+	chat_stream_create_groups(w->index_ctx.redis, CHAT_STREAM_INDEX,
+				  CHAT_GROUP_INDEX);
 	while (!chat_proc_stopping()) {
 		if (chat_indexer_step(ix, INDEX_WAIT_MS) >= 0)
 			continue;

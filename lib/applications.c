@@ -14,6 +14,7 @@
 
 #include "ctx.h"
 #include "db.h"
+#include "job.h"
 #include "json.h"
 #include "redis.h"
 #include "sha256.h"
@@ -176,7 +177,8 @@ int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
 		uint64_t *id)
 {
 	unsigned char sha[CHAT_SHA256_LEN];
-	char key[sizeof(CHAT_APP_TOKEN_KEY) + CHAT_SHA256_HEX_LEN];
+	char hex[CHAT_SHA256_HEX_LEN + 1];
+	struct chat_buf key;
 	struct app_cache_slot *slot;
 	struct chat_app app;
 	redisReply *reply;
@@ -188,24 +190,28 @@ int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
 		*id = slot->id;
 		return 1;
 	}
-	memcpy(key, CHAT_APP_TOKEN_KEY, sizeof(CHAT_APP_TOKEN_KEY) - 1);
-	chat_sha256_hex(sha, key + sizeof(CHAT_APP_TOKEN_KEY) - 1);
-	reply = chat_redis_cmd(ctx->redis, "GET %s", key);
+	chat_sha256_hex(sha, hex);
+	chat_buf_init(&key);
+	chat_job_key_token(&key, hex);
+	reply = chat_redis_cmd(ctx->redis, "GET %s", key.data);
 	if (reply && reply->type == REDIS_REPLY_STRING &&
 	    chat_parse_u64(reply->str, reply->len, 1, UINT64_MAX, id) == 0) {
 		freeReplyObject(reply);
+		rc = 1;
 		goto found;
 	}
 	freeReplyObject(reply);
 	rc = chat_app_get(ctx->db, token, len, &app);
 	if (rc <= 0)
-		return rc;
+		goto out;
 	*id = app.id;
-	reply = chat_redis_cmd(ctx->redis, "SET %s %llu", key,
+	reply = chat_redis_cmd(ctx->redis, "SET %s %llu", key.data,
 			       (unsigned long long)app.id);
 	freeReplyObject(reply);
 found:
 	memcpy(slot->sha, sha, sizeof(sha));
 	slot->id = *id;
-	return 1;
+out:
+	chat_buf_release(&key);
+	return rc;
 }

@@ -60,10 +60,6 @@ struct json_object *chat_app_json(const struct chat_app *app);
  */
 void chat_app_etag(const struct chat_app *app, struct chat_buf *out);
 
-/* Prefix of the Redis key that caches an application id: the key ends in
- * the lowercase hex SHA-256 of the token (never the token itself). */
-#define CHAT_APP_TOKEN_KEY "chat:token-sha256:"
-
 /*
  * Resolve a token to its application id: this process's cache, then
  * Redis, then MariaDB (which fills both caches; tokens never change).

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "ctx.h"
 #include "db.h"
+#include "job.h"
 #include "log.h"
 #include "messages.h"
 #include "queue.h"
@@ -168,7 +169,7 @@ int chat_index_append(struct chat_redis *r, unsigned shard,
 	int rc;
 
 	chat_buf_init(&key);
-	chat_queue_key(&key, shard, CHAT_INDEX_STREAM);
+	chat_job_key(&key, shard, CHAT_STREAM_INDEX);
 	argv[1] = key.data;
 	rc = chat_redis_append(r, created ? 7 : 5, argv, NULL);
 	chat_buf_release(&key);
@@ -290,7 +291,7 @@ static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
 		chat_buf_addf(&ix->why, "index: message %llu: %s",
 			      (unsigned long long)d->docs[i].number,
 			      ix->ctx->es->errstr);
-		if (chat_stream_dead_letter(ix->ctx->redis, CHAT_INDEX_STREAM,
+		if (chat_stream_dead_letter(ix->ctx->redis, CHAT_STREAM_INDEX,
 					    e, ix->why.data))
 			return failed(ix, "Redis", ix->ctx->redis->errstr);
 	}
@@ -519,7 +520,7 @@ static int apply_entry(struct chat_indexer *ix, size_t entry)
 	return ix->nwants >= WANTS_MAX ? apply_wants(ix) : 0;
 bad:
 	ix->nwants = undo;	/* none of a malformed entry is applied */
-	if (chat_stream_dead_letter(ix->ctx->redis, CHAT_INDEX_STREAM, e,
+	if (chat_stream_dead_letter(ix->ctx->redis, CHAT_STREAM_INDEX, e,
 				    "malformed index entry"))
 		return failed(ix, "Redis", ix->ctx->redis->errstr);
 	return 0;
@@ -534,8 +535,8 @@ static void claim(struct chat_indexer *ix)
 		return;
 	ix->next_claim_at = now + ix->claim_ms / 2.0;
 	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		long n = chat_stream_claim(ix->ctx->redis, CHAT_INDEX_STREAM,
-					   CHAT_INDEX_GROUP, ix->consumer, s,
+		long n = chat_stream_claim(ix->ctx->redis, CHAT_STREAM_INDEX,
+					   CHAT_GROUP_INDEX, ix->consumer, s,
 					   ix->claim_ms, ENTRIES, &ix->batch);
 
 		if (n > 0)
@@ -560,8 +561,8 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 	}
 	claim(ix);
 	if (b->n == 0) {
-		if (chat_stream_read(ix->ctx->redis, CHAT_INDEX_STREAM,
-				     CHAT_INDEX_GROUP, ix->consumer,
+		if (chat_stream_read(ix->ctx->redis, CHAT_STREAM_INDEX,
+				     CHAT_GROUP_INDEX, ix->consumer,
 				     ix->own_pending ? "0" : ">", ENTRIES,
 				     block_ms, b))
 			return failed(ix, "Redis", ix->ctx->redis->errstr);
@@ -575,8 +576,8 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 			rc = apply_entry(ix, i);
 	if (rc || apply_wants(ix) || flush(ix))
 		return -1;
-	if (chat_stream_finish(ix->ctx->redis, CHAT_INDEX_STREAM,
-			       CHAT_INDEX_GROUP, b->v, b->n))
+	if (chat_stream_finish(ix->ctx->redis, CHAT_STREAM_INDEX,
+			       CHAT_GROUP_INDEX, b->v, b->n))
 		return failed(ix, "Redis", ix->ctx->redis->errstr);
 	ix->backoff_ms = 0;
 	return (long)b->n;

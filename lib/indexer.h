@@ -3,7 +3,7 @@
  * through the index streams.
  *
  * Every change to messages in MariaDB is followed by an entry in the
- * index stream of the application's shard, "chat:{sK}:index" (queue.h):
+ * index stream of the application's shard, "chat:{sK}:index" (job.h):
  * the worker adds one per chat for the messages of a batch it persisted
  * and one per deleted chat; the API adds one per edited or deleted
  * message.  The indexer (run by the worker on a thread of its own) reads
@@ -36,8 +36,6 @@ struct chat_ctx;
 struct chat_redis;
 struct chat_indexer;
 
-#define CHAT_INDEX_STREAM "index"
-#define CHAT_INDEX_GROUP "index"
 /* Most message numbers one entry may stand for. */
 #define CHAT_INDEX_ENTRY_MAX 20000
 

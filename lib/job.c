@@ -1,5 +1,5 @@
 /*
- * job.c - reading a job stream entry into a struct chat_job (job.h).
+ * job.c - the queue's key names and the parser of a job entry (job.h).
  */
 #include <string.h>
 
@@ -8,10 +8,103 @@
 #include "stream.h"
 #include "text.h"
 
+void chat_job_key(struct chat_buf *key, unsigned shard, const char *name)
+{
+	chat_buf_addf(key, CHAT_KEY_PREFIX "{s%u}:%s", shard, name);
+}
+
+/* "chat:{sK}:a<app>", the start of every key of an application. */
+static void app_key(struct chat_buf *key, uint64_t app)
+{
+	chat_buf_addf(key, CHAT_KEY_PREFIX "{s%u}:a%llu", chat_queue_shard(app),
+		      (unsigned long long)app);
+}
+
+void chat_job_key_chats(struct chat_buf *key, uint64_t app)
+{
+	app_key(key, app);
+	chat_buf_adds(key, CHAT_KEY_COUNTER);
+}
+
+void chat_job_key_messages(struct chat_buf *key, uint64_t app, uint64_t chat)
+{
+	app_key(key, app);
+	chat_buf_addf(key, CHAT_KEY_CHAT "%llu" CHAT_KEY_COUNTER,
+		      (unsigned long long)chat);
+}
+
+void chat_job_key_deleted_chats(struct chat_buf *key, uint64_t app)
+{
+	app_key(key, app);
+	chat_buf_adds(key, CHAT_KEY_DELETED_CHATS);
+}
+
+void chat_job_key_deleted_max(struct chat_buf *key, uint64_t app,
+			      uint64_t chat)
+{
+	app_key(key, app);
+	chat_buf_addf(key, CHAT_KEY_CHAT "%llu" CHAT_KEY_DELETED_MAX,
+		      (unsigned long long)chat);
+}
+
+void chat_job_key_idempotency(struct chat_buf *key, uint64_t app,
+			      const char *idem, size_t len)
+{
+	app_key(key, app);
+	chat_buf_adds(key, CHAT_KEY_IDEMPOTENCY);
+	chat_buf_add(key, idem, len);
+}
+
+void chat_job_key_token(struct chat_buf *key, const char *hex)
+{
+	chat_buf_adds(key, CHAT_KEY_TOKEN);
+	chat_buf_adds(key, hex);
+}
+
+int chat_job_key_shard(const char *key, size_t len, unsigned *shard)
+{
+	static const char start[] = CHAT_KEY_PREFIX "{s";
+	size_t digits = 0, at = sizeof(start) - 1;
+	uint64_t v;
+
+	if (len < at || memcmp(key, start, at) != 0)
+		return -1;
+	while (at + digits < len && key[at + digits] >= '0' &&
+	       key[at + digits] <= '9')
+		digits++;
+	if (at + digits + 2 > len || key[at + digits] != '}' ||
+	    key[at + digits + 1] != ':' ||
+	    chat_parse_u64(key + at, digits, 0, CHAT_SHARDS - 1, &v))
+		return -1;
+	*shard = (unsigned)v;
+	return 0;
+}
+
 static bool field_u64(const redisReply *v, uint64_t *out)
 {
 	return v->type == REDIS_REPLY_STRING &&
 	       chat_parse_u64(v->str, v->len, 0, UINT64_MAX, out) == 0;
+}
+
+static enum chat_job_type job_type(const redisReply *v)
+{
+	if (v->type != REDIS_REPLY_STRING || v->len != 1)
+		return CHAT_JOB_NONE;
+	switch (v->str[0]) {
+	case CHAT_JOB_CHAT:
+		return CHAT_JOB_CHAT;
+	case CHAT_JOB_MESSAGE:
+		return CHAT_JOB_MESSAGE;
+	case CHAT_JOB_DELETE_CHAT:
+		return CHAT_JOB_DELETE_CHAT;
+	default:
+		return CHAT_JOB_NONE;
+	}
+}
+
+static bool is(const redisReply *k, const char *name)
+{
+	return strcmp(k->str, name) == 0;
 }
 
 void chat_job_parse(struct chat_job *j, const struct chat_stream_entry *e)
@@ -29,19 +122,19 @@ void chat_job_parse(struct chat_job *j, const struct chat_stream_entry *e)
 
 		if (k->type != REDIS_REPLY_STRING || k->len > 2)
 			continue;
-		if (strcmp(k->str, "t") == 0 && v->len == 1)
-			j->type = v->str[0];
-		else if (strcmp(k->str, "a") == 0)
+		if (is(k, CHAT_JOB_F_TYPE))
+			j->type = job_type(v);
+		else if (is(k, CHAT_JOB_F_APP))
 			ok = field_u64(v, &j->app);
-		else if (strcmp(k->str, "c") == 0)
+		else if (is(k, CHAT_JOB_F_CHAT))
 			ok = field_u64(v, &j->chat);
-		else if (strcmp(k->str, "n") == 0)
+		else if (is(k, CHAT_JOB_F_NUMBER))
 			ok = field_u64(v, &j->number);
-		else if (strcmp(k->str, "i") == 0)
+		else if (is(k, CHAT_JOB_F_CHAT_ID))
 			ok = field_u64(v, &j->chat_id);
-		else if (strcmp(k->str, "ts") == 0)
+		else if (is(k, CHAT_JOB_F_TS))
 			ok = field_u64(v, &ts);
-		else if (strcmp(k->str, "b") == 0 && v->type == REDIS_REPLY_STRING) {
+		else if (is(k, CHAT_JOB_F_BODY) && v->type == REDIS_REPLY_STRING) {
 			j->body = v->str;
 			j->body_len = v->len;
 		}
@@ -49,8 +142,8 @@ void chat_job_parse(struct chat_job *j, const struct chat_stream_entry *e)
 	j->ts = (int64_t)ts;
 	if (!ok || !j->app || !j->chat || chat_queue_shard(j->app) != e->shard)
 		return;
-	if ((j->type == 'c') ||
-	    (j->type == 'm' && j->number && j->body) ||
-	    (j->type == 'd' && j->chat_id))
+	if ((j->type == CHAT_JOB_CHAT) ||
+	    (j->type == CHAT_JOB_MESSAGE && j->number && j->body) ||
+	    (j->type == CHAT_JOB_DELETE_CHAT && j->chat_id))
 		j->dead = NULL;
 }

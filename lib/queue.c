@@ -10,6 +10,7 @@
 
 #include "chats.h"
 #include "ctx.h"
+#include "job.h"
 #include "log.h"
 #include "messages.h"
 #include "redis.h"
@@ -42,6 +43,9 @@
  * parent check: a retry answers what the first request answered even if
  * the chat was deleted since.
  */
+/* A name of job.h as a Lua string literal. */
+#define Q(name) "'" name "'"
+
 #define IDEMPOTENCY \
 	"local function idem_seen(key, ...)\n" \
 	"  if not key then return nil, nil end\n" \
@@ -68,16 +72,19 @@
 static struct chat_script create_chat_script = {
 	.name = "create_chat",
 	.body = SEED_CHATS IDEMPOTENCY
-		"local seen, digest = idem_seen(KEYS[4], 'c', ARGV[5])\n"
+		"local seen, digest = idem_seen(KEYS[4], " Q(CHAT_JOB_CHAT_TEXT)
+		", ARGV[5])\n"
 		"if seen then return seen end\n"
 		"if not seed_chats(KEYS[1], KEYS[2], ARGV[1]) then\n"
 		"  return -1\n"
 		"end\n"
 		"local n = redis.call('INCR', KEYS[1])\n"
-		"redis.call('SET', string.sub(KEYS[1], 1, -2) .. 'c' .. n ..\n"
-		"  ':n', 0, 'NX')\n"
-		"redis.call('XADD', KEYS[3], '*', 't', 'c', 'a', ARGV[2],\n"
-		"  'c', n, 'ts', ARGV[3])\n"
+		"redis.call('SET', string.sub(KEYS[1], 1, -1 - #"
+		Q(CHAT_KEY_COUNTER) ") .. " Q(CHAT_KEY_CHAT) " .. n .. "
+		Q(CHAT_KEY_COUNTER) ", 0, 'NX')\n"
+		"redis.call('XADD', KEYS[3], '*', " Q(CHAT_JOB_F_TYPE) ", "
+		Q(CHAT_JOB_CHAT_TEXT) ", " Q(CHAT_JOB_F_APP) ", ARGV[2], "
+		Q(CHAT_JOB_F_CHAT) ", n, " Q(CHAT_JOB_F_TS) ", ARGV[3])\n"
 		"idem_store(KEYS[4], digest, n, ARGV[4])\n"
 		"return n\n",
 };
@@ -95,7 +102,8 @@ static struct chat_script create_chat_script = {
 static struct chat_script create_message_script = {
 	.name = "create_message",
 	.body = SEED_CHATS IDEMPOTENCY
-		"local seen, digest = idem_seen(KEYS[6], 'm', ARGV[1], ARGV[7])\n"
+		"local seen, digest = idem_seen(KEYS[6], "
+		Q(CHAT_JOB_MESSAGE_TEXT) ", ARGV[1], ARGV[7])\n"
 		"if seen then return seen end\n"
 		"local chats = seed_chats(KEYS[1], KEYS[2], ARGV[2])\n"
 		"if not chats then return -1 end\n"
@@ -111,8 +119,10 @@ static struct chat_script create_message_script = {
 		"  redis.call('SET', KEYS[3], s)\n"
 		"end\n"
 		"local n = redis.call('INCR', KEYS[3])\n"
-		"redis.call('XADD', KEYS[4], '*', 't', 'm', 'a', ARGV[4],\n"
-		"  'c', ARGV[1], 'n', n, 'ts', ARGV[5], 'b', ARGV[8])\n"
+		"redis.call('XADD', KEYS[4], '*', " Q(CHAT_JOB_F_TYPE) ", "
+		Q(CHAT_JOB_MESSAGE_TEXT) ", " Q(CHAT_JOB_F_APP) ", ARGV[4], "
+		Q(CHAT_JOB_F_CHAT) ", ARGV[1], " Q(CHAT_JOB_F_NUMBER) ", n, "
+		Q(CHAT_JOB_F_TS) ", ARGV[5], " Q(CHAT_JOB_F_BODY) ", ARGV[8])\n"
 		"idem_store(KEYS[6], digest, n, ARGV[6])\n"
 		"return n\n",
 };
@@ -131,25 +141,16 @@ static struct chat_script message_deleted_script = {
 static struct chat_script delete_chat_script = {
 	.name = "delete_chat",
 	.body = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])\n"
-		"redis.call('XADD', KEYS[2], '*', 't', 'd', 'a', ARGV[2],\n"
-		"  'c', ARGV[1], 'ts', ARGV[3], 'i', ARGV[4])\n"
+		"redis.call('XADD', KEYS[2], '*', " Q(CHAT_JOB_F_TYPE) ", "
+		Q(CHAT_JOB_DELETE_CHAT_TEXT) ", " Q(CHAT_JOB_F_APP) ", ARGV[2], "
+		Q(CHAT_JOB_F_CHAT) ", ARGV[1], " Q(CHAT_JOB_F_TS) ", ARGV[3], "
+		Q(CHAT_JOB_F_CHAT_ID) ", ARGV[4])\n"
 		"return 1\n",
 };
 
 unsigned chat_queue_shard(uint64_t app)
 {
 	return (unsigned)(app % CHAT_SHARDS);
-}
-
-void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
-		    ...)
-{
-	va_list ap;
-
-	chat_buf_addf(key, "chat:{s%u}:", shard);
-	va_start(ap, fmt);
-	chat_buf_vaddf(key, fmt, ap);
-	va_end(ap);
 }
 
 /* Keys and arguments of one script call, kept as NUL-separated strings. */
@@ -166,41 +167,78 @@ static void call_init(struct call *c)
 	c->argc = 0;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void call_addf(struct call *c, const char *fmt, ...)
+/* An argument is written into c->text between these two. */
+static void arg_start(struct call *c)
 {
-	va_list ap;
-
 	c->offs[c->argc] = c->text.len;
-	va_start(ap, fmt);
-	chat_buf_vaddf(&c->text, fmt, ap);
-	va_end(ap);
+}
+
+static void arg_end(struct call *c)
+{
 	c->lens[c->argc] = c->text.len - c->offs[c->argc];
 	chat_buf_addch(&c->text, '\0');
 	c->argc++;
 }
 
+__attribute__((format(printf, 2, 3)))
+static void call_addf(struct call *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	arg_start(c);
+	va_start(ap, fmt);
+	chat_buf_vaddf(&c->text, fmt, ap);
+	va_end(ap);
+	arg_end(c);
+}
+
 /* A binary argument (copied). */
 static void call_addb(struct call *c, const char *data, size_t len)
 {
-	c->offs[c->argc] = c->text.len;
+	arg_start(c);
 	chat_buf_add(&c->text, data, len);
-	c->lens[c->argc] = len;
-	chat_buf_addch(&c->text, '\0');
-	c->argc++;
+	arg_end(c);
+}
+
+/* The keys the scripts take (job.h names them). */
+enum key {
+	KEY_CHATS,		/* the chat counter */
+	KEY_DELETED_CHATS,
+	KEY_MESSAGES,		/* chat's message counter */
+	KEY_DELETED_MAX,	/* chat's highest deleted message */
+	KEY_JOBS,		/* the job stream */
+};
+
+static void call_key(struct call *c, enum key k, uint64_t app, uint64_t chat)
+{
+	arg_start(c);
+	switch (k) {
+	case KEY_CHATS:
+		chat_job_key_chats(&c->text, app);
+		break;
+	case KEY_DELETED_CHATS:
+		chat_job_key_deleted_chats(&c->text, app);
+		break;
+	case KEY_MESSAGES:
+		chat_job_key_messages(&c->text, app, chat);
+		break;
+	case KEY_DELETED_MAX:
+		chat_job_key_deleted_max(&c->text, app, chat);
+		break;
+	case KEY_JOBS:
+		chat_job_key(&c->text, chat_queue_shard(app), CHAT_STREAM_JOBS);
+		break;
+	}
+	arg_end(c);
 }
 
 /* The key of an Idempotency-Key of `app`. */
 static void call_idem_key(struct call *c, uint64_t app,
 			  const struct chat_idempotency *idem)
 {
-	c->offs[c->argc] = c->text.len;
-	chat_queue_key(&c->text, chat_queue_shard(app), "a%llu:ik:",
-		       (unsigned long long)app);
-	chat_buf_add(&c->text, idem->key, idem->key_len);
-	c->lens[c->argc] = c->text.len - c->offs[c->argc];
-	chat_buf_addch(&c->text, '\0');
-	c->argc++;
+	arg_start(c);
+	chat_job_key_idempotency(&c->text, app, idem->key, idem->key_len);
+	arg_end(c);
 }
 
 /* TTL and raw request of a create: the script's last string arguments. */
@@ -213,39 +251,6 @@ static void call_idem_args(struct call *c, struct chat_ctx *ctx,
 			  idem->request_len);
 	else
 		call_addf(c, "%s", "");
-}
-
-static void call_key(struct call *c, uint64_t app, const char *suffix,
-		     uint64_t chat)
-{
-	c->offs[c->argc] = c->text.len;
-	chat_queue_key(&c->text, chat_queue_shard(app), "a%llu%s",
-		       (unsigned long long)app, suffix);
-	if (chat)
-		chat_buf_addf(&c->text, ":c%llu:n", (unsigned long long)chat);
-	c->lens[c->argc] = c->text.len - c->offs[c->argc];
-	chat_buf_addch(&c->text, '\0');
-	c->argc++;
-}
-
-/* The key of chat `chat`'s highest deleted message. */
-static void call_deleted_key(struct call *c, uint64_t app, uint64_t chat)
-{
-	c->offs[c->argc] = c->text.len;
-	chat_queue_key(&c->text, chat_queue_shard(app), "a%llu:c%llu:dmax",
-		       (unsigned long long)app, (unsigned long long)chat);
-	c->lens[c->argc] = c->text.len - c->offs[c->argc];
-	chat_buf_addch(&c->text, '\0');
-	c->argc++;
-}
-
-static void call_stream(struct call *c, uint64_t app, const char *name)
-{
-	c->offs[c->argc] = c->text.len;
-	chat_queue_key(&c->text, chat_queue_shard(app), "%s", name);
-	c->lens[c->argc] = c->text.len - c->offs[c->argc];
-	chat_buf_addch(&c->text, '\0');
-	c->argc++;
 }
 
 /* Run the call; `extra` is one more binary argument (a body) or NULL. */
@@ -304,8 +309,7 @@ int chat_queue_init_app(struct chat_ctx *ctx, uint64_t app)
 	int rc;
 
 	chat_buf_init(&key);
-	chat_queue_key(&key, chat_queue_shard(app), "a%llu:n",
-		       (unsigned long long)app);
+	chat_job_key_chats(&key, app);
 	reply = chat_redis_cmd(ctx->redis, "SET %s 0 NX", key.data);
 	rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -1;
 	freeReplyObject(reply);
@@ -327,9 +331,9 @@ int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 		redisReply *reply;
 
 		call_init(&c);
-		call_key(&c, app, ":n", 0);
-		call_key(&c, app, ":del", 0);
-		call_stream(&c, app, "jobs");
+		call_key(&c, KEY_CHATS, app, 0);
+		call_key(&c, KEY_DELETED_CHATS, app, 0);
+		call_key(&c, KEY_JOBS, app, 0);
 		if (idem)
 			call_idem_key(&c, app, idem);
 		if (seeded)
@@ -376,11 +380,11 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 		redisReply *reply;
 
 		call_init(&c);
-		call_key(&c, app, ":n", 0);
-		call_key(&c, app, ":del", 0);
-		call_key(&c, app, "", chat);
-		call_stream(&c, app, "jobs");
-		call_deleted_key(&c, app, chat);
+		call_key(&c, KEY_CHATS, app, 0);
+		call_key(&c, KEY_DELETED_CHATS, app, 0);
+		call_key(&c, KEY_MESSAGES, app, chat);
+		call_key(&c, KEY_JOBS, app, 0);
+		call_key(&c, KEY_DELETED_MAX, app, chat);
 		if (idem)
 			call_idem_key(&c, app, idem);
 		call_addf(&c, "%llu", (unsigned long long)chat);
@@ -434,8 +438,8 @@ int chat_queue_delete_chat(struct chat_ctx *ctx, uint64_t app, uint64_t chat,
 	int rc;
 
 	call_init(&c);
-	call_key(&c, app, ":del", 0);
-	call_stream(&c, app, "jobs");
+	call_key(&c, KEY_DELETED_CHATS, app, 0);
+	call_key(&c, KEY_JOBS, app, 0);
 	call_addf(&c, "%llu", (unsigned long long)chat);
 	call_addf(&c, "%llu", (unsigned long long)app);
 	call_addf(&c, "%lld", (long long)time(NULL));
@@ -456,7 +460,7 @@ int chat_queue_message_deleted(struct chat_ctx *ctx, uint64_t app,
 	int rc;
 
 	call_init(&c);
-	call_deleted_key(&c, app, chat);
+	call_key(&c, KEY_DELETED_MAX, app, chat);
 	call_addf(&c, "%llu", (unsigned long long)number);
 	reply = call_run(ctx, &c, &message_deleted_script, 1, NULL, 0);
 	chat_buf_release(&c.text);
@@ -472,7 +476,7 @@ int chat_queue_mark_dirty(struct chat_ctx *ctx, uint64_t app, uint64_t chat)
 	int rc;
 
 	chat_buf_init(&key);
-	chat_queue_key(&key, chat_queue_shard(app), "dirty");
+	chat_job_key(&key, chat_queue_shard(app), CHAT_KEY_DIRTY);
 	if (chat)
 		reply = chat_redis_cmd(ctx->redis, "SADD %s %llu %llu:%llu",
 				       key.data, (unsigned long long)app,

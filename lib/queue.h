@@ -3,27 +3,8 @@
  *
  * A create runs one Lua script that checks the parent, seeds a missing
  * counter (only ever raising it), increments it and appends the job to a
- * Redis Stream: number and job are born together.  Keys of one
- * application share a hash tag (its shard), so each script touches one
- * slot and the same code runs on Redis Cluster:
- *
- *   chat:{sK}:a<app>:n          chats handed out in the application
- *   chat:{sK}:a<app>:c<n>:n     messages handed out in chat n
- *   chat:{sK}:a<app>:del        sorted set of deleted chat numbers
- *   chat:{sK}:a<app>:c<n>:dmax  highest deleted message number in chat n
- *   chat:{sK}:jobs              the job stream of shard K
- *   chat:{sK}:index             index entries to apply (indexer.h)
- *   chat:{sK}:dead              jobs (and index entries) given up on
- *   chat:{sK}:dirty             set of "<app>" and "<app>:<chat>" (ids and
- *                               numbers) whose counters the sync program
- *                               must recompute
- *   chat:{sK}:a<app>:ik:<key>   an Idempotency-Key of the application:
- *                               "<sha1 of the request>:<number>", kept
- *                               CHAT_IDEMPOTENCY_TTL seconds
- *
- * Job fields: t (c = chat, m = message, d = delete chat), a (application
- * id), c (chat number), n (message number), ts (epoch seconds of the 202),
- * b (message body), i (internal chat id, of a delete).
+ * Redis Stream: number and job are born together.  The keys and the
+ * job's fields are named in job.h.
  */
 #ifndef CHAT_QUEUE_H
 #define CHAT_QUEUE_H
@@ -36,14 +17,9 @@
 struct chat_ctx;
 
 #define CHAT_SHARDS 16
-#define CHAT_GROUP "persist"
 
 /* The shard of an application. */
 unsigned chat_queue_shard(uint64_t app);
-/* Append the key "chat:{s<shard>}:<suffix>" to `key`. */
-__attribute__((format(printf, 3, 4)))
-void chat_queue_key(struct chat_buf *key, unsigned shard, const char *fmt,
-		    ...);
 
 /*
  * Start the chat counter of a new application at 0, so that its first

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "queue.h"
 #include "redis.h"
@@ -71,7 +72,7 @@ static void collect(struct chat_stream_batch *b, unsigned shard,
 static void shard_key(struct chat_buf *key, unsigned shard, const char *name)
 {
 	chat_buf_reset(key);
-	chat_queue_key(key, shard, "%s", name);
+	chat_job_key(key, shard, name);
 }
 
 void chat_stream_create_groups(struct chat_redis *r, const char *name,
@@ -117,8 +118,8 @@ static void collect_streams(struct chat_stream_batch *b,
 		if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
 		    st->element[0]->type == REDIS_REPLY_STRING &&
 		    st->element[1]->type == REDIS_REPLY_ARRAY &&
-		    sscanf(st->element[0]->str, "chat:{s%u}", &shard) == 1 &&
-		    shard < CHAT_SHARDS) {
+		    chat_job_key_shard(st->element[0]->str,
+				       st->element[0]->len, &shard) == 0) {
 			collect(b, shard, st->element[1]);
 			got[shard] += (unsigned)(b->n - before);
 		}
@@ -378,7 +379,7 @@ int chat_stream_dead_letter(struct chat_redis *r, const char *name,
 
 	chat_buf_init(&key);
 	chat_buf_init(&max);
-	shard_key(&key, e->shard, "dead");
+	shard_key(&key, e->shard, CHAT_STREAM_DEAD);
 	chat_buf_addf(&max, "%u", r->cfg->dead_max);
 	argv[argc++] = "XADD";
 	argv[argc++] = key.data;
@@ -500,7 +501,7 @@ long chat_stream_replay(struct chat_redis *r, unsigned shard,
 	chat_buf_init(&key);
 	chat_buf_init(&start);
 	chat_buf_init(&count);
-	shard_key(&key, shard, "dead");
+	shard_key(&key, shard, CHAT_STREAM_DEAD);
 	chat_buf_adds(&start, "-");
 	while (moved < (long)max) {
 		const char *argv[] = { "XRANGE", key.data, start.data, "+",

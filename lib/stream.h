@@ -2,7 +2,7 @@
  * stream.h - consumer groups over the shard streams of the queue.
  *
  * Each kind of work has one Redis Stream per shard, "chat:{sK}:<name>"
- * (queue.h): "jobs" (creates and deletes for the worker to persist) and
+ * (job.h): "jobs" (creates and deletes for the worker to persist) and
  * "index" (messages whose index entry must be brought in line with
  * MariaDB).  A consumer reads all shards at once through its group,
  * handles the entries, then acknowledges and deletes them, so a stream

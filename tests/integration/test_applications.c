@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "client.h"
 #include "config.h"
+#include "job.h"
 #include "redis.h"
 #include "sha256.h"
 #include "xalloc.h"
@@ -262,7 +263,7 @@ Test(applications, token_stored_as_sha256)
 	cr_assert_eq(res->status, 200, "%s: %ld", res->what, res->status);
 	http_res_free(res);
 	free(chats);
-	key = http_path(CHAT_APP_TOKEN_KEY "%s", hex);
+	key = http_path(CHAT_KEY_TOKEN "%s", hex);
 	r = tredis("GET %s", key);
 	cr_assert_eq(r->type, REDIS_REPLY_STRING, "no %s in Redis", key);
 	cr_assert_eq(strtoll(r->str, NULL, 10), id);

@@ -37,6 +37,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "redis.h"
+#include "job.h"
 #include "queue.h"
 #include "support_barrage.h"
 #include "support_faults.h"
@@ -115,7 +116,7 @@ static unsigned app_slot(uint64_t app)
 	unsigned slot;
 
 	chat_buf_init(&k);
-	chat_queue_key(&k, chat_queue_shard(app), "jobs");
+	chat_job_key(&k, chat_queue_shard(app), CHAT_STREAM_JOBS);
 	slot = chat_cluster_key_slot(k.data, k.len);
 	chat_buf_release(&k);
 	return slot;

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "client.h"
 #include "indexer.h"
+#include "job.h"
 #include "queue.h"
 #include "support_search.h"
 #include "xalloc.h"
@@ -39,7 +40,7 @@ static char *add_entry(uint64_t app, const char *m, bool created)
 	char *id;
 
 	chat_buf_init(&key);
-	chat_queue_key(&key, chat_queue_shard(app), CHAT_INDEX_STREAM);
+	chat_job_key(&key, chat_queue_shard(app), CHAT_STREAM_INDEX);
 	if (created)
 		r = tredis("XADD %s * m %s new 1", key.data, m);
 	else if (m)
@@ -222,7 +223,7 @@ static bool dead_lettered(uint64_t app, const char *id)
 	bool found = false;
 
 	chat_buf_init(&key);
-	chat_queue_key(&key, chat_queue_shard(app), "dead");
+	chat_job_key(&key, chat_queue_shard(app), CHAT_STREAM_DEAD);
 	r = tredis("XRANGE %s - +", key.data);
 	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements;
 	     i++) {
@@ -235,7 +236,7 @@ static bool dead_lettered(uint64_t app, const char *id)
 
 			job |= strcmp(name, "job") == 0 && strcmp(v, id) == 0;
 			stream |= strcmp(name, "stream") == 0 &&
-				  strcmp(v, CHAT_INDEX_STREAM) == 0;
+				  strcmp(v, CHAT_STREAM_INDEX) == 0;
 			reason |= strcmp(name, "reason") == 0 && *v;
 		}
 		found |= job && stream && reason;

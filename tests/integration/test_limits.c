@@ -47,6 +47,7 @@
 #include "buf.h"
 #include "client.h"
 #include "config.h"
+#include "job.h"
 #include "queue.h"
 #include "redis.h"
 #include "stream.h"
@@ -785,7 +786,7 @@ Test(limits, dead_streams_are_capped)
 			     "dead letter %d: %s", i, r->errstr);
 	}
 	chat_buf_init(&key);
-	chat_queue_key(&key, shard, "dead");
+	chat_job_key(&key, shard, CHAT_STREAM_DEAD);
 	reply = chat_redis_cmd(r, "XLEN %s", key.data);
 	cr_assert_not_null(reply);
 	len = reply->integer;

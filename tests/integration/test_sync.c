@@ -28,6 +28,7 @@
 #include "client.h"
 #include "config.h"
 #include "db.h"
+#include "job.h"
 #include "queue.h"
 #include "token.h"
 #include "xalloc.h"
@@ -304,8 +305,8 @@ static char *set_key(const struct app *a, bool taken)
 	struct chat_buf key;
 
 	chat_buf_init(&key);
-	chat_queue_key(&key, chat_queue_shard(a->nid), "%s",
-		       taken ? "dirty:taken" : "dirty");
+	chat_job_key(&key, chat_queue_shard(a->nid),
+		     taken ? CHAT_KEY_DIRTY_TAKEN : CHAT_KEY_DIRTY);
 	return chat_buf_detach(&key, NULL);
 }
 

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "cluster.h"
+#include "job.h"
 #include "queue.h"
 
 static unsigned slot(const char *key)
@@ -138,11 +139,9 @@ Test(cluster, nothing_answers)
 /* Every key the service builds for one application has that shard's slot. */
 Test(cluster, one_slot_per_application)
 {
-	static const char *const suffixes[] = {
-		":n", ":del", ":c1:n", ":c42:dmax", ":c18446744073709551615:n",
-	};
 	static const char *const shard_keys[] = {
-		"jobs", "index", "dead", "dirty", "dirty:taken",
+		CHAT_STREAM_JOBS, CHAT_STREAM_INDEX, CHAT_STREAM_DEAD,
+		CHAT_KEY_DIRTY, CHAT_KEY_DIRTY_TAKEN,
 	};
 	struct chat_buf k;
 	bool seen[16384] = { false };
@@ -154,19 +153,25 @@ Test(cluster, one_slot_per_application)
 		unsigned want;
 
 		chat_buf_reset(&k);
-		chat_queue_key(&k, shard, "a%llu:n", app);
+		chat_job_key_chats(&k, app);
 		want = chat_cluster_key_slot(k.data, k.len);
-		for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes);
-		     i++) {
+		for (int i = 0; i < 6; i++) {
 			chat_buf_reset(&k);
-			chat_queue_key(&k, shard, "a%llu%s", app, suffixes[i]);
+			switch (i) {
+			case 0: chat_job_key_deleted_chats(&k, app); break;
+			case 1: chat_job_key_messages(&k, app, 1); break;
+			case 2: chat_job_key_deleted_max(&k, app, 42); break;
+			case 3: chat_job_key_messages(&k, app, UINT64_MAX); break;
+			case 4: chat_job_key_idempotency(&k, app, "k}{", 3); break;
+			default: chat_job_key_chats(&k, app); break;
+			}
 			cr_assert_eq(chat_cluster_key_slot(k.data, k.len), want,
 				     "%s", k.data);
 		}
 		for (size_t i = 0;
 		     i < sizeof(shard_keys) / sizeof(*shard_keys); i++) {
 			chat_buf_reset(&k);
-			chat_queue_key(&k, shard, "%s", shard_keys[i]);
+			chat_job_key(&k, shard, shard_keys[i]);
 			cr_assert_eq(chat_cluster_key_slot(k.data, k.len), want,
 				     "%s", k.data);
 		}

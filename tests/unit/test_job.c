@@ -1,6 +1,8 @@
 /*
- * test_job.c - unit tests of the job parser (lib/job.c): the fields of a
- * job stream entry as the worker reads them.
+ * test_job.c - unit tests of lib/job.c: every Redis key name built as
+ * job.h lists it, the shard read back from a key, the job types as the
+ * Lua scripts write them, and the parser of a job stream entry as the
+ * worker reads it.  No service needed.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "job.h"
+#include "queue.h"
 #include "stream.h"
 
 #define MAX_FIELDS 16
@@ -51,7 +54,7 @@ Test(job, message)
 	      "1700000000", "b", "hello", NULL);
 	chat_job_parse(&j, &en.e);
 	cr_assert_null(j.dead);
-	cr_assert_eq(j.type, 'm');
+	cr_assert_eq(j.type, CHAT_JOB_MESSAGE);
 	cr_assert_eq(j.app, 5);
 	cr_assert_eq(j.chat, 7);
 	cr_assert_eq(j.number, 3);
@@ -69,10 +72,11 @@ Test(job, chat_and_delete)
 	entry(&en, 1, "t", "c", "a", "17", "c", "2", NULL);
 	chat_job_parse(&j, &en.e);
 	cr_assert_null(j.dead);
-	cr_assert_eq(j.type, 'c');
+	cr_assert_eq(j.type, CHAT_JOB_CHAT);
 	entry(&en, 1, "t", "d", "a", "17", "c", "2", "i", "99", NULL);
 	chat_job_parse(&j, &en.e);
 	cr_assert_null(j.dead);
+	cr_assert_eq(j.type, CHAT_JOB_DELETE_CHAT);
 	cr_assert_eq(j.chat_id, 99);
 }
 
@@ -102,6 +106,8 @@ Test(job, malformed)
 		chat_job_parse(&j, &en.e);
 		cr_expect_str_eq(j.dead ? j.dead : "(none)", "malformed job",
 				 "case %zu", i);
+		if (i == 3 || i == 10)
+			cr_expect_eq(j.type, CHAT_JOB_NONE, "case %zu", i);
 	}
 }
 
@@ -135,4 +141,115 @@ Test(job, non_string_values_are_not_read_as_text)
 	en.items[5].integer = 7;
 	chat_job_parse(&j, &en.e);
 	cr_assert_not_null(j.dead);
+}
+
+/* Build one key with `build` into a fresh buffer and compare. */
+#define KEY_EQ(want, ...)                                                    \
+	do {                                                                 \
+		struct chat_buf k_;                                          \
+		chat_buf_init(&k_);                                          \
+		chat_buf_adds(&k_, "x");	/* builders append */        \
+		__VA_ARGS__;                                                 \
+		cr_expect_str_eq(k_.data, "x" want);                         \
+		cr_expect_eq(k_.len, strlen("x" want));                      \
+		chat_buf_release(&k_);                                       \
+	} while (0)
+
+Test(job_key, shard_keys)
+{
+	KEY_EQ("chat:{s0}:jobs", chat_job_key(&k_, 0, CHAT_STREAM_JOBS));
+	KEY_EQ("chat:{s15}:index", chat_job_key(&k_, 15, CHAT_STREAM_INDEX));
+	KEY_EQ("chat:{s3}:dead", chat_job_key(&k_, 3, CHAT_STREAM_DEAD));
+	KEY_EQ("chat:{s7}:dirty", chat_job_key(&k_, 7, CHAT_KEY_DIRTY));
+	KEY_EQ("chat:{s7}:dirty:taken",
+	       chat_job_key(&k_, 7, CHAT_KEY_DIRTY_TAKEN));
+}
+
+Test(job_key, application_keys)
+{
+	/* Application 37 is in shard 37 % 16 = 5. */
+	cr_assert_eq(chat_queue_shard(37), 5);
+	KEY_EQ("chat:{s5}:a37:n", chat_job_key_chats(&k_, 37));
+	KEY_EQ("chat:{s5}:a37:c9:n", chat_job_key_messages(&k_, 37, 9));
+	KEY_EQ("chat:{s5}:a37:del", chat_job_key_deleted_chats(&k_, 37));
+	KEY_EQ("chat:{s5}:a37:c9:dmax", chat_job_key_deleted_max(&k_, 37, 9));
+	KEY_EQ("chat:{s5}:a37:ik:k-1", chat_job_key_idempotency(&k_, 37,
+							       "k-1", 3));
+	KEY_EQ("chat:{s15}:a18446744073709551615:c18446744073709551615:n",
+	       chat_job_key_messages(&k_, UINT64_MAX, UINT64_MAX));
+}
+
+Test(job_key, idempotency_key_bytes_as_they_are)
+{
+	struct chat_buf k;
+
+	chat_buf_init(&k);
+	chat_job_key_idempotency(&k, 1, "a\0b", 3);
+	cr_assert_eq(k.len, strlen("chat:{s1}:a1:ik:") + 3);
+	cr_assert_eq(memcmp(k.data + k.len - 3, "a\0b", 3), 0);
+	chat_buf_release(&k);
+}
+
+Test(job_key, keys_of_no_shard)
+{
+	KEY_EQ("chat:token-sha256:00ff", chat_job_key_token(&k_, "00ff"));
+	cr_assert_str_eq(CHAT_KEY_SYNC_LOCK, "chat:sync:lock");
+}
+
+Test(job_key, shard_read_back)
+{
+	static const char *const bad[] = {
+		"", "chat:", "chat:{s}:jobs", "chat:{s16}:jobs", "chat:{s1}",
+		"chat:{s1}jobs", "chat:{s-1}:jobs", "chat:{s 1}:jobs",
+		"chat:{x1}:jobs", "chat:token-sha256:ab",
+		"chat:{s99999999999999999999}:jobs",
+	};
+	struct chat_buf k;
+	unsigned shard = 99;
+
+	chat_buf_init(&k);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		chat_buf_reset(&k);
+		chat_job_key(&k, s, CHAT_STREAM_JOBS);
+		cr_assert_eq(chat_job_key_shard(k.data, k.len, &shard), 0);
+		cr_assert_eq(shard, s);
+	}
+	chat_buf_reset(&k);
+	chat_job_key_messages(&k, 37, 1);
+	cr_assert_eq(chat_job_key_shard(k.data, k.len, &shard), 0);
+	cr_assert_eq(shard, 5);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		shard = 99;
+		cr_expect_eq(chat_job_key_shard(bad[i], strlen(bad[i]), &shard),
+			     -1, "%s", bad[i]);
+		cr_expect_eq(shard, 99, "%s", bad[i]);
+	}
+	/* Only `len` bytes are read. */
+	cr_assert_eq(chat_job_key_shard("chat:{s1}:jobs", 8, &shard), -1);
+	chat_buf_release(&k);
+}
+
+Test(job, types_as_the_scripts_write_them)
+{
+	cr_assert_eq(strlen(CHAT_JOB_CHAT_TEXT), 1);
+	cr_assert_eq(CHAT_JOB_CHAT_TEXT[0], CHAT_JOB_CHAT);
+	cr_assert_eq(strlen(CHAT_JOB_MESSAGE_TEXT), 1);
+	cr_assert_eq(CHAT_JOB_MESSAGE_TEXT[0], CHAT_JOB_MESSAGE);
+	cr_assert_eq(strlen(CHAT_JOB_DELETE_CHAT_TEXT), 1);
+	cr_assert_eq(CHAT_JOB_DELETE_CHAT_TEXT[0], CHAT_JOB_DELETE_CHAT);
+}
+
+Test(job, fields_by_name)
+{
+	struct entry en;
+	struct chat_job j;
+
+	entry(&en, 5, CHAT_JOB_F_TYPE, CHAT_JOB_MESSAGE_TEXT, CHAT_JOB_F_APP,
+	      "5", CHAT_JOB_F_CHAT, "7", CHAT_JOB_F_NUMBER, "3", CHAT_JOB_F_TS,
+	      "12", CHAT_JOB_F_BODY, "b", CHAT_JOB_F_CHAT_ID, "4", NULL);
+	chat_job_parse(&j, &en.e);
+	cr_assert_null(j.dead);
+	cr_assert_eq(j.number, 3);
+	cr_assert_eq(j.ts, 12);
+	cr_assert_eq(j.chat_id, 4);
 }
