@@ -68,10 +68,10 @@ static void create(struct chat_req *req)
 	idem.request_len = req->body.len;
 	switch (chat_queue_create_message(req->ctx, app, req->chat, body, len,
 					  idem.key ? &idem : NULL, &number)) {
-	case 1:
+	case 0:
 		chat_res_accepted(req, number);
 		break;
-	case 0:
+	case CHAT_QUEUE_NO_CHAT:
 		chat_res_not_found(req, "The chat");
 		break;
 	case CHAT_QUEUE_CONFLICT:

@@ -695,7 +695,11 @@ static const char usage[] =
 	"on success, 1 on failure (with a message on stderr), 2 on bad usage.\n"
 	"Needs /tmp room for 32 bytes per message.\n";
 
-static int parse_args(struct reindex *r, int argc, char **argv)
+/*
+ * Read the options into `r`.  Returns 0 to run, or -1 to exit at once
+ * with *status: 0 after --help, 2 on bad usage (said on stderr).
+ */
+static int parse_args(struct reindex *r, int argc, char **argv, int *status)
 {
 	for (int i = 1; i < argc; i++) {
 		bool batch = strcmp(argv[i], "--batch") == 0;
@@ -704,7 +708,8 @@ static int parse_args(struct reindex *r, int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
-			return 0;
+			*status = 0;
+			return -1;
 		}
 		if ((!batch && strcmp(argv[i], "--pause") != 0) ||
 		    i + 1 == argc ||
@@ -713,12 +718,13 @@ static int parse_args(struct reindex *r, int argc, char **argv)
 				   &v)) {
 			fprintf(stderr, "reindex: bad argument '%s'\n%s",
 				argv[i], usage);
-			return 2;
+			*status = 2;
+			return -1;
 		}
 		*(batch ? &r->batch : &r->pause_ms) = (unsigned)v;
 		i++;
 	}
-	return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -729,7 +735,7 @@ int main(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.batch = BATCH_DEFAULT;
-	if ((rc = parse_args(&r, argc, argv)) >= 0)
+	if (parse_args(&r, argc, argv, &rc))
 		return rc;
 	chat_proc_init(CHAT_PROC_HUP);
 

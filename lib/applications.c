@@ -86,8 +86,8 @@ static const char get_sql[] =
 	"UNIX_TIMESTAMP(updated_at), version FROM applications "
 	"WHERE token_sha256 = ?";
 
-int chat_app_get(struct chat_db *db, const char *token, size_t len,
-		 struct chat_app *app)
+enum chat_found chat_app_get(struct chat_db *db, const char *token, size_t len,
+			     struct chat_app *app)
 {
 	unsigned char sha[CHAT_SHA256_LEN];
 	unsigned long slen, nlen = 0;
@@ -120,8 +120,9 @@ static const char rename_sql[] =
 	"version = version + 1 "
 	"WHERE id = ? AND (? = 0 OR (version = ? AND chats_count = ?))";
 
-int chat_app_rename(struct chat_db *db, const struct chat_app *app,
-		    const char *name, size_t len, bool if_unchanged)
+enum chat_found chat_app_rename(struct chat_db *db, const struct chat_app *app,
+				const char *name, size_t len,
+				bool if_unchanged)
 {
 	uint64_t id = app->id, version = app->version,
 		 count = app->chats_count, cond = if_unchanged;
@@ -173,8 +174,8 @@ static struct app_cache_slot *cache_slot(struct chat_ctx *ctx,
 	return &ctx->apps->slots[h % APP_CACHE_SLOTS];
 }
 
-int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
-		uint64_t *id)
+enum chat_found chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
+			    uint64_t *id)
 {
 	unsigned char sha[CHAT_SHA256_LEN];
 	char hex[CHAT_SHA256_HEX_LEN + 1];

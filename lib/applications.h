@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "token.h"
+#include "result.h"
 
 struct chat_ctx;
 struct chat_db;
@@ -39,19 +40,20 @@ int chat_app_create(struct chat_db *db, const char *name, size_t len,
 		    struct chat_app *app);
 /*
  * Look up by token (through its SHA-256, which is what the table holds);
- * app->token is then a copy of token.  Returns 1 found, 0 unknown, -1
- * database error.
+ * app->token is then a copy of token.  Returns CHAT_FOUND, CHAT_ABSENT
+ * (unknown token) or CHAT_FAILED (database error).
  */
-int chat_app_get(struct chat_db *db, const char *token, size_t len,
-		 struct chat_app *app);
+enum chat_found chat_app_get(struct chat_db *db, const char *token, size_t len,
+			     struct chat_app *app);
 /*
  * Rename `app` (as read by chat_app_get).  With `if_unchanged`, only if
  * its version and chats_count are still those of `app`, checked by the
- * UPDATE itself.  Returns 1 renamed, 0 changed since (not renamed), -1
- * database error.
+ * UPDATE itself.  Returns CHAT_FOUND renamed, CHAT_ABSENT changed since
+ * (not renamed), CHAT_FAILED on a database error.
  */
-int chat_app_rename(struct chat_db *db, const struct chat_app *app,
-		    const char *name, size_t len, bool if_unchanged);
+enum chat_found chat_app_rename(struct chat_db *db, const struct chat_app *app,
+				const char *name, size_t len,
+				bool if_unchanged);
 /* The contract's Application object; the caller puts it. */
 struct json_object *chat_app_json(const struct chat_app *app);
 /*
@@ -64,9 +66,10 @@ void chat_app_etag(const struct chat_app *app, struct chat_buf *out);
  * Resolve a token to its application id: this process's cache, then
  * Redis, then MariaDB (which fills both caches; tokens never change).
  * Every store is keyed by SHA-256(token).
- * Returns 1 found, 0 unknown token, -1 when no store could answer.
+ * Returns CHAT_FOUND, CHAT_ABSENT (unknown token), or CHAT_FAILED when no
+ * store could answer.
  */
-int chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
-		uint64_t *id);
+enum chat_found chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
+			    uint64_t *id);
 
 #endif

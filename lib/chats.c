@@ -41,8 +41,8 @@ static const char get_sql[] =
 	"SELECT " CHAT_COLUMNS " FROM chats "
 	"WHERE application_id = ? AND number = ?";
 
-int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
-		   struct chat_chat *chat)
+enum chat_found chat_chats_get(struct chat_db *db, uint64_t app,
+			       uint64_t number, struct chat_chat *chat)
 {
 	MYSQL_BIND p[2], r[7];
 
@@ -108,8 +108,9 @@ static const char delete_if_sql[] =
 	"DELETE FROM chats WHERE id = ? "
 	"AND (? = 0 OR (version = ? AND messages_count = ?))";
 
-int chat_chats_delete_if(struct chat_db *db, const struct chat_chat *chat,
-			 bool if_unchanged)
+enum chat_found chat_chats_delete_if(struct chat_db *db,
+				     const struct chat_chat *chat,
+				     bool if_unchanged)
 {
 	uint64_t id = chat->id, cond = if_unchanged, version = chat->version,
 		 count = chat->messages_count;

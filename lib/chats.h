@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "result.h"
 
 struct chat_db;
 
@@ -27,9 +28,9 @@ struct chat_chat {
 
 /* Highest persisted chat number of `app` (0 if none).  0 or -1. */
 int chat_chats_max_number(struct chat_db *db, uint64_t app, uint64_t *max);
-/* Chat `number` of `app`.  Returns 1 found, 0 not found, -1 error. */
-int chat_chats_get(struct chat_db *db, uint64_t app, uint64_t number,
-		   struct chat_chat *chat);
+/* Chat `number` of `app`: CHAT_FOUND, CHAT_ABSENT or CHAT_FAILED. */
+enum chat_found chat_chats_get(struct chat_db *db, uint64_t app,
+			       uint64_t number, struct chat_chat *chat);
 /*
  * Up to `limit` chats of `app` numbered above `after`, ascending, written
  * as a JSON array into `out` (which must be empty), no more of them than
@@ -45,11 +46,12 @@ int chat_chats_delete_row(struct chat_db *db, uint64_t id);
 /*
  * Delete the row of `chat` (as read by chat_chats_get); with
  * `if_unchanged`, only if its version and messages_count are still those
- * of `chat`, checked by the DELETE itself.  Returns 1 deleted, 0 gone or
- * changed since, -1 database error.
+ * of `chat`, checked by the DELETE itself.  Returns CHAT_FOUND deleted,
+ * CHAT_ABSENT gone or changed since, CHAT_FAILED on a database error.
  */
-int chat_chats_delete_if(struct chat_db *db, const struct chat_chat *chat,
-			 bool if_unchanged);
+enum chat_found chat_chats_delete_if(struct chat_db *db,
+				     const struct chat_chat *chat,
+				     bool if_unchanged);
 /* The contract's Chat object; caller puts it. */
 struct json_object *chat_chat_json(const struct chat_chat *chat);
 /* Append the chat's ETag (quoted): version and messages_count. */

@@ -261,8 +261,8 @@ void chat_bind_out(MYSQL_BIND *b, char *buf, size_t cap, unsigned long *len)
 	b->length = len;
 }
 
-int chat_db_get_row(struct chat_db *db, const char *sql, MYSQL_BIND *params,
-		    MYSQL_BIND *results)
+enum chat_found chat_db_get_row(struct chat_db *db, const char *sql,
+				MYSQL_BIND *params, MYSQL_BIND *results)
 {
 	MYSQL_STMT *st = chat_db_exec(db, sql, params, results);
 	int rc;

@@ -14,6 +14,8 @@
 
 #include <mysql.h>
 
+#include "result.h"
+
 struct chat_buf;
 struct chat_config;
 
@@ -65,11 +67,11 @@ int chat_db_simple(struct chat_db *db, const char *sql);
 /*
  * Execute `sql` as chat_db_exec does and read the first row of its result
  * into `results` (a value longer than its buffer is cut: the bound length
- * tells).  Returns 1 when there was a row, 0 when there was none, -1 on
- * error (err/errstr set).  The result set is released.
+ * tells).  Returns CHAT_FOUND when there was a row, CHAT_ABSENT when there
+ * was none, CHAT_FAILED on error (err/errstr set).  The result set is released.
  */
-int chat_db_get_row(struct chat_db *db, const char *sql, MYSQL_BIND *params,
-		    MYSQL_BIND *results);
+enum chat_found chat_db_get_row(struct chat_db *db, const char *sql,
+				MYSQL_BIND *params, MYSQL_BIND *results);
 
 /*
  * A multi-row statement "<head> <row>,<row>,... <tail>", run by

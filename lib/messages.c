@@ -90,8 +90,9 @@ static const char get_sql[] =
 	"JOIN chats c ON c.id = m.chat_id "
 	"WHERE c.application_id = ? AND c.number = ? AND m.number = ?";
 
-int chat_messages_get(struct chat_db *db, uint64_t app, uint64_t chat,
-		      uint64_t number, struct chat_message *m)
+enum chat_found chat_messages_get(struct chat_db *db, uint64_t app,
+				  uint64_t chat, uint64_t number,
+				  struct chat_message *m)
 {
 	MYSQL_BIND p[3];
 
@@ -105,8 +106,9 @@ static const char get_by_chat_id_sql[] =
 	"SELECT " MESSAGE_COLUMNS " FROM messages m "
 	"WHERE m.chat_id = ? AND m.number = ?";
 
-int chat_messages_get_by_chat_id(struct chat_db *db, uint64_t chat_id,
-				 uint64_t number, struct chat_message *m)
+enum chat_found chat_messages_get_by_chat_id(struct chat_db *db,
+					     uint64_t chat_id, uint64_t number,
+					     struct chat_message *m)
 {
 	MYSQL_BIND p[2];
 
@@ -244,9 +246,9 @@ static const char set_body_sql[] =
 	"version = version + 1 "
 	"WHERE chat_id = ? AND number = ? AND (? = 0 OR version = ?)";
 
-int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
-			   uint64_t number, const char *body, size_t len,
-			   const uint64_t *if_version)
+enum chat_found chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
+				       uint64_t number, const char *body,
+				       size_t len, const uint64_t *if_version)
 {
 	uint64_t cond = if_version != NULL,
 		 version = if_version ? *if_version : 0;
@@ -270,8 +272,9 @@ static const char delete_sql[] =
 	"DELETE FROM messages WHERE chat_id = ? AND number = ? "
 	"AND (? = 0 OR version = ?)";
 
-int chat_messages_delete(struct chat_db *db, uint64_t chat_id,
-			 uint64_t number, const uint64_t *if_version)
+enum chat_found chat_messages_delete(struct chat_db *db, uint64_t chat_id,
+				     uint64_t number,
+				     const uint64_t *if_version)
 {
 	uint64_t cond = if_version != NULL,
 		 version = if_version ? *if_version : 0;

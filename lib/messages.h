@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "result.h"
 
 struct chat_db;
 
@@ -32,12 +33,15 @@ void chat_message_release(struct chat_message *m);
 /* Highest persisted message number in chat `chat` of `app`.  0 or -1. */
 int chat_messages_max_number(struct chat_db *db, uint64_t app, uint64_t chat,
 			     uint64_t *max);
-/* Message `number` of chat `chat` of `app`.  1 found, 0 not, -1 error. */
-int chat_messages_get(struct chat_db *db, uint64_t app, uint64_t chat,
-		      uint64_t number, struct chat_message *m);
+/* Message `number` of chat `chat` of `app`: CHAT_FOUND, CHAT_ABSENT or
+ * CHAT_FAILED (result.h). */
+enum chat_found chat_messages_get(struct chat_db *db, uint64_t app,
+				  uint64_t chat, uint64_t number,
+				  struct chat_message *m);
 /* Same, by internal chat id (the worker's re-index). */
-int chat_messages_get_by_chat_id(struct chat_db *db, uint64_t chat_id,
-				 uint64_t number, struct chat_message *m);
+enum chat_found chat_messages_get_by_chat_id(struct chat_db *db,
+					     uint64_t chat_id, uint64_t number,
+					     struct chat_message *m);
 /* Page of messages of chat row `chat_id`, as for chat_chats_list. */
 int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 		       unsigned limit, struct chat_buf *out, uint64_t *last,
@@ -63,17 +67,20 @@ int chat_messages_find(struct chat_db *db, const struct chat_message_key *keys,
 /*
  * Replace the body (and add 1 to the version).  With `if_version` not
  * NULL, only if the version is still *if_version, checked by the UPDATE
- * itself.  Returns 1 updated, 0 not found (or changed since), -1 error.
+ * itself.  Returns CHAT_FOUND updated, CHAT_ABSENT not found (or changed
+ * since), CHAT_FAILED on a database error.
  */
-int chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
-			   uint64_t number, const char *body, size_t len,
-			   const uint64_t *if_version);
+enum chat_found chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
+				       uint64_t number, const char *body,
+				       size_t len, const uint64_t *if_version);
 /*
  * Delete one message; with `if_version`, only if the version is still
- * *if_version.  Returns 1 deleted, 0 not found (or changed), -1 error.
+ * *if_version.  Returns CHAT_FOUND deleted, CHAT_ABSENT not found (or
+ * changed), CHAT_FAILED on a database error.
  */
-int chat_messages_delete(struct chat_db *db, uint64_t chat_id,
-			 uint64_t number, const uint64_t *if_version);
+enum chat_found chat_messages_delete(struct chat_db *db, uint64_t chat_id,
+				     uint64_t number,
+				     const uint64_t *if_version);
 /*
  * Delete up to `batch` messages of chat row `chat_id` (short locks:
  * call until it reports fewer than `batch`).  Returns the count or -1.

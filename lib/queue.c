@@ -407,11 +407,12 @@ int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 			return -1;
 		}
 		freeReplyObject(reply);
-		if (n >= 0) {
+		if (n == 0)
+			return CHAT_QUEUE_NO_CHAT;
+		if (n > 0) {
 			*number = (uint64_t)n;
-			if (n > 0)
-				wait_replica(ctx);
-			return n > 0 ? 1 : 0;
+			wait_replica(ctx);
+			return 0;
 		}
 		if (n == -3)
 			return CHAT_QUEUE_CONFLICT;

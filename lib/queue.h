@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "result.h"
 
 struct chat_ctx;
 
@@ -45,6 +46,8 @@ struct chat_idempotency {
 
 /* The key was used with another request (the contract's 409). */
 #define CHAT_QUEUE_CONFLICT (-2)
+/* The chat number was never handed out, or the chat is deleted (404). */
+#define CHAT_QUEUE_NO_CHAT (-3)
 
 /*
  * Hand out the next chat number of `app` and queue the chat (`idem` may
@@ -56,9 +59,8 @@ int chat_queue_create_chat(struct chat_ctx *ctx, uint64_t app,
 			   uint64_t *number);
 /*
  * Hand out the next message number of chat `chat` and queue the message
- * (`idem` may be NULL).  Returns 1, 0 when the chat number was never
- * handed out or the chat is deleted, CHAT_QUEUE_CONFLICT, or -1 when a
- * store is unavailable.
+ * (`idem` may be NULL).  Returns 0, CHAT_QUEUE_NO_CHAT,
+ * CHAT_QUEUE_CONFLICT, or -1 when a store is unavailable.
  */
 int chat_queue_create_message(struct chat_ctx *ctx, uint64_t app,
 			      uint64_t chat, const char *body, size_t len,
