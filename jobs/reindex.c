@@ -115,7 +115,7 @@ struct reindex {
 
 /* Record the first error; later ones are consequences. */
 __attribute__((format(printf, 2, 3)))
-static int failf(struct reindex *r, const char *fmt, ...)
+static int fail(struct reindex *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -129,20 +129,20 @@ static int failf(struct reindex *r, const char *fmt, ...)
 
 static int db_fail(struct reindex *r, const char *what)
 {
-	return failf(r, "MariaDB (%s:%u), %s: %s", r->ctx.cfg.mysql_host,
-		     r->ctx.cfg.mysql_port, what, r->ctx.db->errstr);
+	return fail(r, "MariaDB (%s:%u), %s: %s", r->ctx.cfg.mysql_host,
+		    r->ctx.cfg.mysql_port, what, r->ctx.db->errstr);
 }
 
 static int es_fail(struct reindex *r, struct chat_es *es, const char *what)
 {
-	return failf(r, "search engine (%s), %s: %s", r->es_url.data, what,
-		     es->errstr);
+	return fail(r, "search engine (%s), %s: %s", r->es_url.data, what,
+		    es->errstr);
 }
 
 static bool interrupted(struct reindex *r)
 {
 	if (chat_proc_stopping())
-		failf(r, "interrupted");
+		fail(r, "interrupted");
 	return chat_proc_stopping();
 }
 
@@ -191,7 +191,7 @@ static void progress(struct reindex *r, bool last)
 static int put_rec(struct reindex *r, FILE *f, const struct rec *k)
 {
 	if (fwrite(k, sizeof(*k), 1, f) != 1)
-		return failf(r, "temporary file: write failed (disk full?)");
+		return fail(r, "temporary file: write failed (disk full?)");
 	return 0;
 }
 
@@ -200,7 +200,7 @@ static int get_rec(struct reindex *r, FILE *f, struct rec *k)
 {
 	if (fread(k, sizeof(*k), 1, f) == 1)
 		return 1;
-	return ferror(f) ? failf(r, "temporary file: read failed") : 0;
+	return ferror(f) ? fail(r, "temporary file: read failed") : 0;
 }
 
 /* Writing documents --------------------------------------------------- */
@@ -369,10 +369,10 @@ static long fetch(struct reindex *r, const char *sql, MYSQL_BIND *params)
 	chat_db_done(st);
 	free(body);
 	if (rc != MYSQL_NO_DATA)
-		return failf(r, "MariaDB: reading messages: %s",
-			     rc == MYSQL_DATA_TRUNCATED
-				     ? "a body over 65535 bytes"
-				     : mysql_stmt_error(st));
+		return fail(r, "MariaDB: reading messages: %s",
+			    rc == MYSQL_DATA_TRUNCATED
+				    ? "a body over 65535 bytes"
+				    : mysql_stmt_error(st));
 	return n;
 }
 
@@ -564,17 +564,17 @@ static int create_new(struct reindex *r)
 	chat_buf_reset(&r->err);
 	/* The serving index itself: a rebuild died after its swap. */
 	if (r->old && strcmp(holder, r->old) == 0)
-		failf(r, "the serving index %s still holds the alias %s: a "
-		      "rebuild is finishing, or one died after its swap; if "
-		      "none runs, remove that alias only (curl -X DELETE "
-		      "%s/%s/_alias/%s) and try again", holder,
-		      r->stage_alias.data, r->es_url.data, holder,
-		      r->stage_alias.data);
+		fail(r, "the serving index %s still holds the alias %s: a "
+		     "rebuild is finishing, or one died after its swap; if "
+		     "none runs, remove that alias only (curl -X DELETE "
+		     "%s/%s/_alias/%s) and try again", holder,
+		     r->stage_alias.data, r->es_url.data, holder,
+		     r->stage_alias.data);
 	else
-		failf(r, "index %s holds the alias %s: another rebuild is "
-		      "running, or one died; if none runs, delete that index "
-		      "(curl -X DELETE %s/%s) and try again", holder,
-		      r->stage_alias.data, r->es_url.data, holder);
+		fail(r, "index %s holds the alias %s: another rebuild is "
+		     "running, or one died; if none runs, delete that index "
+		     "(curl -X DELETE %s/%s) and try again", holder,
+		     r->stage_alias.data, r->es_url.data, holder);
 	free(holder);
 	return -1;
 }
@@ -607,8 +607,8 @@ static int swap(struct reindex *r)
 		r->swapped = true;
 	} else if (r->old && (!now || strcmp(now, r->old) != 0)) {
 		chat_buf_reset(&r->err);
-		failf(r, "the alias %s left %s during the rebuild (now on %s): "
-		      "another rebuild?", alias, r->old, now ? now : "none");
+		fail(r, "the alias %s left %s during the rebuild (now on %s): "
+		     "another rebuild?", alias, r->old, now ? now : "none");
 	}
 	free(now);
 	return r->swapped ? 0 : -1;
@@ -628,7 +628,7 @@ static int run(struct reindex *r)
 	keys = tmpfile();
 	next = tmpfile();
 	if (!keys || !next) {
-		failf(r, "cannot create a temporary file in /tmp");
+		fail(r, "cannot create a temporary file in /tmp");
 		goto out;
 	}
 	covered = max_id;
@@ -645,7 +645,7 @@ static int run(struct reindex *r)
 	rewind(next);
 	fclose(keys);
 	if ((keys = tmpfile()) == NULL) {
-		failf(r, "cannot create a temporary file in /tmp");
+		fail(r, "cannot create a temporary file in /tmp");
 		goto out;
 	}
 	if (reconcile(r, "catch-up", next, keys, &covered, t1) ||
@@ -657,8 +657,8 @@ static int run(struct reindex *r)
 		goto out;
 	}
 	if (r->old && es_call(r, "DELETE", r->old, "", true)) {
-		failf(r, "the new index %s serves; deleting the old index %s "
-		      "failed, delete it by hand", r->new, r->old);
+		fail(r, "the new index %s serves; deleting the old index %s "
+		     "failed, delete it by hand", r->new, r->old);
 		goto out;
 	}
 	rc = 0;

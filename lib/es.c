@@ -81,8 +81,8 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	CURLcode rc;
 
 	if (chat_now_ms() < es->quiet_until) {
-		snprintf(es->errstr, sizeof(es->errstr),
-			 "search engine did not answer lately; not tried");
+		chat_es_set_err(es, CHAT_ES_ERR_IO, "search engine did not "
+				"answer lately; not tried");
 		return -1;
 	}
 	chat_buf_init(&url);
@@ -107,14 +107,14 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 	rc = curl_easy_perform(c);
 	chat_buf_release(&url);
 	if (sink.over) {
-		snprintf(es->errstr, sizeof(es->errstr), "search engine "
-			 "reply longer than %zu bytes; not read", sink.max);
+		chat_es_set_err(es, CHAT_ES_ERR_IO, "search engine reply "
+				"longer than %zu bytes; not read", sink.max);
 		chat_buf_reset(resp);
 		return -1;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(es->errstr, sizeof(es->errstr), "%s",
-			 curl_easy_strerror(rc));
+		chat_es_set_err(es, CHAT_ES_ERR_IO, "%s",
+				curl_easy_strerror(rc));
 		if (rc == CURLE_OPERATION_TIMEDOUT)
 			es->quiet_until = chat_now_ms() + es->cfg->es_timeout_ms;
 		return -1;

@@ -5,8 +5,11 @@
 #ifndef CHAT_ES_H
 #define CHAT_ES_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -27,8 +30,37 @@ struct chat_es {
 	const struct chat_config *cfg;
 	size_t reply_max;		/* CHAT_ES_REPLY_MAX unless changed */
 	double quiet_until;		/* chat_now_ms(): no request before */
+	int err;			/* enum chat_es_err of the last failure */
 	char errstr[128];
 };
+
+/* What kind of failure the last one was (es->err). */
+enum chat_es_err {
+	CHAT_ES_OK = 0,
+	CHAT_ES_ERR_IO,		/* not reached, no answer in time, reply too
+				   long: the request may be tried again */
+	CHAT_ES_ERR_ANSWER,	/* an answer other than the expected one */
+};
+
+/*
+ * The one helper that fills es->err and es->errstr (lib/es.c and
+ * lib/search.c).  Inline, so that the parsers of lib/search.c, which work
+ * on a zeroed struct too, do not bring es.o and libcurl into a program.
+ */
+__attribute__((format(printf, 3, 4)))
+static inline void chat_es_set_err(struct chat_es *es, int err,
+				   const char *fmt, ...)
+{
+	char msg[sizeof(es->errstr)];
+	va_list ap;
+
+	/* Through a copy: the arguments may be the old errstr. */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	es->err = err;
+	memcpy(es->errstr, msg, sizeof(msg));
+}
 
 struct chat_es *chat_es_new(const struct chat_config *cfg);
 /* Accepts NULL. */

@@ -251,9 +251,12 @@ unsigned chat_indexer_wait_ms(const struct chat_indexer *ix)
 	return ix->backoff_ms;
 }
 
-/* Note a failure: the log says why, and the next try waits longer. */
-static int failed(struct chat_indexer *ix, const char *what,
-		  const char *errstr)
+/*
+ * After a store failed: the log says why, and the next try waits longer.
+ * Returns -1, for `return back_off(...)`.
+ */
+static int back_off(struct chat_indexer *ix, const char *what,
+		    const char *errstr)
 {
 	ix->backoff_ms = ix->backoff_ms ? ix->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (ix->backoff_ms > BACKOFF_MAX_MS)
@@ -264,10 +267,10 @@ static int failed(struct chat_indexer *ix, const char *what,
 	return -1;
 }
 
-static int engine_failed(struct chat_indexer *ix)
+static int back_off_engine(struct chat_indexer *ix)
 {
 	ix->index_ready = false;
-	return failed(ix, "search engine", ix->ctx->es->errstr);
+	return back_off(ix, "search engine", ix->ctx->es->errstr);
 }
 
 static void add_doc(struct chat_indexer *ix, size_t entry,
@@ -280,7 +283,7 @@ static void add_doc(struct chat_indexer *ix, size_t entry,
 static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
 {
 	if (chat_bulk_send(d, ix->ctx->es))
-		return engine_failed(ix);
+		return back_off_engine(ix);
 	/* Refused for good (the engine answers, this document is wrong). */
 	for (size_t i = 0; i < d->n; i++) {
 		const struct chat_stream_entry *e = &ix->batch.v[d->tag[i]];
@@ -293,7 +296,7 @@ static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
 			      ix->ctx->es->errstr);
 		if (chat_stream_dead_letter(ix->ctx->redis, CHAT_STREAM_INDEX,
 					    e, ix->why.data))
-			return failed(ix, "Redis", ix->ctx->redis->errstr);
+			return back_off(ix, "Redis", ix->ctx->redis->errstr);
 	}
 	chat_bulk_reset(d);
 	return 0;
@@ -428,7 +431,7 @@ static int apply_wants(struct chat_indexer *ix)
 		return 0;
 	merge_wants(ix);
 	if (find_chats(ix))
-		return failed(ix, "MariaDB", ix->ctx->db->errstr);
+		return back_off(ix, "MariaDB", ix->ctx->db->errstr);
 	qsort(ix->wants, ix->nwants, sizeof(*ix->wants), by_row);
 	while (first < ix->nwants && ix->wants[first].chat_id == 0)
 		first++;
@@ -442,7 +445,7 @@ static int apply_wants(struct chat_indexer *ix)
 	rc = chat_messages_find(ix->ctx->db, keys, rs.n, on_row, &rs);
 	free(keys);
 	if (rc)
-		return failed(ix, "MariaDB", ix->ctx->db->errstr);
+		return back_off(ix, "MariaDB", ix->ctx->db->errstr);
 	if (rs.rc)
 		return -1;
 	/* What has no row any more has no document either. */
@@ -510,7 +513,7 @@ static int apply_entry(struct chat_indexer *ix, size_t entry)
 				return -1;
 			undo = 0;
 			if (chat_search_delete_chat(ix->ctx->es, app, chat))
-				return engine_failed(ix);
+				return back_off_engine(ix);
 			continue;
 		}
 		for (long i = 0; i < n; i++)
@@ -522,7 +525,7 @@ bad:
 	ix->nwants = undo;	/* none of a malformed entry is applied */
 	if (chat_stream_dead_letter(ix->ctx->redis, CHAT_STREAM_INDEX, e,
 				    "malformed index entry"))
-		return failed(ix, "Redis", ix->ctx->redis->errstr);
+		return back_off(ix, "Redis", ix->ctx->redis->errstr);
 	return 0;
 }
 
@@ -556,7 +559,7 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 	/* Writes require the alias: create the index first. */
 	if (!ix->index_ready) {
 		if (chat_search_ensure_index(ix->ctx->es))
-			return engine_failed(ix);
+			return back_off_engine(ix);
 		ix->index_ready = true;
 	}
 	claim(ix);
@@ -565,7 +568,7 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 				     CHAT_GROUP_INDEX, ix->consumer,
 				     ix->own_pending ? "0" : ">", ENTRIES,
 				     block_ms, b))
-			return failed(ix, "Redis", ix->ctx->redis->errstr);
+			return back_off(ix, "Redis", ix->ctx->redis->errstr);
 		if (b->n == 0 && ix->own_pending) {
 			ix->own_pending = false;
 			return 0;
@@ -578,7 +581,7 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 		return -1;
 	if (chat_stream_finish(ix->ctx->redis, CHAT_STREAM_INDEX,
 			       CHAT_GROUP_INDEX, b->v, b->n))
-		return failed(ix, "Redis", ix->ctx->redis->errstr);
+		return back_off(ix, "Redis", ix->ctx->redis->errstr);
 	ix->backoff_ms = 0;
 	return (long)b->n;
 }

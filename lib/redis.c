@@ -13,10 +13,22 @@
 #include "config.h"
 #include "xalloc.h"
 
+void chat_redis_set_err(struct chat_redis *r, int err, const char *fmt, ...)
+{
+	char msg[sizeof(r->errstr)];
+	va_list ap;
+
+	/* Through a copy: the arguments may be the old errstr. */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->err = err;
+	memcpy(r->errstr, msg, sizeof(msg));
+}
+
 static void set_err(struct chat_redis *r, int err, const char *msg)
 {
-	r->err = err;
-	snprintf(r->errstr, sizeof(r->errstr), "%s", msg);
+	chat_redis_set_err(r, err, "%s", msg);
 }
 
 struct chat_redis *chat_redis_new(const struct chat_config *cfg)
@@ -137,11 +149,10 @@ static int authenticate(struct chat_redis *r)
 	if (!reply) {
 		set_err(r, r->c->err, r->c->errstr);
 	} else if (reply->type == REDIS_REPLY_ERROR) {
-		r->err = REDIS_ERR_OTHER;
-		snprintf(r->errstr, sizeof(r->errstr), "AUTH refused "
-			 "(CHAT_REDIS_%sPASSWORD): %s",
-			 r->cfg->redis_user ? "USER, CHAT_REDIS_" : "",
-			 reply->str);
+		chat_redis_set_err(r, REDIS_ERR_OTHER, "AUTH refused "
+				   "(CHAT_REDIS_%sPASSWORD): %s",
+				   r->cfg->redis_user ? "USER, CHAT_REDIS_" : "",
+				   reply->str);
 	}
 	if (!reply || reply->type == REDIS_REPLY_ERROR) {
 		freeReplyObject(reply);

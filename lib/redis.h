@@ -36,6 +36,12 @@ struct chat_script {
 };
 
 struct chat_redis *chat_redis_new(const struct chat_config *cfg);
+/*
+ * The one helper that fills r->err (a hiredis REDIS_ERR_*) and r->errstr,
+ * for this module and those that read replies for it (stream.c).
+ */
+__attribute__((format(printf, 3, 4)))
+void chat_redis_set_err(struct chat_redis *r, int err, const char *fmt, ...);
 /* Disconnect and free; accepts NULL. */
 void chat_redis_free(struct chat_redis *r);
 int chat_redis_connect(struct chat_redis *r);

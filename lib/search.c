@@ -47,15 +47,18 @@
 
 #define MAX_RESULTS CHAT_SEARCH_WINDOW
 
-/* The one place that fills es->errstr here. */
+/* Fill es->err and es->errstr: an answer of the engine that is not the
+ * expected one (chat_es_set_err, es.h). */
 __attribute__((format(printf, 2, 3)))
-static void fail(struct chat_es *es, const char *fmt, ...)
+static void set_err(struct chat_es *es, const char *fmt, ...)
 {
+	char msg[sizeof(es->errstr)];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(es->errstr, sizeof(es->errstr), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	chat_es_set_err(es, CHAT_ES_ERR_ANSWER, "%s", msg);
 }
 
 static struct json_object *parse(const struct chat_buf *b)
@@ -95,8 +98,8 @@ static struct json_object *get(struct json_object *obj, const char *k1,
 }
 
 /* Report an answer of the engine that is not the expected success. */
-static void fail_answer(struct chat_es *es, const char *what, long status,
-			const struct chat_buf *resp)
+static void set_err_answer(struct chat_es *es, const char *what,
+			   long status, const struct chat_buf *resp)
 {
 	struct json_object *obj = parse(resp);
 	struct json_object *err = get(obj, "error", NULL);
@@ -108,15 +111,15 @@ static void fail_answer(struct chat_es *es, const char *what, long status,
 	} else if (err) {
 		reason = json_object_get_string(err);
 	}
-	fail(es, "%s: HTTP %ld %s: %s", what, status, type ? type : "",
-	     reason ? reason : "");
+	set_err(es, "%s: HTTP %ld %s: %s", what, status, type ? type : "",
+		reason ? reason : "");
 	json_object_put(obj);
 }
 
 void chat_search_read_error(struct chat_es *es, const char *what,
 			    long status, const struct chat_buf *resp)
 {
-	fail_answer(es, what, status, resp);
+	set_err_answer(es, what, status, resp);
 }
 
 /* Serialise `body` (may be NULL) and send it. */
@@ -154,8 +157,8 @@ static const char *alias_of(struct chat_es *es)
 	/* Room for the "-v1-<ms>" of concrete index names. */
 	if (plain_name(a) && strlen(a) <= 200)
 		return a;
-	fail(es, "search: index alias \"%.60s\" is not a lowercase index "
-	     "name", a ? a : "");
+	set_err(es, "search: index alias \"%.60s\" is not a lowercase index "
+		"name", a ? a : "");
 	return NULL;
 }
 
@@ -173,7 +176,7 @@ static int alias_exists(struct chat_es *es, const char *alias,
 		return 1;
 	if (status == 404)
 		return 0;
-	fail_answer(es, "search: alias lookup", status, resp);
+	set_err_answer(es, "search: alias lookup", status, resp);
 	return -1;
 }
 
@@ -187,8 +190,8 @@ int chat_search_alias_index(struct chat_es *es, const char *alias,
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
 	if (!plain_name(alias)) {
-		fail(es, "search: alias \"%.60s\" is not a plain index name",
-		     alias ? alias : "");
+		set_err(es, "search: alias \"%.60s\" is not a plain index name",
+			alias ? alias : "");
 		goto out;
 	}
 	found = alias_exists(es, alias, &path, &resp);
@@ -212,11 +215,11 @@ int chat_search_read_alias(struct chat_es *es, const char *alias,
 	*index = NULL;
 	if (!json_object_is_type(obj, json_type_object) ||
 	    json_object_object_length(obj) != 1) {
-		fail(es, "search: alias %s is held by %d indices (%.300s); fix "
-		     "that by hand first", alias,
-		     json_object_is_type(obj, json_type_object)
-			     ? json_object_object_length(obj) : 0,
-		     resp->data);
+		set_err(es, "search: alias %s is held by %d indices (%.300s); "
+			"fix that by hand first", alias,
+			json_object_is_type(obj, json_type_object)
+				? json_object_object_length(obj) : 0,
+			resp->data);
 		goto out;
 	}
 	json_object_object_foreach(obj, key, val) {
@@ -239,8 +242,8 @@ int chat_search_index_call(struct chat_es *es, const char *method,
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
 	if (!plain_name(index)) {
-		fail(es, "search: index name \"%.100s\" is not plain; not "
-		     "touching it", index ? index : "");
+		set_err(es, "search: index name \"%.100s\" is not plain; not "
+			"touching it", index ? index : "");
 		goto out;
 	}
 	chat_buf_addf(&path, "/%s%s", index, suffix);
@@ -249,7 +252,7 @@ int chat_search_index_call(struct chat_es *es, const char *method,
 	if (status == 200 || (gone_ok && status == 404))
 		rc = 0;
 	else
-		fail_answer(es, path.data, status, &resp);
+		set_err_answer(es, path.data, status, &resp);
 out:
 	chat_buf_release(&path);
 	chat_buf_release(&resp);
@@ -270,7 +273,7 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 	chat_buf_init(&resp);
 	*name = NULL;
 	if (!def || !json_object_is_type(def, json_type_object)) {
-		fail(es, "search: lib/search-index.json does not parse");
+		set_err(es, "search: lib/search-index.json does not parse");
 		goto out;
 	}
 	if (!base)
@@ -290,7 +293,7 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 	if (status == 200)
 		*name = xstrdup(path.data + 1);
 	else
-		fail_answer(es, "search: index creation", status, &resp);
+		set_err_answer(es, "search: index creation", status, &resp);
 out:
 	json_object_put(def);
 	chat_buf_release(&path);
@@ -364,7 +367,7 @@ int chat_search_swap_alias(struct chat_es *es, const char *new,
 							 "is_write_index"));
 	if (alias && send_json(es, "POST", "/_aliases", body, &status,
 			       &resp) == 0 && status != 200)
-		fail_answer(es, "search: alias change", status, &resp);
+		set_err_answer(es, "search: alias change", status, &resp);
 	json_object_put(body);
 	chat_buf_release(&resp);
 	return status == 200 ? 0 : -1;
@@ -453,7 +456,7 @@ int chat_search_bulk(struct chat_es *es, const struct chat_search_doc *docs,
 			    &resp))
 		goto out;
 	if (status != 200) {
-		fail_answer(es, "search: bulk", status, &resp);
+		set_err_answer(es, "search: bulk", status, &resp);
 		goto out;
 	}
 	rc = chat_search_read_bulk(es, &resp, docs, n, create_only,
@@ -480,7 +483,7 @@ int chat_search_read_bulk(struct chat_es *es, const struct chat_buf *resp,
 	items = get(obj, "items", NULL);
 	if (!items || !json_object_is_type(items, json_type_array) ||
 	    json_object_array_length(items) != n) {
-		fail(es, "search: bulk: unexpected answer");
+		set_err(es, "search: bulk: unexpected answer");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -499,8 +502,8 @@ int chat_search_read_bulk(struct chat_es *es, const struct chat_buf *resp,
 				   (!docs[i].body && st == 404));
 		/* Keep the first item's error for the caller's log. */
 		if (item_failed[i] && failed++ == 0)
-			fail(es, "search: bulk item %zu: status %d %s", i, st,
-			     err ? json_object_get_string(err) : "");
+			set_err(es, "search: bulk item %zu: status %d %s", i,
+				st, err ? json_object_get_string(err) : "");
 		/*
 		 * Too many requests, a write block (disk full, read-only
 		 * index) or a server error: the engine cannot take writes
@@ -535,7 +538,7 @@ int chat_search_delete_message(struct chat_es *es, uint64_t app,
 	if (status == 200 || status == 404)
 		rc = 0;
 	else
-		fail_answer(es, "search: delete", status, &resp);
+		set_err_answer(es, "search: delete", status, &resp);
 out:
 	chat_buf_release(&path);
 	chat_buf_release(&resp);
@@ -592,7 +595,7 @@ int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat)
 		goto out;
 	}
 	if (status != 200) {
-		fail_answer(es, "search: refresh", status, &resp);
+		set_err_answer(es, "search: refresh", status, &resp);
 		goto out;
 	}
 	body = json_object_new_object();
@@ -603,15 +606,15 @@ int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat)
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {
-		fail_answer(es, "search: delete_by_query", status, &resp);
+		set_err_answer(es, "search: delete_by_query", status, &resp);
 		goto out;
 	}
 	obj = parse(&resp);
 	failures = get(obj, "failures", NULL);
 	if (!obj || (failures && json_object_array_length(failures) > 0)) {
-		fail(es, "search: delete_by_query: %s",
-		     failures ? json_object_to_json_string(failures)
-			      : "unexpected answer");
+		set_err(es, "search: delete_by_query: %s",
+			failures ? json_object_to_json_string(failures)
+				 : "unexpected answer");
 		goto out;
 	}
 	rc = 0;
@@ -736,7 +739,7 @@ static int search_ids(struct chat_es *es, const char *alias,
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {
-		fail_answer(es, "search", status, &resp);
+		set_err_answer(es, "search", status, &resp);
 		goto out;
 	}
 	rc = chat_search_read_ids(es, &resp, answer, hits, nhits);
@@ -759,13 +762,13 @@ int chat_search_read_ids(struct chat_es *es, const struct chat_buf *resp,
 	arr = get(*answer, "hits", "hits");
 	failed = get(*answer, "_shards", "failed");
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
-		fail(es, "search: unexpected answer");
+		set_err(es, "search: unexpected answer");
 		goto fail;
 	}
 	/* With one shard, a failed shard means no answer at all. */
 	if (failed && json_object_get_int(failed) > 0) {
-		fail(es, "search: %d shard(s) failed",
-		     json_object_get_int(failed));
+		set_err(es, "search: %d shard(s) failed",
+			json_object_get_int(failed));
 		goto fail;
 	}
 	len = json_object_array_length(arr);
@@ -777,7 +780,7 @@ int chat_search_read_ids(struct chat_es *es, const struct chat_buf *resp,
 
 		if (!id || !json_object_is_type(id, json_type_string) ||
 		    !size || !json_object_is_type(size, json_type_array)) {
-			fail(es, "search: a hit without its id or size");
+			set_err(es, "search: a hit without its id or size");
 			goto fail;
 		}
 		(*hits)[*nhits].id = json_object_get_string(id);
@@ -821,7 +824,7 @@ static int fetch_docs(struct chat_es *es, const char *alias,
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {
-		fail_answer(es, "search: mget", status, &resp);
+		set_err_answer(es, "search: mget", status, &resp);
 		goto out;
 	}
 	rc = chat_search_read_docs(es, &resp, arr);
@@ -840,7 +843,7 @@ int chat_search_read_docs(struct chat_es *es, const struct chat_buf *resp,
 	int rc = -1;
 
 	if (!docs || !json_object_is_type(docs, json_type_array)) {
-		fail(es, "search: mget: unexpected answer");
+		set_err(es, "search: mget: unexpected answer");
 		goto out;
 	}
 	/* A document deleted since step one is left out (found: false). */

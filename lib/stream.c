@@ -97,9 +97,9 @@ static int reply_error(struct chat_redis *r, const char *what,
 {
 	if (!reply)
 		return -1;
-	snprintf(r->errstr, sizeof(r->errstr), "%s: %s", what,
-		 reply->type == REDIS_REPLY_ERROR ? reply->str :
-						    "unexpected reply");
+	chat_redis_set_err(r, REDIS_ERR_OTHER, "%s: %s", what,
+			   reply->type == REDIS_REPLY_ERROR ? reply->str :
+							      "unexpected reply");
 	return -1;
 }
 
