@@ -67,9 +67,9 @@ static void show(struct chat_req *req)
 	if (chat_lookup_chat(req, &chat))
 		return;
 	chat_buf_init(&etag);
-	chat_chat_etag(&chat, &etag);
+	chat_chats_etag(&chat, &etag);
 	if (!chat_req_not_modified(req, etag.data)) {
-		struct json_object *obj = chat_chat_json(&chat);
+		struct json_object *obj = chat_chats_json(&chat);
 
 		chat_res_json(req, 200, obj);
 		json_object_put(obj);
@@ -96,7 +96,7 @@ static void delete(struct chat_req *req)
 	if (chat_lookup_chat(req, &chat))
 		return;
 	chat_buf_init(&etag);
-	chat_chat_etag(&chat, &etag);
+	chat_chats_etag(&chat, &etag);
 	if (chat_req_precondition(req, etag.data, &conditional))
 		goto out;
 	if (chat_db_simple(req->ctx->db, "BEGIN")) {

@@ -115,14 +115,14 @@ static void answer_message(struct chat_req *req, int found,
 	chat_buf_init(&etag);
 	switch (found) {
 	case 1:
-		chat_message_etag(m, &etag);
+		chat_messages_etag(m, &etag);
 		if (req->method == CHAT_GET) {
 			if (chat_req_not_modified(req, etag.data))
 				break;
 		} else {
 			chat_res_header(req, "ETag: %s", etag.data);
 		}
-		obj = chat_message_json(m);
+		obj = chat_messages_json(m);
 		chat_res_json(req, 200, obj);
 		json_object_put(obj);
 		break;
@@ -170,7 +170,7 @@ static int message_precondition(struct chat_req *req,
 	switch (chat_messages_get_by_chat_id(req->ctx->db, chat->id,
 					     req->message, &m)) {
 	case 1:
-		chat_message_etag(&m, &etag);
+		chat_messages_etag(&m, &etag);
 		if (chat_req_precondition(req, etag.data, &conditional) == 0) {
 			*version = m.version;
 			rc = conditional ? 1 : 0;
@@ -209,8 +209,9 @@ static void missed(struct chat_req *req, const struct chat_chat *chat,
  * the entry, read after this change, settles it (and redoes what failed
  * here while search was down).
  */
-static void reindex(struct chat_req *req, const struct chat_chat *chat,
-		    const struct chat_message *m)
+static void index_now_and_queue(struct chat_req *req,
+				const struct chat_chat *chat,
+				const struct chat_message *m)
 {
 	struct chat_search_doc doc = {
 		.app = chat->app,
@@ -266,7 +267,7 @@ static void update(struct chat_req *req)
 							 req->message, &m),
 		       &m);
 	if (body && req->status == 200)
-		reindex(req, &chat, &m);
+		index_now_and_queue(req, &chat, &m);
 out:
 	chat_message_release(&m);
 	json_object_put(json);
@@ -291,7 +292,7 @@ static void delete(struct chat_req *req)
 					       req->message))
 			chat_log_warn("deleted message number not recorded: "
 				      "a lost counter could hand it out again");
-		reindex(req, &chat, NULL);
+		index_now_and_queue(req, &chat, NULL);
 		if (chat_queue_mark_dirty(req->ctx, chat.app, chat.number))
 			chat_log_warn("messages_count will be fixed only by "
 				      "the next full sync");

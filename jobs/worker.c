@@ -306,7 +306,7 @@ out:
 }
 
 /* Delete chat row `chat_id` and its messages, in short batches. */
-static int delete_chat_row(struct worker *w, uint64_t chat_id)
+static int delete_chat_and_messages(struct worker *w, uint64_t chat_id)
 {
 	long n;
 
@@ -327,14 +327,14 @@ static int delete_chat(struct worker *w, const struct chat_job *j)
 	int found;
 
 	cache_chat_id(w, j->app, j->chat, 0);
-	if (delete_chat_row(w, j->chat_id))
+	if (delete_chat_and_messages(w, j->chat_id))
 		return -1;
 	/*
 	 * A message job whose batch checked the deleted set just before the
 	 * delete may have created the chat row again, under a new id.
 	 */
 	found = chat_chats_get(w->ctx.db, j->app, j->chat, &again);
-	if (found < 0 || (found && delete_chat_row(w, again.id)))
+	if (found < 0 || (found && delete_chat_and_messages(w, again.id)))
 		return -1;
 	return 0;
 }

@@ -174,8 +174,9 @@ static struct app_cache_slot *cache_slot(struct chat_ctx *ctx,
 	return &ctx->apps->slots[h % APP_CACHE_SLOTS];
 }
 
-enum chat_found chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
-			    uint64_t *id)
+enum chat_found chat_app_lookup_and_cache(struct chat_ctx *ctx,
+					  const char *token, size_t len,
+					  uint64_t *id)
 {
 	unsigned char sha[CHAT_SHA256_LEN];
 	char hex[CHAT_SHA256_HEX_LEN + 1];

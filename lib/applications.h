@@ -69,7 +69,8 @@ void chat_app_etag(const struct chat_app *app, struct chat_buf *out);
  * Returns CHAT_FOUND, CHAT_ABSENT (unknown token), or CHAT_FAILED when no
  * store could answer.
  */
-enum chat_found chat_app_id(struct chat_ctx *ctx, const char *token, size_t len,
-			    uint64_t *id);
+enum chat_found chat_app_lookup_and_cache(struct chat_ctx *ctx,
+					  const char *token, size_t len,
+					  uint64_t *id);
 
 #endif

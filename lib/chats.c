@@ -81,7 +81,8 @@ int chat_chats_list(struct chat_db *db, uint64_t app, uint64_t after,
 		return -1;
 	while ((rc = mysql_stmt_fetch(st)) == 0) {
 		/* The row past `limit`, or one the page has no room for. */
-		if (n++ == limit || !chat_json_page_add(out, chat_chat_json(&c))) {
+		if (n++ == limit ||
+		    !chat_json_page_add(out, chat_chats_json(&c))) {
 			*more = true;
 			break;
 		}
@@ -127,13 +128,13 @@ enum chat_found chat_chats_delete_if(struct chat_db *db,
 	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
 }
 
-void chat_chat_etag(const struct chat_chat *chat, struct chat_buf *out)
+void chat_chats_etag(const struct chat_chat *chat, struct chat_buf *out)
 {
 	chat_buf_addf(out, "\"c%llu.%llu\"", (unsigned long long)chat->version,
 		      (unsigned long long)chat->messages_count);
 }
 
-struct json_object *chat_chat_json(const struct chat_chat *chat)
+struct json_object *chat_chats_json(const struct chat_chat *chat)
 {
 	struct json_object *obj = json_object_new_object();
 

@@ -53,9 +53,9 @@ enum chat_found chat_chats_delete_if(struct chat_db *db,
 				     const struct chat_chat *chat,
 				     bool if_unchanged);
 /* The contract's Chat object; caller puts it. */
-struct json_object *chat_chat_json(const struct chat_chat *chat);
+struct json_object *chat_chats_json(const struct chat_chat *chat);
 /* Append the chat's ETag (quoted): version and messages_count. */
-void chat_chat_etag(const struct chat_chat *chat, struct chat_buf *out);
+void chat_chats_etag(const struct chat_chat *chat, struct chat_buf *out);
 
 /*
  * Worker: set rows[i].id to the id of chat rows[i].number of

@@ -10,7 +10,8 @@
 
 int chat_lookup_app(struct chat_req *req, uint64_t *app)
 {
-	switch (chat_app_id(req->ctx, req->token, req->token_len, app)) {
+	switch (chat_app_lookup_and_cache(req->ctx, req->token, req->token_len,
+					  app)) {
 	case 1:
 		return 0;
 	case 0:

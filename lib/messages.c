@@ -157,7 +157,7 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 			break;
 		}
 		fetched(&row);
-		if (!chat_json_page_add(out, chat_message_json(&m))) {
+		if (!chat_json_page_add(out, chat_messages_json(&m))) {
 			*more = true;
 			break;
 		}
@@ -309,7 +309,7 @@ long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
 	return (long)mysql_stmt_affected_rows(st);
 }
 
-struct json_object *chat_message_json(const struct chat_message *m)
+struct json_object *chat_messages_json(const struct chat_message *m)
 {
 	struct json_object *obj = json_object_new_object();
 
@@ -323,7 +323,7 @@ struct json_object *chat_message_json(const struct chat_message *m)
 	return obj;
 }
 
-void chat_message_etag(const struct chat_message *m, struct chat_buf *out)
+void chat_messages_etag(const struct chat_message *m, struct chat_buf *out)
 {
 	chat_buf_addf(out, "\"m%llu\"", (unsigned long long)m->version);
 }

@@ -88,9 +88,9 @@ enum chat_found chat_messages_delete(struct chat_db *db, uint64_t chat_id,
 long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
 			       unsigned batch);
 /* The contract's Message object; caller puts it. */
-struct json_object *chat_message_json(const struct chat_message *m);
+struct json_object *chat_messages_json(const struct chat_message *m);
 /* Append the message's ETag (quoted) to `out`. */
-void chat_message_etag(const struct chat_message *m, struct chat_buf *out);
+void chat_messages_etag(const struct chat_message *m, struct chat_buf *out);
 
 /* A message job for the worker's batch insert. */
 struct chat_message_row {
