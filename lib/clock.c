@@ -20,3 +20,10 @@ void chat_sleep_ms(unsigned ms)
 
 	nanosleep(&ts, NULL);
 }
+
+unsigned chat_backoff_next(unsigned cur, unsigned min, unsigned max)
+{
+	if (!cur)
+		return min;
+	return cur > max / 2 ? max : cur * 2;
+}

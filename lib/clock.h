@@ -8,5 +8,10 @@
 double chat_now_ms(void);
 /* Sleep `ms` milliseconds (less when a signal arrives). */
 void chat_sleep_ms(unsigned ms);
+/*
+ * The pause after `cur` ms (0: none yet): `min` first, then doubling up
+ * to `max`.
+ */
+unsigned chat_backoff_next(unsigned cur, unsigned min, unsigned max);
 
 #endif

@@ -258,9 +258,8 @@ unsigned chat_indexer_wait_ms(const struct chat_indexer *ix)
 static int back_off(struct chat_indexer *ix, const char *what,
 		    const char *errstr)
 {
-	ix->backoff_ms = ix->backoff_ms ? ix->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (ix->backoff_ms > BACKOFF_MAX_MS)
-		ix->backoff_ms = BACKOFF_MAX_MS;
+	ix->backoff_ms = chat_backoff_next(ix->backoff_ms, BACKOFF_MIN_MS,
+					   BACKOFF_MAX_MS);
 	ix->own_pending = true;
 	chat_log_warn("indexer: %s unavailable (%s); retrying in %u ms", what,
 		      errstr, ix->backoff_ms);

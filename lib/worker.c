@@ -1,0 +1,622 @@
+/*
+ * worker.c - the queue worker (worker.h): the persisting loop over the
+ * job streams and, on a thread of its own, the indexer.  The decisions
+ * over a batch are lib/batch.c's; this file does the I/O around them.
+ */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "chats.h"
+#include "clock.h"
+#include "ctx.h"
+#include "db.h"
+#include "indexer.h"
+#include "job.h"
+#include "log.h"
+#include "messages.h"
+#include "proc.h"
+#include "queue.h"
+#include "redis.h"
+#include "stream.h"
+#include "xalloc.h"
+
+#define DELETE_BATCH 1000
+/* A store down: waits from BACKOFF_MIN_MS, doubling up to BACKOFF_MAX_MS. */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+/* Redis down while reading jobs. */
+#define REDIS_DOWN_WAIT_MS 500
+/* A pause is slept in slices this long, to notice a stop request. */
+#define STOP_CHECK_MS 50
+/* How long the indexer waits for entries before it looks at the stop flag. */
+#define INDEX_WAIT_MS 250
+
+/*
+ * Row ids of chats seen lately, direct-mapped by (application, number).
+ * A chat's row keeps its id until the chat is deleted, and the messages
+ * of a deleted chat are dropped before they reach MariaDB (see
+ * mark_deleted_chats), so an id found here is one to use.
+ */
+#define CHAT_IDS 65536
+
+struct chat_id_slot {
+	uint64_t app, number, id;	/* id 0: empty */
+};
+
+struct chat_worker {
+	struct chat_ctx ctx;		/* the persisting thread's */
+	struct chat_id_slot *chat_ids;	/* CHAT_IDS slots */
+	struct chat_ctx index_ctx;	/* the indexer's */
+	struct chat_buf name;		/* consumer name */
+	unsigned claim_ms;
+	double next_claim_at;
+	struct chat_stream_batch batch;
+	struct chat_job *jobs;		/* one per batch entry */
+	size_t cap;
+	struct chat_buf why;
+};
+
+/*
+ * Messages into chats deleted since they were queued are dropped; so is
+ * a chat job of a deleted chat, which can only be one delivered again
+ * (a chat is deleted only once persisted) and would bring it back.  One
+ * ZSCORE per chat of the batch, in one round trip.
+ */
+static int mark_deleted_chats(struct chat_worker *w, struct chat_job *jobs,
+			      size_t n)
+{
+	struct chat_buf key, num;
+	size_t count, sent = 0;
+	size_t *order = chat_batch_order(jobs, n, chat_batch_writes_chat,
+					 &count);
+	int rc = 0;
+
+	chat_buf_init(&key);
+	chat_buf_init(&num);
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const struct chat_job *j = &jobs[order[i]];
+		const char *argv[3];
+
+		if (i && chat_batch_same_chat(j, &jobs[order[i - 1]]))
+			continue;
+		chat_buf_reset(&key);
+		chat_buf_reset(&num);
+		chat_job_key_deleted_chats(&key, j->app);
+		chat_buf_addf(&num, "%llu", (unsigned long long)j->chat);
+		argv[0] = "ZSCORE";
+		argv[1] = key.data;
+		argv[2] = num.data;
+		if (chat_redis_append(w->ctx.redis, 3, argv, NULL))
+			rc = -1;
+		else
+			sent++;
+	}
+	for (size_t i = 0; i < count && sent; i++) {
+		redisReply *r;
+
+		if (i && chat_batch_same_chat(&jobs[order[i]],
+					      &jobs[order[i - 1]])) {
+			jobs[order[i]].skip = jobs[order[i - 1]].skip;
+			continue;
+		}
+		r = chat_redis_reply(w->ctx.redis);
+		sent--;
+		if (!r) {
+			rc = -1;
+			break;
+		}
+		jobs[order[i]].skip = r->type != REDIS_REPLY_NIL;
+		freeReplyObject(r);
+	}
+	free(order);
+	chat_buf_release(&key);
+	chat_buf_release(&num);
+	return rc;
+}
+
+static struct chat_id_slot *chat_id_slot(struct chat_worker *w, uint64_t app,
+					 uint64_t number)
+{
+	uint64_t h = (app * 0x9E3779B97F4A7C15ULL) ^
+		     (number * 0xC2B2AE3D27D4EB4FULL);
+
+	return &w->chat_ids[(h >> 32) & (CHAT_IDS - 1)];
+}
+
+static uint64_t cached_chat_id(struct chat_worker *w, uint64_t app,
+			       uint64_t number)
+{
+	const struct chat_id_slot *s = chat_id_slot(w, app, number);
+
+	return s->app == app && s->number == number ? s->id : 0;
+}
+
+static void cache_chat_id(struct chat_worker *w, uint64_t app, uint64_t number,
+			  uint64_t id)
+{
+	*chat_id_slot(w, app, number) =
+		(struct chat_id_slot){ .app = app, .number = number, .id = id };
+}
+
+/*
+ * Give chats[0..n) their row ids.  The row of a chat job (chat_job[i]) is
+ * written, or its creation time moved earlier; the parent of message
+ * jobs only when it has no row yet.  Most have one, known from an
+ * earlier batch or else read: that writes nothing.
+ */
+static int upsert_chats(struct chat_worker *w, struct chat_chat *chats,
+			const bool *chat_job, size_t n)
+{
+	struct chat_chat *todo = xcalloc(n + 1, sizeof(*todo));
+	size_t *of = xcalloc(n + 1, sizeof(*of));
+	size_t k = 0, write = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		chats[i].id = chat_job[i] ? 0 :
+			cached_chat_id(w, chats[i].app, chats[i].number);
+		if (!chats[i].id && !chat_job[i]) {
+			todo[k] = chats[i];
+			of[k++] = i;
+		}
+	}
+	if (k)
+		rc = chat_chats_find_ids(w->ctx.db, todo, k);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		chats[of[i]].id = todo[i].id;
+	/* What has no row yet, and the chat jobs: written. */
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!chats[i].id) {
+			todo[write] = chats[i];
+			of[write++] = i;
+		}
+	if (rc == 0 && write)
+		rc = chat_chats_upsert(w->ctx.db, todo, write);
+	for (size_t i = 0; rc == 0 && i < write; i++)
+		chats[of[i]].id = todo[i].id;
+	free(todo);
+	free(of);
+	return rc;
+}
+
+/* Write the chats and messages of jobs[0..n) in one transaction. */
+static int persist(struct chat_worker *w, const struct chat_job *jobs,
+		   size_t n)
+{
+	struct chat_db *db = w->ctx.db;
+	struct chat_chat *chats = xcalloc(n + 1, sizeof(*chats));
+	struct chat_message_row *rows = xcalloc(n + 1, sizeof(*rows));
+	size_t *chat_of = xcalloc(n + 1, sizeof(*chat_of));
+	bool *chat_job = xcalloc(n + 1, sizeof(*chat_job));
+	size_t nchats, nrows;
+	int rc = -1;
+
+	/* One chat row per (app, number), for chat jobs and message parents. */
+	nchats = chat_batch_chat_rows(jobs, n, chats, chat_of, chat_job);
+	if (chat_db_simple(db, "START TRANSACTION"))
+		goto out;
+	if (nchats && upsert_chats(w, chats, chat_job, nchats))
+		goto rollback;
+	nrows = chat_batch_message_rows(jobs, n, chats, chat_of, rows);
+	if (nrows && chat_messages_insert(db, rows, nrows))
+		goto rollback;
+	if (chat_db_simple(db, "COMMIT"))
+		goto rollback;
+	for (size_t k = 0; k < nchats; k++)
+		cache_chat_id(w, chats[k].app, chats[k].number, chats[k].id);
+	rc = 0;
+	goto out;
+rollback:
+	chat_db_simple(db, "ROLLBACK");
+out:
+	free(chats);
+	free(rows);
+	free(chat_of);
+	free(chat_job);
+	return rc;
+}
+
+/* Delete chat row `chat_id` and its messages, in short batches. */
+static int delete_chat_and_messages(struct chat_worker *w, uint64_t chat_id)
+{
+	long n;
+
+	do {
+		n = chat_messages_delete_some(w->ctx.db, chat_id, DELETE_BATCH);
+		if (n < 0)
+			return -1;
+	} while (n == DELETE_BATCH && !chat_proc_stopping());
+	if (n == DELETE_BATCH)
+		return -1;
+	return chat_chats_delete_row(w->ctx.db, chat_id);
+}
+
+/* A deleted chat: its messages in short batches, then its row. */
+static int delete_chat(struct chat_worker *w, const struct chat_job *j)
+{
+	struct chat_chat again;
+	int found;
+
+	cache_chat_id(w, j->app, j->chat, 0);
+	if (delete_chat_and_messages(w, j->chat_id))
+		return -1;
+	/*
+	 * A message job whose batch checked the deleted set just before the
+	 * delete may have created the chat row again, under a new id.
+	 */
+	found = chat_chats_get(w->ctx.db, j->app, j->chat, &again);
+	if (found < 0 || (found && delete_chat_and_messages(w, again.id)))
+		return -1;
+	return 0;
+}
+
+/*
+ * The index entries of a persisted batch, per shard: one for its new
+ * messages, then one for its deleted chats (after it: the indexer applies
+ * a shard's entries in order).  One round trip.
+ */
+static int queue_index(struct chat_worker *w, const struct chat_job *jobs,
+		       size_t n)
+{
+	size_t count, sent = 0;
+	size_t *order = chat_batch_order(jobs, n, chat_batch_is_message,
+					 &count);
+	uint64_t *numbers = xcalloc(count + 1, sizeof(*numbers));
+	struct chat_buf created, deleted;
+	int rc = 0;
+
+	chat_buf_init(&created);
+	chat_buf_init(&deleted);
+	for (unsigned s = 0; s < CHAT_SHARDS && rc == 0; s++) {
+		chat_buf_reset(&created);
+		chat_buf_reset(&deleted);
+		chat_batch_index_entries(jobs, n, order, count, s, numbers,
+					 &created, &deleted);
+		if (created.len) {
+			rc = chat_index_append(w->ctx.redis, s, &created, true);
+			sent += rc == 0;
+		}
+		if (deleted.len && rc == 0) {
+			rc = chat_index_append(w->ctx.redis, s, &deleted,
+					       false);
+			sent += rc == 0;
+		}
+	}
+	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_STRING))
+		rc = -1;
+	chat_buf_release(&created);
+	chat_buf_release(&deleted);
+	free(order);
+	free(numbers);
+	return rc;
+}
+
+/*
+ * Record the counters the sync program must redo: the application of
+ * every job, and the chat of every message; each once, in one SADD per
+ * shard.
+ */
+static void mark_dirty(struct chat_worker *w, const struct chat_job *jobs,
+		       size_t n)
+{
+	size_t count, sent = 0;
+	size_t *order = chat_batch_order(jobs, n, chat_batch_counts_change,
+					 &count);
+	const char **argv = xcalloc(2 * count + 3, sizeof(*argv));
+	struct chat_buf key, markers;
+
+	chat_buf_init(&key);
+	chat_buf_init(&markers);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		size_t argc = 0, k;
+		const char *m;
+
+		chat_buf_reset(&markers);
+		k = chat_batch_dirty_markers(jobs, order, count, s, &markers);
+		if (!k)
+			continue;
+		chat_buf_reset(&key);
+		chat_job_key(&key, s, CHAT_KEY_DIRTY);
+		argv[argc++] = "SADD";
+		argv[argc++] = key.data;
+		for (m = markers.data; k--; m += strlen(m) + 1)
+			argv[argc++] = m;
+		if (chat_redis_append(w->ctx.redis, (int)argc, argv, NULL))
+			break;
+		sent++;
+	}
+	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
+		chat_log_warn("could not record counters to sync: %s",
+			      w->ctx.redis->errstr);
+	chat_buf_release(&key);
+	chat_buf_release(&markers);
+	free(argv);
+	free(order);
+}
+
+static int dead_letter(struct chat_worker *w, size_t i, const char *reason)
+{
+	const struct chat_stream_entry *e = &w->batch.v[i];
+
+	return chat_stream_dead_letter(w->ctx.redis, CHAT_STREAM_JOBS, e,
+				       reason);
+}
+
+/*
+ * After a failed MariaDB step of job i: wait while MariaDB is down, or
+ * back off; after CHAT_WORKER_TRIES failures for another reason the job is
+ * dead-lettered (chat_batch_after_failure decides).  Returns 0 to try
+ * again, 1 when the job was dead-lettered, -1 when stopped or when the
+ * dead letter could not be written.
+ */
+static int after_failure(struct chat_worker *w, struct chat_job *jobs,
+			 size_t i, unsigned *tries)
+{
+	unsigned wait_ms;
+
+	if (chat_proc_stopping())
+		return -1;
+	switch (chat_batch_after_failure(chat_db_down(w->ctx.db), tries,
+					 w->ctx.cfg.worker_tries, &wait_ms)) {
+	case CHAT_BATCH_DEAD:
+		chat_buf_reset(&w->why);
+		chat_buf_addf(&w->why, "database: %s", w->ctx.db->errstr);
+		if (dead_letter(w, i, w->why.data))
+			return -1;
+		jobs[i].dead = "dead-lettered";
+		return 1;
+	case CHAT_BATCH_WAIT_DB:
+	case CHAT_BATCH_RETRY:
+		break;
+	}
+	chat_sleep_ms(wait_ms);
+	return 0;
+}
+
+/*
+ * Do `step` for job i until it succeeds, waiting while MariaDB is down;
+ * after CHAT_WORKER_TRIES failures for another reason the job is
+ * dead-lettered (its index entry is then not queued either).  Returns 0,
+ * or -1 when stopped or when the dead letter could not be written (the
+ * batch is then redone).
+ */
+static int retry_job(struct chat_worker *w, struct chat_job *jobs, size_t i,
+		     int (*step)(struct chat_worker *, const struct chat_job *))
+{
+	unsigned tries = 0;
+
+	while (step(w, &jobs[i])) {
+		int rc = after_failure(w, jobs, i, &tries);
+
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			break;
+	}
+	return 0;
+}
+
+static int persist_job(struct chat_worker *w, const struct chat_job *j)
+{
+	return persist(w, j, 1);
+}
+
+/*
+ * When a batch fails for a reason other than a lost connection, persist
+ * its jobs one by one, so that one bad job cannot hold back the others;
+ * the one that keeps failing is dead-lettered.
+ */
+static int persist_one_by_one(struct chat_worker *w, struct chat_job *jobs,
+			      size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((chat_batch_live(&jobs[i], CHAT_JOB_CHAT) ||
+		     chat_batch_live(&jobs[i], CHAT_JOB_MESSAGE)) &&
+		    retry_job(w, jobs, i, persist_job))
+			return -1;
+	return 0;
+}
+
+/*
+ * Persist, delete, queue the index entries, acknowledge.  A stop request
+ * only cuts short the waits for a store to come back: a batch that is
+ * persisted is finished.  Jobs not acknowledged stay pending and are
+ * redone (idempotently).
+ */
+static void process(struct chat_worker *w)
+{
+	struct chat_job *jobs = w->jobs;
+	size_t n = w->batch.n;
+	unsigned backoff = chat_backoff_next(0, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+	bool persisted = false;
+
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].dead && w->batch.v[i].fields &&
+		    dead_letter(w, i, jobs[i].dead))
+			return;
+	/* Redis or MariaDB down: keep the jobs and retry with backoff. */
+	while (!persisted && !chat_proc_stopping()) {
+		if (mark_deleted_chats(w, jobs, n) == 0) {
+			if (persist(w, jobs, n) == 0) {
+				persisted = true;
+				break;
+			}
+			if (!chat_db_down(w->ctx.db)) {
+				chat_log_warn("batch failed (%s); persisting "
+					      "jobs one by one",
+					      w->ctx.db->errstr);
+				persisted = persist_one_by_one(w, jobs, n) == 0;
+				break;
+			}
+		}
+		chat_log_warn("store unavailable (db: %s, redis: %s); retrying "
+			      "in %u ms", w->ctx.db->errstr,
+			      w->ctx.redis->errstr, backoff);
+		chat_sleep_ms(backoff);
+		backoff = chat_backoff_next(backoff, BACKOFF_MIN_MS,
+					    BACKOFF_MAX_MS);
+	}
+	if (!persisted)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (chat_batch_live(&jobs[i], CHAT_JOB_DELETE_CHAT) &&
+		    retry_job(w, jobs, i, delete_chat))
+			return;
+	if (queue_index(w, jobs, n)) {
+		chat_log_warn("index entries not queued (%s); the batch will "
+			      "be redone", w->ctx.redis->errstr);
+		return;
+	}
+	mark_dirty(w, jobs, n);
+	if (chat_stream_finish(w->ctx.redis, CHAT_STREAM_JOBS,
+			       CHAT_GROUP_PERSIST, w->batch.v, n))
+		chat_log_warn("jobs not acknowledged (%s); they will be "
+			      "redone", w->ctx.redis->errstr);
+}
+
+/* Parse the batch read into w->jobs and process it. */
+static void process_batch(struct chat_worker *w)
+{
+	if (w->batch.n > w->cap) {
+		w->cap = w->batch.n;
+		w->jobs = xrealloc(w->jobs, w->cap * sizeof(*w->jobs));
+	}
+	for (size_t i = 0; i < w->batch.n; i++)
+		chat_job_parse(&w->jobs[i], &w->batch.v[i]);
+	process(w);
+}
+
+/* Take over jobs another consumer left pending for too long. */
+static void claim_stale(struct chat_worker *w)
+{
+	for (unsigned s = 0; s < CHAT_SHARDS && !chat_proc_stopping(); s++) {
+		long n;
+
+		chat_stream_batch_reset(&w->batch);
+		n = chat_stream_claim(w->ctx.redis, CHAT_STREAM_JOBS,
+				      CHAT_GROUP_PERSIST, w->name.data,
+				      s, w->claim_ms, w->ctx.cfg.worker_batch,
+				      &w->batch);
+		if (n > 0) {
+			chat_log_info("claimed %ld stale jobs", n);
+			process_batch(w);
+		}
+	}
+}
+
+static void persist_loop(struct chat_worker *w)
+{
+	bool own_pending = true;
+
+	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
+				  CHAT_GROUP_PERSIST);
+	while (!chat_proc_stopping()) {
+		double now = chat_now_ms();
+
+		if (now >= w->next_claim_at) {
+			claim_stale(w);
+			w->next_claim_at = now + w->claim_ms / 2.0;
+		}
+		/* After a restart, first what this consumer left unfinished. */
+		chat_stream_batch_reset(&w->batch);
+		if (chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
+				     CHAT_GROUP_PERSIST, w->name.data,
+				     own_pending ? "0" : ">",
+				     w->ctx.cfg.worker_batch,
+				     w->ctx.cfg.worker_wait_ms, &w->batch)) {
+			chat_log_warn("redis unavailable: %s",
+				      w->ctx.redis->errstr);
+			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
+			continue;
+		}
+		if (w->batch.n)
+			process_batch(w);
+		else if (own_pending)
+			own_pending = false;
+	}
+}
+
+static void *index_loop(void *arg)
+{
+	struct chat_worker *w = arg;
+	struct chat_indexer *ix =
+		chat_indexer_new(&w->index_ctx, w->name.data, w->claim_ms);
+
+	chat_stream_create_groups(w->index_ctx.redis, CHAT_STREAM_INDEX,
+				  CHAT_GROUP_INDEX);
+	while (!chat_proc_stopping()) {
+		if (chat_indexer_step(ix, INDEX_WAIT_MS) >= 0)
+			continue;
+		/* A store is down: pause, in slices, to notice a stop. */
+		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);
+		     !chat_proc_stopping() && chat_now_ms() < until;)
+			chat_sleep_ms(STOP_CHECK_MS);
+	}
+	chat_indexer_free(ix);
+	return NULL;
+}
+
+struct chat_worker *chat_worker_new(void)
+{
+	struct chat_worker *w = xcalloc(1, sizeof(*w));
+	char host[64] = "localhost";
+
+	chat_ctx_init(&w->ctx, "worker");
+	chat_ctx_init(&w->index_ctx, "worker");
+	chat_config_for_jobs(&w->ctx.cfg);
+	chat_config_for_jobs(&w->index_ctx.cfg);
+	chat_ctx_use_search(&w->index_ctx);
+	chat_stream_batch_init(&w->batch);
+	w->chat_ids = xcalloc(CHAT_IDS, sizeof(*w->chat_ids));
+	chat_buf_init(&w->name);
+	chat_buf_init(&w->why);
+	if (w->ctx.cfg.worker_name) {
+		chat_buf_adds(&w->name, w->ctx.cfg.worker_name);
+	} else {
+		gethostname(host, sizeof(host) - 1);
+		chat_buf_addf(&w->name, "worker-%s", host);
+	}
+	w->claim_ms = w->ctx.cfg.worker_claim_ms;
+	return w;
+}
+
+int chat_worker_run(struct chat_worker *w)
+{
+	sigset_t old;
+	pthread_t indexer;
+	int err;
+
+	chat_log_info("worker %s started", w->name.data);
+	/* Signals go to the persisting thread, which waits least long. */
+	chat_proc_block_stop(&old);
+	err = pthread_create(&indexer, NULL, index_loop, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		chat_log_error("cannot start the indexer thread: %s",
+			       strerror(err));
+		return -1;
+	}
+	persist_loop(w);
+	pthread_join(indexer, NULL);
+	chat_log_info("worker %s stopped", w->name.data);
+	return 0;
+}
+
+void chat_worker_free(struct chat_worker *w)
+{
+	if (!w)
+		return;
+	chat_stream_batch_release(&w->batch);
+	free(w->jobs);
+	free(w->chat_ids);
+	chat_buf_release(&w->name);
+	chat_buf_release(&w->why);
+	chat_ctx_release(&w->index_ctx);
+	chat_ctx_release(&w->ctx);
+	free(w);
+}
