@@ -1,8 +1,9 @@
 /*
  * health - FastCGI program for /health: pings MariaDB, Redis and the
- * search engine and names whichever is down.  Each process keeps its
- * answer for CACHE_MS, so that a flood of /health is not a flood on the
- * stores: at most one round of pings per process per CACHE_MS.
+ * search engine and names whichever is down.  The answer is kept for
+ * CACHE_MS in the context (ctx->health, lib/ctx.h), so that a flood of
+ * /health is not a flood on the stores: at most one round of pings per
+ * context per CACHE_MS.
  */
 #include "clock.h"
 #include "ctx.h"
@@ -13,29 +14,24 @@
 
 #define CACHE_MS 1000.0
 
-/* The last answer and when its pings were made. */
-static struct {
-	double at;
-	bool valid, mysql, redis, es;
-} last;
-
 static void health(struct chat_req *req)
 {
 	struct chat_ctx *ctx = req->ctx;
+	struct chat_health *last = &ctx->health;
 	double now = chat_now_ms();
 	struct json_object *obj;
 	bool mysql, redis, es, ok;
 
-	if (!last.valid || now - last.at >= CACHE_MS) {
-		last.mysql = chat_db_ping(ctx->db) == 0;
-		last.redis = chat_redis_ping(ctx->redis);
-		last.es = chat_es_healthy(ctx->es);
-		last.at = now;
-		last.valid = true;
+	if (!last->valid || now - last->at >= CACHE_MS) {
+		last->mysql = chat_db_ping(ctx->db) == 0;
+		last->redis = chat_redis_ping(ctx->redis);
+		last->es = chat_es_healthy(ctx->es);
+		last->at = now;
+		last->valid = true;
 	}
-	mysql = last.mysql;
-	redis = last.redis;
-	es = last.es;
+	mysql = last->mysql;
+	redis = last->redis;
+	es = last->es;
 	ok = mysql && redis && es;
 	obj = json_object_new_object();
 

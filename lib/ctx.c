@@ -18,6 +18,7 @@ void chat_ctx_init(struct chat_ctx *ctx, const char *name)
 	ctx->es = NULL;
 	ctx->es_free = NULL;
 	ctx->apps = NULL;
+	ctx->health = (struct chat_health){ .valid = false };
 }
 
 void chat_ctx_release(struct chat_ctx *ctx)
@@ -33,4 +34,5 @@ void chat_ctx_release(struct chat_ctx *ctx)
 	ctx->es = NULL;
 	ctx->es_free = NULL;
 	ctx->apps = NULL;
+	ctx->health = (struct chat_health){ .valid = false };
 }

@@ -6,9 +6,21 @@
 #ifndef CHAT_CTX_H
 #define CHAT_CTX_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 struct chat_es;
+
+/*
+ * The last answer of /health (cgi-bin/health.c) and when its pings were
+ * made: kept with the handles it pinged, so that each context pings the
+ * stores at most once a second however often /health is asked.
+ */
+struct chat_health {
+	double at;			/* chat_now_ms() of the pings */
+	bool valid, mysql, redis, es;
+};
 
 struct chat_ctx {
 	struct chat_config cfg;
@@ -17,6 +29,7 @@ struct chat_ctx {
 	struct chat_es *es;		/* NULL until chat_ctx_use_search() */
 	void (*es_free)(struct chat_es *es);	/* set with es */
 	struct chat_app_cache *apps;	/* token -> application id */
+	struct chat_health health;	/* /health's cached answer */
 };
 
 /* Load the configuration and create (unconnected) handles. */
