@@ -128,18 +128,13 @@ enum chat_found chat_app_rename(struct chat_db *db, const struct chat_app *app,
 		 count = app->chats_count, cond = if_unchanged;
 	unsigned long nlen = len;
 	MYSQL_BIND p[5];
-	MYSQL_STMT *st;
 
 	chat_bind_str(&p[0], name, &nlen);
 	chat_bind_u64(&p[1], &id);
 	chat_bind_u64(&p[2], &cond);
 	chat_bind_u64(&p[3], &version);
 	chat_bind_u64(&p[4], &count);
-	st = chat_db_exec(db, rename_sql, p, NULL);
-	if (!st)
-		return -1;
-	/* The connection reports found rows, so an unchanged name counts. */
-	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+	return chat_db_write_matched(db, rename_sql, p);
 }
 
 void chat_app_etag(const struct chat_app *app, struct chat_buf *out)

@@ -116,16 +116,12 @@ enum chat_found chat_chats_delete_if(struct chat_db *db,
 	uint64_t id = chat->id, cond = if_unchanged, version = chat->version,
 		 count = chat->messages_count;
 	MYSQL_BIND p[4];
-	MYSQL_STMT *st;
 
 	chat_bind_u64(&p[0], &id);
 	chat_bind_u64(&p[1], &cond);
 	chat_bind_u64(&p[2], &version);
 	chat_bind_u64(&p[3], &count);
-	st = chat_db_exec(db, delete_if_sql, p, NULL);
-	if (!st)
-		return -1;
-	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+	return chat_db_write_matched(db, delete_if_sql, p);
 }
 
 void chat_chats_etag(const struct chat_chat *chat, struct chat_buf *out)

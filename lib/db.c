@@ -261,6 +261,16 @@ void chat_bind_out(MYSQL_BIND *b, char *buf, size_t cap, unsigned long *len)
 	b->length = len;
 }
 
+enum chat_found chat_db_write_matched(struct chat_db *db, const char *sql,
+				      MYSQL_BIND *params)
+{
+	MYSQL_STMT *st = chat_db_exec(db, sql, params, NULL);
+
+	if (!st)
+		return CHAT_FAILED;
+	return mysql_stmt_affected_rows(st) > 0 ? CHAT_FOUND : CHAT_ABSENT;
+}
+
 enum chat_found chat_db_get_row(struct chat_db *db, const char *sql,
 				MYSQL_BIND *params, MYSQL_BIND *results)
 {

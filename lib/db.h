@@ -61,6 +61,16 @@ MYSQL_STMT *chat_db_exec_rows(struct chat_db *db, const char *sql,
 /* Release the result set of a statement from chat_db_exec(_rows). */
 void chat_db_done(MYSQL_STMT *stmt);
 
+/*
+ * Execute a write guarded by its WHERE clause (an UPDATE or DELETE of one
+ * row, with an optional version check) as chat_db_exec does.  Returns
+ * CHAT_FOUND when it matched a row (the connection reports found rows:
+ * an UPDATE that leaves the row as it was counts), CHAT_ABSENT when it
+ * matched none, CHAT_FAILED on error (err/errstr set).
+ */
+enum chat_found chat_db_write_matched(struct chat_db *db, const char *sql,
+				      MYSQL_BIND *params);
+
 /* Run a statement without parameters or results (BEGIN, COMMIT...). */
 int chat_db_simple(struct chat_db *db, const char *sql);
 

@@ -254,18 +254,13 @@ enum chat_found chat_messages_set_body(struct chat_db *db, uint64_t chat_id,
 		 version = if_version ? *if_version : 0;
 	unsigned long blen = len;
 	MYSQL_BIND p[5];
-	MYSQL_STMT *st;
 
 	chat_bind_str(&p[0], body, &blen);
 	chat_bind_u64(&p[1], &chat_id);
 	chat_bind_u64(&p[2], &number);
 	chat_bind_u64(&p[3], &cond);
 	chat_bind_u64(&p[4], &version);
-	st = chat_db_exec(db, set_body_sql, p, NULL);
-	if (!st)
-		return -1;
-	/* The connection reports found rows, so an unchanged body counts. */
-	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+	return chat_db_write_matched(db, set_body_sql, p);
 }
 
 static const char delete_sql[] =
@@ -279,16 +274,12 @@ enum chat_found chat_messages_delete(struct chat_db *db, uint64_t chat_id,
 	uint64_t cond = if_version != NULL,
 		 version = if_version ? *if_version : 0;
 	MYSQL_BIND p[4];
-	MYSQL_STMT *st;
 
 	chat_bind_u64(&p[0], &chat_id);
 	chat_bind_u64(&p[1], &number);
 	chat_bind_u64(&p[2], &cond);
 	chat_bind_u64(&p[3], &version);
-	st = chat_db_exec(db, delete_sql, p, NULL);
-	if (!st)
-		return -1;
-	return mysql_stmt_affected_rows(st) > 0 ? 1 : 0;
+	return chat_db_write_matched(db, delete_sql, p);
 }
 
 static const char delete_some_sql[] =
