@@ -1,7 +1,7 @@
 /*
  * bulk.h - documents gathered for one _bulk request of the search engine.
  *
- * The indexer (lib/indexer.c) and the index rebuild (jobs/reindex.c) both
+ * The indexer (lib/indexer.c) and the index rebuild (lib/reindex.c) both
  * collect documents, copying their bodies, until a request is full, then
  * send them with chat_search_bulk (search.h).  A batch keeps, beside each
  * document, a tag for the caller (where the document came from) and
