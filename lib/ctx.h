@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "result.h"
 
 struct chat_es;
 
