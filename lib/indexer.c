@@ -165,7 +165,8 @@ int chat_index_append(struct chat_redis *r, unsigned shard,
 		      const struct chat_buf *m, bool created)
 {
 	struct chat_buf key;
-	const char *argv[7] = { "XADD", NULL, "*", "m", m->data, "new", "1" };
+	const char *argv[7] = { "XADD", NULL, "*", CHAT_INDEX_F_MESSAGES,
+				m->data, CHAT_INDEX_F_NEW, "1" };
 	int rc;
 
 	chat_buf_init(&key);
@@ -485,8 +486,8 @@ static void add_want(struct chat_indexer *ix, size_t entry, uint64_t app,
 static int apply_entry(struct chat_indexer *ix, size_t entry)
 {
 	const struct chat_stream_entry *e = &ix->batch.v[entry];
-	const redisReply *m = chat_stream_field(e, "m");
-	const redisReply *nf = chat_stream_field(e, "new");
+	const redisReply *m = chat_stream_field(e, CHAT_INDEX_F_MESSAGES);
+	const redisReply *nf = chat_stream_field(e, CHAT_INDEX_F_NEW);
 	bool create = nf && nf->type == REDIS_REPLY_STRING &&
 		      strcmp(nf->str, "1") == 0;
 	size_t pos = 0, total = 0, undo = ix->nwants;

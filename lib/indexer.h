@@ -15,7 +15,7 @@
  * brings its document in line.  While the engine or MariaDB is down the
  * entries wait, so nothing written is ever left out of the index.
  *
- * Entry fields:
+ * Entry fields (named in job.h, CHAT_INDEX_F_*):
  *   m    the messages, as space-separated groups "<app>/<chat>/<numbers>"
  *        (application id, chat number, message numbers ascending: "5",
  *        "5,9", "1-500,502"); numbers "0" stand for the whole chat,

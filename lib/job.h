@@ -30,6 +30,7 @@
  * Job entry fields (strings): t the type (enum chat_job_type), a the
  * application id, c the chat number, n the message number, i the chat's
  * row id (deletes), ts the Unix time of the create, b the message body.
+ * Index entry fields: m the messages, new (indexer.h).
  */
 #ifndef CHAT_JOB_H
 #define CHAT_JOB_H
@@ -101,6 +102,10 @@ int chat_job_key_shard(const char *key, size_t len, unsigned *shard);
 #define CHAT_JOB_F_CHAT_ID "i"
 #define CHAT_JOB_F_TS "ts"
 #define CHAT_JOB_F_BODY "b"
+
+/* Field names of an index stream entry (indexer.h says what they hold). */
+#define CHAT_INDEX_F_MESSAGES "m"
+#define CHAT_INDEX_F_NEW "new"		/* "1" when present */
 
 /* The value of field t; each is one character on the stream. */
 enum chat_job_type {
