@@ -609,7 +609,7 @@ part_redis_ceiling() {
 	local sha exists app=999983 shard p i
 	local -a rps=() p50=() p99=()
 	awk -v script=create_message_script -f "$here/lua-script.awk" \
-		lib/queue.c >"$work/create_message.lua" || return 1
+		lib/job.h lib/queue.c >"$work/create_message.lua" || return 1
 	sha=$(sha1sum <"$work/create_message.lua" | cut -c1-40)
 	# The API loaded its own copy in the warm-up: asked before this part
 	# loads anything, the same SHA1 means the same text.
