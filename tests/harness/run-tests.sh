@@ -55,6 +55,10 @@
 #                 (tests/multihost/run.sh), which need root for network
 #                 namespaces: without them they say why and count one
 #                 failure
+#   CHAT_TEST_HOSTS_PREFIX, CHAT_TEST_HOSTS_NET  their namespace prefix and
+#                 /24 (default chatmh- and 198.19.64 on the default HTTP
+#                 port; else mh<port>- and 198.18.<port % 256>, so that two
+#                 runs side by side on other ports do not share them)
 #   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
 #                 (default 30 s, so that test_idempotency sees keys expire)
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
@@ -395,7 +399,14 @@ done
 run_script "$repo/tests/docs/run.sh"
 # Three more API hosts, each in a network namespace, in front of this
 # stack's stores (README "Scaling out").
-run_script "$repo/tests/multihost/run.sh"
+if [ "$CHAT_HTTP_PORT" = 18080 ]; then
+	hosts_prefix=chatmh- hosts_net=198.19.64
+else
+	hosts_prefix=mh$CHAT_HTTP_PORT- hosts_net=198.18.$((CHAT_HTTP_PORT % 256))
+fi
+CHAT_HOSTS_PREFIX=${CHAT_TEST_HOSTS_PREFIX:-$hosts_prefix} \
+	CHAT_HOSTS_NET=${CHAT_TEST_HOSTS_NET:-$hosts_net} \
+	run_script "$repo/tests/multihost/run.sh"
 stop_stack
 # After the stop: nginx's buffered access log and every other log are
 # complete, and MariaDB and Redis have written their files.
