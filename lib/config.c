@@ -51,6 +51,18 @@ void chat_config_load(struct chat_config *cfg)
 	cfg->redis_password = str_env("CHAT_REDIS_PASSWORD", NULL);
 	cfg->es_url = str_env("CHAT_ES_URL", "http://127.0.0.1:9250");
 	cfg->es_index = str_env("CHAT_ES_INDEX", "messages");
+	cfg->es_nodes = chat_config_url_count(cfg->es_url);
+	if (cfg->es_nodes == 0 || cfg->es_nodes > CHAT_ES_NODES_MAX) {
+		chat_log_warn("CHAT_ES_URL lists %u search engine nodes, not "
+			      "1..%d; using http://127.0.0.1:9250",
+			      cfg->es_nodes, CHAT_ES_NODES_MAX);
+		cfg->es_url = "http://127.0.0.1:9250";
+		cfg->es_nodes = 1;
+	}
+	cfg->es_shards = uint_env("CHAT_ES_SHARDS", 1, 1, 1024);
+	/* A copy of every shard on another node: one node may fail. */
+	cfg->es_replicas = uint_env("CHAT_ES_REPLICAS",
+				    cfg->es_nodes > 1 ? 1 : 0, 0, 15);
 	cfg->timeout_ms = uint_env("CHAT_TIMEOUT_MS", 2000, 10, 600000);
 	cfg->mysql_timeout_ms = uint_env("CHAT_MYSQL_TIMEOUT_MS", 5000, 1000,
 					 600000);
@@ -68,24 +80,59 @@ void chat_config_load(struct chat_config *cfg)
 	cfg->dead_max = uint_env("CHAT_DEAD_MAX", 100000, 100, 100000000);
 }
 
-void chat_config_url_shown(const char *url, struct chat_buf *out)
+static void one_url_shown(const char *url, size_t len, struct chat_buf *out)
 {
-	const char *scheme = strstr(url, "://");
-	const char *host = scheme ? scheme + 3 : url;
-	size_t authority = strcspn(host, "/?#");
-	const char *at = NULL;
+	const char *end = url + len, *host = url, *at = NULL;
+	size_t authority;
 
+	for (const char *p = url; p + 3 <= end; p++)
+		if (memcmp(p, "://", 3) == 0) {
+			host = p + 3;
+			break;
+		}
+	authority = 0;
+	while (host + authority < end && !strchr("/?#", host[authority]))
+		authority++;
 	/* The userinfo ends at the authority's last '@' (RFC 3986, 3.2). */
 	for (size_t i = 0; i < authority; i++)
 		if (host[i] == '@')
 			at = host + i;
 	if (!at) {
-		chat_buf_adds(out, url);
+		chat_buf_add(out, url, len);
 		return;
 	}
 	chat_buf_add(out, url, (size_t)(host - url));
 	chat_buf_adds(out, "***");
-	chat_buf_adds(out, at);
+	chat_buf_add(out, at, (size_t)(end - at));
+}
+
+void chat_config_url_shown(const char *url, struct chat_buf *out)
+{
+	/* Each node of a list on its own: a password may hold '@'. */
+	for (;;) {
+		size_t len = strcspn(url, ",");
+
+		one_url_shown(url, len, out);
+		if (url[len] != ',')
+			break;
+		chat_buf_addch(out, ',');
+		url += len + 1;
+	}
+}
+
+unsigned chat_config_url_count(const char *urls)
+{
+	unsigned n = 0;
+
+	while (urls && *urls) {
+		size_t len = strcspn(urls, ",");
+		size_t blank = strspn(urls, " \t");
+
+		if (blank < len)
+			n++;
+		urls += len + (urls[len] == ',');
+	}
+	return n;
 }
 
 void chat_config_for_jobs(struct chat_config *cfg)

@@ -7,6 +7,9 @@
 
 #include <stdbool.h>
 
+/* The most search engine nodes CHAT_ES_URL may list. */
+#define CHAT_ES_NODES_MAX 16
+
 struct chat_config {
 	const char *mysql_host;
 	unsigned mysql_port;
@@ -24,7 +27,12 @@ struct chat_config {
 					   timeout (default 100) */
 	const char *redis_user;		/* NULL: AUTH with the password only */
 	const char *redis_password;	/* NULL: no AUTH */
-	const char *es_url;		/* e.g. http://127.0.0.1:9250 */
+	const char *es_url;		/* one node, e.g. http://127.0.0.1:9250,
+					   or several separated by commas */
+	unsigned es_nodes;		/* how many es_url lists */
+	unsigned es_shards;		/* CHAT_ES_SHARDS of a new index (1) */
+	unsigned es_replicas;		/* CHAT_ES_REPLICAS of a new index (0
+					   for one node, 1 for several) */
 	const char *es_index;		/* the alias searched and written */
 	unsigned timeout_ms;		/* connecting to a store; Redis
 					   commands */
@@ -54,10 +62,17 @@ void chat_config_load(struct chat_config *cfg);
 /*
  * Append `url` to `out` fit for a log line or an error message: any
  * user:password@ before the host becomes ***@ (CHAT_ES_URL may carry the
- * search engine's credentials).
+ * search engine's credentials).  A comma-separated list (CHAT_ES_URL of a
+ * cluster) is shown node by node, each without its credentials.
  */
 struct chat_buf;
 void chat_config_url_shown(const char *url, struct chat_buf *out);
+
+/*
+ * How many nodes the comma-separated list `urls` names (empty items, as
+ * in "a,,b" or a trailing comma, are not nodes).  0 for NULL or "".
+ */
+unsigned chat_config_url_count(const char *urls);
 
 /*
  * For the programs that work in batches (worker, sync, reindex): their

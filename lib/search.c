@@ -264,7 +264,7 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 {
 	const char *base = alias_of(es);
 	struct json_object *def = json_tokener_parse(chat_search_index_json);
-	struct json_object *aliases, *a;
+	struct json_object *aliases, *a, *settings;
 	struct chat_buf path, resp;
 	struct timespec now;
 	long status = 0;
@@ -278,6 +278,16 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 	}
 	if (!base)
 		goto out;
+	/* CHAT_ES_SHARDS and CHAT_ES_REPLICAS instead of the file's. */
+	settings = get(def, "settings", "index");
+	if (!settings) {
+		fail(es, "search: lib/search-index.json has no settings.index");
+		goto out;
+	}
+	set(settings, "number_of_shards",
+	    json_object_new_int((int)es->cfg->es_shards));
+	set(settings, "number_of_replicas",
+	    json_object_new_int((int)es->cfg->es_replicas));
 	/* Index and alias in one step: no window without the alias. */
 	aliases = json_object_new_object();
 	a = json_object_new_object();
@@ -290,7 +300,12 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 		      now.tv_nsec / 1000000);
 	if (send_json(es, "PUT", path.data, def, &status, &resp))
 		goto out;
-	if (status == 200)
+	/*
+	 * Sent again to another node after the first reset or timed out: the
+	 * first may have created it (our name is new to the millisecond).
+	 */
+	if (status == 200 || (status == 400 && es->resent &&
+			      strstr(resp.data, "resource_already_exists")))
 		*name = xstrdup(path.data + 1);
 	else
 		set_err_answer(es, "search: index creation", status, &resp);

@@ -79,3 +79,14 @@ Test(config, worker_name_and_claim)
 	unsetenv("CHAT_WORKER_NAME");
 	unsetenv("CHAT_WORKER_CLAIM_MS");
 }
+
+Test(config, url_list_without_credentials)
+{
+	shown("http://a:1,http://b:2", "http://a:1,http://b:2");
+	shown("http://u:p@a:1,https://v:q@b:2/x", "http://***@a:1,https://***@b:2/x");
+	shown("http://a:1,http://u:p@ss@b:2", "http://a:1,http://***@b:2");
+	cr_assert_eq(chat_config_url_count("http://a:1"), 1);
+	cr_assert_eq(chat_config_url_count("http://a:1, http://b:2,"), 2);
+	cr_assert_eq(chat_config_url_count(" , "), 0);
+	cr_assert_eq(chat_config_url_count(NULL), 0);
+}
