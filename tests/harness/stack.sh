@@ -13,7 +13,13 @@
 #             every node requiring the same password, replicas logging in
 #             to their master with it; the programs get CHAT_REDIS_NODES
 #             (also written to $CHAT_VAR/run/stack.env)
-#   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es
+#   search    tests/harness/search-engine.sh, data in $CHAT_VAR/es; or, with
+#             CHAT_ES_NODES=N, a cluster of N nodes (each its own JVM, heap
+#             CHAT_ES_HEAP, default 768m) on 127.0.0.1:$CHAT_ES_PORT and the
+#             N-1 ports after it, transport on $CHAT_ES_TRANSPORT_PORT (default
+#             CHAT_ES_PORT+100) and after, data in $CHAT_VAR/es, es2, ...
+#             (pid in each one's search.pid); start waits for all N nodes
+#             and status green, and CHAT_ES_URL lists every node
 #   fcgi:*    cgi-bin/{applications,chats,messages,health} under spawn-fcgi,
 #             $CHAT_FCGI_PROCS processes each, sockets in $CHAT_VAR/run
 #   worker    $CHAT_WORKERS copies of jobs/worker
@@ -53,6 +59,7 @@
 #   CHAT_REDIS_NODE_TIMEOUT  its cluster-node-timeout in ms (default 5000):
 #                       how long a master is unreachable before its replica
 #                       takes over
+#   CHAT_ES_NODES=N     a search cluster of N nodes (1, the default: one)
 #   CHAT_SKIP_SEARCH=1  leave the search engine out (for developing the
 #                       harness only): start then accepts a /health 503 that
 #                       has only the search engine down
@@ -101,6 +108,7 @@ run_dir=$CHAT_VAR/run
 stack_env=$run_dir/stack.env
 saved_settings=(CHAT_CGI_DIR CHAT_JOBS_DIR CHAT_DOCS_DIR CHAT_SKIP_SEARCH
 	CHAT_HTTP_PORT CHAT_MYSQL_PORT CHAT_REDIS_PORT CHAT_ES_PORT CHAT_ES_URL
+	CHAT_ES_NODES CHAT_ES_TRANSPORT_PORT
 	CHAT_SYNC_INTERVAL CHAT_LIMITS_HTTP_PORT CHAT_REDIS_CLUSTER CHAT_REDIS_CLUSTER_PORT
 	CHAT_REDIS_NODE_TIMEOUT CHAT_REDIS_NODES)
 # A start that restarts some parts of a running stack (a test does) keeps
@@ -127,6 +135,7 @@ redis_pid=$run_dir/redis.pid
 redis_conf=$redis_dir/redis.conf
 es_dir=$CHAT_VAR/es
 es_script=$here/search-engine.sh
+CHAT_ES_TRANSPORT_PORT=${CHAT_ES_TRANSPORT_PORT:-$((CHAT_ES_PORT + 100))}
 nginx_dir=$CHAT_VAR/nginx
 nginx_conf=$nginx_dir/nginx.conf
 nginx_pid=$run_dir/nginx.pid
@@ -639,9 +648,54 @@ stop_redis_cluster() {
 
 # ---------------------------------------------------------------- search
 
+# es_node_dir N: node N's directory ($CHAT_VAR/es, es2, es3, ...).
+es_node_dir() {
+	if [ "$1" -eq 1 ]; then echo "$es_dir"; else echo "$es_dir$1"; fi
+}
+
+# es_node N CMD: search-engine.sh CMD for node N of the stack's search
+# engine (alone, or one of a CHAT_ES_NODES cluster).
+es_node() {
+	local n=$1 seeds="" i
+	shift
+	if [ "$CHAT_ES_NODES" -gt 1 ]; then
+		for ((i = 0; i < CHAT_ES_NODES; i++)); do
+			seeds=${seeds:+$seeds,}127.0.0.1:$((CHAT_ES_TRANSPORT_PORT + i))
+		done
+		CHAT_ES_DIR=$(es_node_dir "$n") CHAT_ES_PORT=$((CHAT_ES_PORT + n - 1)) \
+			CHAT_ES_NODE=$n CHAT_ES_SEEDS=$seeds \
+			CHAT_ES_TRANSPORT_PORT=$((CHAT_ES_TRANSPORT_PORT + n - 1)) \
+			CHAT_ES_HEAP=${CHAT_ES_HEAP:-768m} bash "$es_script" "$@"
+	else
+		CHAT_ES_DIR=$es_dir bash "$es_script" "$@"
+	fi
+}
+
 es_logs() {
-	[ -d "$es_dir" ] && find "$es_dir" -maxdepth 3 -name '*.log' -type f 2>/dev/null | sort
+	local d
+	for d in "$es_dir" "$es_dir"[0-9]*; do
+		[ -d "$d" ] && find "$d" -maxdepth 3 -name '*.log' -type f 2>/dev/null
+	done | sort
 	return 0
+}
+
+# The cluster's health once every node has joined and every shard has its
+# copies: green (an empty cluster is green as soon as it has a manager, so
+# the node count is waited for too).
+wait_es_green() {
+	local deadline=$((SECONDS + 180)) body=""
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		body=$(curl -sS --max-time 35 "http://127.0.0.1:$CHAT_ES_PORT/_cluster/health?wait_for_status=green&wait_for_nodes=$CHAT_ES_NODES&timeout=30s" 2>/dev/null) || body=""
+		case $body in
+		*'"status":"green"'*'"timed_out":false'* | *'"timed_out":false'*'"status":"green"'*)
+			say "search cluster of $CHAT_ES_NODES nodes is green"
+			return 0
+			;;
+		esac
+		sleep 1
+	done
+	printf 'stack: search cluster health after 180 s: %s\n' "${body:-no answer}" >&2
+	return 1
 }
 
 start_search() {
@@ -649,28 +703,65 @@ start_search() {
 		warn "CHAT_SKIP_SEARCH=1: not starting the search engine (harness development only)"
 		return 0
 	fi
-	case $CHAT_ES_URL in
-	http://127.0.0.1:"$CHAT_ES_PORT" | http://localhost:"$CHAT_ES_PORT") ;;
-	*) warn "CHAT_ES_URL=$CHAT_ES_URL is not the search engine this stack starts (port $CHAT_ES_PORT)" ;;
-	esac
+	local want=http://127.0.0.1:$CHAT_ES_PORT n
+	for ((n = 2; n <= CHAT_ES_NODES; n++)); do
+		want=$want,http://127.0.0.1:$((CHAT_ES_PORT + n - 1))
+	done
+	[ "$CHAT_ES_URL" = "$want" ] || [ "$CHAT_ES_URL" = "${want//127.0.0.1/localhost}" ] ||
+		warn "CHAT_ES_URL=$CHAT_ES_URL is not the search engine this stack starts ($want)"
 	[ -f "$es_script" ] ||
 		die "search did not come up: $es_script is missing (CHAT_SKIP_SEARCH=1 skips it, for harness development only)"
-	say "starting search engine on port $CHAT_ES_PORT"
 	local out=$log_dir/search-engine.log f
 	mark_log "$out"
 	while read -r f; do mark_log "$f"; done < <(es_logs)
-	if ! CHAT_ES_DIR=$es_dir bash "$es_script" start 9>&- 2>&1 | tee -a "$out"; then
+	if [ "$CHAT_ES_NODES" -le 1 ]; then
+		say "starting search engine on port $CHAT_ES_PORT"
+		if ! es_node 1 start 9>&- 2>&1 | tee -a "$out"; then
+			local -a logs
+			mapfile -t logs < <(es_logs)
+			fail search "$out" ${logs[@]+"${logs[@]}"}
+		fi
+		return 0
+	fi
+	# The nodes start side by side: node 1 elects itself, the others join.
+	say "starting a search cluster of $CHAT_ES_NODES nodes on ports $CHAT_ES_PORT..$((CHAT_ES_PORT + CHAT_ES_NODES - 1))"
+	local -a pids=()
+	local ok=1
+	for ((n = 1; n <= CHAT_ES_NODES; n++)); do
+		es_node "$n" start 9>&- >"$out.$n" 2>&1 &
+		pids+=($!)
+	done
+	for ((n = 1; n <= CHAT_ES_NODES; n++)); do
+		wait "${pids[n - 1]}" || ok=0
+		sed "s/^search-engine:/search-engine (node $n):/" "$out.$n" | tee -a "$out"
+		rm -f -- "$out.$n"
+	done
+	if [ "$ok" -eq 1 ]; then
+		wait_es_green 2>&1 | tee -a "$out"
+		[ "${PIPESTATUS[0]}" -eq 0 ] || ok=0
+	fi
+	if [ "$ok" -ne 1 ]; then
 		local -a logs
 		mapfile -t logs < <(es_logs)
-		fail search "$out" ${logs[@]+"${logs[@]}"}
+		fail "search cluster" "$out" ${logs[@]+"${logs[@]}"}
 	fi
 }
 
 stop_search() {
 	[ "$CHAT_SKIP_SEARCH" != 1 ] || return 0
 	[ -f "$es_script" ] || return 0
-	[ -d "$es_dir" ] || return 0
-	CHAT_ES_DIR=$es_dir bash "$es_script" stop || warn "search engine stop failed"
+	local n d
+	# Every node a start made, also of a bigger cluster than configured now.
+	for ((n = CHAT_ES_NODES; n >= 1; n--)); do
+		[ -d "$(es_node_dir "$n")" ] || continue
+		es_node "$n" stop || warn "search engine node $n stop failed"
+	done
+	for d in "$es_dir"[0-9]*; do
+		[ -d "$d" ] || continue
+		n=${d#"$es_dir"}
+		[ "$n" -gt "$CHAT_ES_NODES" ] 2>/dev/null || continue
+		CHAT_ES_DIR=$d bash "$es_script" stop || warn "search engine $d stop failed"
+	done
 }
 
 # ---------------------------------------------------------------- fcgi
@@ -1082,8 +1173,14 @@ cmd_status() {
 	fi
 	if [ "$CHAT_SKIP_SEARCH" = 1 ]; then
 		part search skip "CHAT_SKIP_SEARCH=1"
+	elif [ -f "$es_script" ] && [ "$CHAT_ES_NODES" -le 1 ]; then
+		part search "$(updown es_node 1 status)" "$CHAT_ES_URL"
 	elif [ -f "$es_script" ]; then
-		part search "$(updown env CHAT_ES_DIR="$es_dir" bash "$es_script" status)" "$CHAT_ES_URL"
+		local n
+		for ((n = 1; n <= CHAT_ES_NODES; n++)); do
+			part "search node $n" "$(updown es_node "$n" status)" \
+				"http://127.0.0.1:$((CHAT_ES_PORT + n - 1))"
+		done
 	else
 		part search down "$es_script missing"
 	fi
