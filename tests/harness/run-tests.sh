@@ -46,7 +46,11 @@
 #   CHAT_TEST_CLUSTER  masters of the Redis Cluster of the second stack
 #                 (default 3; 0 leaves that stack out), which runs the
 #                 tests of creates, lists, deletes, search, sync and faults
-#                 again, and the failover and resharding tests
+#                 again, and the failover and resharding tests; that stack
+#                 also runs a search cluster of CHAT_TEST_ES_NODES nodes
+#                 (default 2; ports CHAT_TEST_ES_PORT and after, transport
+#                 ports from CHAT_TEST_ES_PORT+100), and test_es_cluster
+#                 kills one of them
 #   CHAT_TEST_REDIS_CLUSTER_PORT  its first node port (default
 #                 CHAT_TEST_REDIS_PORT+1; it uses 2 x CHAT_TEST_CLUSTER ports)
 #   CHAT_BENCH_VAR, CHAT_BENCH_*_PORT  where the benchmark smoke run's
@@ -136,11 +140,16 @@ scan_logs() {
 # worker, the sync, MariaDB, Redis), the API hosts' of tests/multihost and
 # the search engine's.
 stack_logs() {
+	local es
 	find "$CHAT_VAR/log" -type f
 	[ ! -d "$CHAT_VAR/hosts" ] || find "$CHAT_VAR/hosts" -path '*/log/*' -type f
-	find "$CHAT_VAR/es" \( -path "$CHAT_VAR/es/data" -o -path "$CHAT_VAR/es/engine" \
-		-o -path "$CHAT_VAR/es/home" \) -prune -o -type f \
-		\( -name '*.log' -o -name '*.log.*' -o -path "$CHAT_VAR/es/logs/*" \) -print
+	# Every node of a search cluster: es, es2, ...
+	for es in "$CHAT_VAR/es" "$CHAT_VAR"/es[0-9]*; do
+		[ -d "$es" ] || continue
+		find "$es" \( -path "$es/data" -o -path "$es/engine" \
+			-o -path "$es/home" \) -prune -o -type f \
+			\( -name '*.log' -o -name '*.log.*' -o -path "$es/logs/*" \) -print
+	done
 }
 
 # check_no_tokens WHAT FILE...: one check: no recorded token occurs in any
@@ -285,8 +294,9 @@ if ! flock -n "$lock_mode" 8; then
 fi
 
 mapfile -t unit_bins < <(binaries tests/unit)
-# test_cluster needs a Redis Cluster: it runs on the second stack only.
-mapfile -t integ_bins < <(binaries tests/integration | grep -v '/test_cluster$')
+# test_cluster needs a Redis Cluster, test_es_cluster a search cluster:
+# they run on the second stack only.
+mapfile -t integ_bins < <(binaries tests/integration | grep -v -e '/test_cluster$' -e '/test_es_cluster$')
 
 make_args=(WERROR=1)
 if [ -n "${SANITIZE:-}" ]; then
@@ -314,7 +324,7 @@ say "building: make ${make_args[*]} all and the unit and integration tests"
 # test_cluster, left out of the first pass, is built for the cluster pass.
 if ! make "${make_args[@]}" all docs DOCS_DIR="$repo/var/docs" \
 	${unit_bins[@]+"${unit_bins[@]}"} ${integ_bins[@]+"${integ_bins[@]}"} \
-	tests/integration/test_cluster; then
+	tests/integration/test_cluster tests/integration/test_es_cluster; then
 	say "the build failed"
 	failed=$((failed + 1))
 	finish
@@ -412,19 +422,25 @@ stop_stack
 # complete, and MariaDB and Redis have written their files.
 check_tokens
 
-# --- 3b. the same programs on a Redis Cluster -----------------------------
+# --- 3b. the same programs on a Redis Cluster and a search cluster --------
 # A second stack, with a cluster of $CHAT_TEST_CLUSTER masters and as many
-# replicas instead of one Redis, runs the tests of creates, lists,
-# deletes, search, the sync and the faults again, then the failover and
-# resharding tests (test_cluster), which need a cluster.
+# replicas instead of one Redis, and a search cluster of
+# $CHAT_TEST_ES_NODES nodes, runs the tests of creates, lists, deletes,
+# search, the sync and the faults again, then the failover and
+# resharding tests (test_cluster), which need a Redis Cluster, and the
+# test of a search node killed (test_es_cluster).
 cluster_tests=(test_chats test_messages test_search test_sync test_faults)
 if [ "${CHAT_TEST_CLUSTER:-3}" -gt 0 ]; then
 	export CHAT_VAR=${CHAT_TEST_VAR:-$repo/var/test}-cluster
+	export CHAT_ES_NODES=${CHAT_TEST_ES_NODES:-2}
+	unset CHAT_ES_URL
+	# shellcheck source=env.sh
+	. "$here/env.sh" # CHAT_ES_URL: every node
 	export CHAT_REDIS_CLUSTER=${CHAT_TEST_CLUSTER:-3}
 	export CHAT_REDIS_CLUSTER_PORT=${CHAT_TEST_REDIS_CLUSTER_PORT:-$((CHAT_REDIS_PORT + 1))}
 	# Short, so that the failover test sees a replica take over quickly.
 	export CHAT_REDIS_NODE_TIMEOUT=${CHAT_TEST_REDIS_NODE_TIMEOUT:-1000}
-	say "starting the cluster test stack in $CHAT_VAR (Redis Cluster on port $CHAT_REDIS_CLUSTER_PORT and up)"
+	say "starting the cluster test stack in $CHAT_VAR (Redis Cluster on port $CHAT_REDIS_CLUSTER_PORT and up, $CHAT_ES_NODES search nodes on $CHAT_ES_URL)"
 	"$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
 	rm -rf -- "$CHAT_VAR"
 	stack_started=1
@@ -436,13 +452,14 @@ if [ "${CHAT_TEST_CLUSTER:-3}" -gt 0 ]; then
 	fi
 	CHAT_REDIS_NODES=$(. "$CHAT_VAR/run/stack.env" && echo "$CHAT_REDIS_NODES")
 	export CHAT_REDIS_NODES
-	for bin in "${cluster_tests[@]}" test_cluster; do
+	for bin in "${cluster_tests[@]}" test_cluster test_es_cluster; do
 		run_binary "$repo/tests/integration/$bin" integration
 	done
 	stop_stack
 	# The cluster's nodes have their own logs, AOF and dumps.
 	check_tokens
 	unset CHAT_REDIS_NODES CHAT_REDIS_CLUSTER
+	export CHAT_ES_NODES=1 CHAT_ES_URL=http://127.0.0.1:$CHAT_ES_PORT
 fi
 
 # --- 4. the benchmarks, briefly, on their own stack -----------------------

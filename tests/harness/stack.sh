@@ -724,7 +724,7 @@ start_search() {
 		return 0
 	fi
 	# The nodes start side by side: node 1 elects itself, the others join.
-	say "starting a search cluster of $CHAT_ES_NODES nodes on ports $CHAT_ES_PORT..$((CHAT_ES_PORT + CHAT_ES_NODES - 1))"
+	say "starting search engine: a cluster of $CHAT_ES_NODES nodes on ports $CHAT_ES_PORT..$((CHAT_ES_PORT + CHAT_ES_NODES - 1))"
 	local -a pids=()
 	local ok=1
 	for ((n = 1; n <= CHAT_ES_NODES; n++)); do

@@ -451,30 +451,51 @@ static bool is_engine(pid_t pid)
 	return strstr(cmd, "ChatSearchLauncher") != NULL;
 }
 
-pid_t tes_pid(void)
-{
-	char *s = tstack_pidfile("es/search.pid");
-	pid_t pid = s ? (pid_t)atoi(s) : 0;
 
+/* Node n's pid (1: $CHAT_VAR/es, n: es<n>), or 0 when it is not running. */
+static pid_t node_pid(unsigned n)
+{
+	char rel[32], *s;
+	pid_t pid;
+
+	if (n == 1)
+		snprintf(rel, sizeof(rel), "es/search.pid");
+	else
+		snprintf(rel, sizeof(rel), "es%u/search.pid", n);
+	s = tstack_pidfile(rel);
+	pid = s ? (pid_t)atoi(s) : 0;
 	free(s);
 	return pid > 0 && is_engine(pid) ? pid : 0;
 }
 
+pid_t tes_pid(void)
+{
+	return node_pid(1);
+}
+
 void tes_stop(void)
 {
-	pid_t pid = tes_pid();
+	const char *nodes = getenv("CHAT_ES_NODES");
+	unsigned count = nodes && atoi(nodes) > 1 ? (unsigned)atoi(nodes) : 1;
 	uint64_t deadline = now_ms() + 60000;
+	pid_t pids[16] = { 0 };
 
-	cr_assert_gt(pid, 0, "no search engine running per %s/es/search.pid",
-		     var_dir());
-	cr_assert_eq(kill(pid, SIGTERM), 0, "kill %d: %s", (int)pid,
-		     strerror(errno));
-	while (is_engine(pid)) {
-		cr_assert_lt(now_ms(), deadline,
-			     "the search engine (pid %d) still runs 60 s "
-			     "after TERM", (int)pid);
-		pause_ms(100);
+	cr_assert_leq(count, 16, "CHAT_ES_NODES=%s", nodes);
+	/* Every node of a cluster: with one left, searches go on. */
+	for (unsigned n = 1; n <= count; n++) {
+		pids[n - 1] = node_pid(n);
+		cr_assert_gt(pids[n - 1], 0, "search node %u is not running "
+			     "(per its search.pid under %s)", n, var_dir());
+		cr_assert_eq(kill(pids[n - 1], SIGTERM), 0, "kill %d: %s",
+			     (int)pids[n - 1], strerror(errno));
 	}
+	for (unsigned n = 1; n <= count; n++)
+		while (is_engine(pids[n - 1])) {
+			cr_assert_lt(now_ms(), deadline, "search node %u (pid "
+				     "%d) still runs 60 s after TERM", n,
+				     (int)pids[n - 1]);
+			pause_ms(100);
+		}
 }
 
 static int temp_fd(void)

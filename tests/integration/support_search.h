@@ -106,9 +106,12 @@ bool tes_healthy(void);
 
 /* The stack ------------------------------------------------------------ */
 
-/* The search engine's pid from its pid file (0 when not running). */
+/* The search engine's (node 1's) pid from its pid file (0 when not running). */
 pid_t tes_pid(void);
-/* TERM the engine by its pid file and wait until the process is gone. */
+/*
+ * TERM the engine by its pid file and wait until the process is gone;
+ * every node of a cluster (CHAT_ES_NODES, pid files $CHAT_VAR/es<n>/).
+ */
 void tes_stop(void);
 /*
  * Run tests/harness/stack.sh start (which starts only what is down);

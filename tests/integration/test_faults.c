@@ -40,6 +40,7 @@
 #include "buf.h"
 #include "client.h"
 #include "support_barrage.h"
+#include "support_search.h"
 #include "xalloc.h"
 
 #define FCGI_MAX 64
@@ -352,11 +353,9 @@ static void kill_one_fcgi_process(void)
 static void stop_search_60s(const char *search_path)
 {
 	double t = mono_ms();
-	int rc;
 
-	rc = harness_run("CHAT_ES_DIR=\"$CHAT_VAR/es\"", "search-engine.sh",
-			 "stop", STACK_LOG);
-	cr_assert_eq(rc, 0, "search-engine.sh stop failed");
+	/* Every node, when the stack runs a search cluster. */
+	tes_stop();
 	/* Creates do not need the search engine; search does. */
 	assert_progress("search engine down", 5000);
 	assert_quick_503("GET", search_path, NULL, "search engine down");
