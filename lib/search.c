@@ -738,7 +738,8 @@ static struct json_object *hit_message(struct json_object *hit)
  * (caller frees) point into *answer (caller puts).
  */
 static int search_ids(struct chat_es *es, const char *alias,
-		      struct json_object *body, struct json_object **answer,
+		      const char *pref, struct json_object *body,
+		      struct json_object **answer,
 		      struct chat_search_hit **hits, size_t *nhits)
 {
 	struct chat_buf path, resp;
@@ -750,7 +751,7 @@ static int search_ids(struct chat_es *es, const char *alias,
 	*nhits = 0;
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
-	chat_buf_addf(&path, "/%s/_search", alias);
+	chat_buf_addf(&path, "/%s/_search?preference=%s", alias, pref);
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {
@@ -815,8 +816,8 @@ fail:
 
 /* Step two: the documents of hits[0..n), in that order, into `arr`. */
 static int fetch_docs(struct chat_es *es, const char *alias,
-		      const struct chat_search_hit *hits, size_t n,
-		      struct json_object *arr)
+		      const char *pref, const struct chat_search_hit *hits,
+		      size_t n, struct json_object *arr)
 {
 	struct json_object *body = json_object_new_object();
 	struct json_object *ids = json_object_new_array();
@@ -834,8 +835,9 @@ static int fetch_docs(struct chat_es *es, const char *alias,
 	 * get of a document changed since the last refresh makes the engine
 	 * refresh the shard first, on every search while messages come in.
 	 */
-	chat_buf_addf(&path, "/%s/_mget?realtime=false&_source_includes="
-		      "number,body,created_at,updated_at", alias);
+	chat_buf_addf(&path, "/%s/_mget?realtime=false&preference=%s"
+		      "&_source_includes=number,body,created_at,updated_at",
+		      alias, pref);
 	if (send_json(es, "POST", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {
@@ -885,11 +887,13 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 	struct json_object *body = NULL, *answer = NULL;
 	struct json_object *arr = json_object_new_array();
 	struct chat_search_hit *hits = NULL;
+	struct chat_buf pref;
 	size_t n, nhits = 0, take = 0;
 	uint64_t bytes = 2;	/* the brackets */
 	unsigned size;
 	int rc = -1;
 
+	chat_buf_init(&pref);
 	*results = NULL;
 	*next = 0;
 	if (!alias)
@@ -903,7 +907,14 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 	size = limit + 1 < MAX_RESULTS - offset ? limit + 1
 						: MAX_RESULTS - offset;
 	body = search_body(app, chat, q, words, n, offset, size);
-	if (search_ids(es, alias, body, &answer, &hits, &nhits))
+	/*
+	 * With replicas, each copy of a shard refreshes on its own: the
+	 * searches of one chat, and both steps of each, go to the same copy
+	 * (while it is there), so that a message once found stays found and
+	 * step two reads the searcher of step one.
+	 */
+	chat_buf_addf(&pref, "chat-%" PRIu64 "-%" PRIu64, app, chat);
+	if (search_ids(es, alias, pref.data, body, &answer, &hits, &nhits))
 		goto out;
 	/* As many as fit in a page; the first even when it alone does not. */
 	while (take < nhits && take < limit &&
@@ -912,7 +923,7 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 		bytes += hits[take].size + MESSAGE_OVERHEAD;
 		take++;
 	}
-	if (take && fetch_docs(es, alias, hits, take, arr))
+	if (take && fetch_docs(es, alias, pref.data, hits, take, arr))
 		goto out;
 	if (take < nhits && offset + take < MAX_RESULTS)
 		*next = offset + (unsigned)take;
@@ -926,6 +937,7 @@ out:
 	json_object_put(body);
 	json_object_put(answer);
 	free(hits);
+	chat_buf_release(&pref);
 	return rc;
 }
 
