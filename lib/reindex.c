@@ -17,6 +17,7 @@
 #include "ctx.h"
 #include "db.h"
 #include "es.h"
+#include "log.h"
 #include "messages.h"
 #include "proc.h"
 #include "search.h"
@@ -509,7 +510,12 @@ static int create_new(struct chat_reindex *r)
 {
 	char *holder = NULL;
 
-	if (chat_search_create_index(r->ctx.es, r->stage_alias.data,
+	/*
+	 * No replicas while copying: every document would be indexed once
+	 * per copy.  They are made once, from the finished primaries, before
+	 * the swap (swap()).
+	 */
+	if (chat_search_create_index(r->ctx.es, r->stage_alias.data, 0,
 				     &r->new) == 0)
 		return 0;
 	es_fail(r, r->ctx.es, "creating the new index");
@@ -542,8 +548,27 @@ static int create_new(struct chat_reindex *r)
 static int swap(struct chat_reindex *r)
 {
 	const char *alias = r->ctx.cfg.es_index;
+	unsigned replicas = r->ctx.cfg.es_replicas;
+	unsigned wait_s = r->ctx.cfg.batch_timeout_ms / 1000;
 	char *now = NULL;
+	int green;
 
+	/*
+	 * CHAT_ES_REPLICAS, as the index being replaced has them, and time
+	 * to copy them, so that the new index serves with every copy.  Copies
+	 * that a cluster cannot place (fewer nodes than copies) are left to
+	 * it: the index serves from its primaries meanwhile.
+	 */
+	if (replicas) {
+		green = chat_search_set_replicas(r->ctx.es, r->new, replicas,
+						 wait_s);
+		if (green < 0)
+			return es_fail(r, r->ctx.es, "adding the replicas");
+		if (green > 0)
+			chat_log_warn("reindex: %s: %u replicas not all "
+				      "allocated after %u s; swapping anyway",
+				      r->new, replicas, wait_s);
+	}
 	if (es_call(r, "POST", r->new, "/_refresh", false))
 		return -1;
 	if (chat_search_swap_alias(r->ctx.es, r->new, r->old) == 0) {

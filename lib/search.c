@@ -260,7 +260,7 @@ out:
 }
 
 int chat_search_create_index(struct chat_es *es, const char *alias,
-			     char **name)
+			     unsigned replicas, char **name)
 {
 	const char *base = alias_of(es);
 	struct json_object *def = json_tokener_parse(chat_search_index_json);
@@ -286,8 +286,7 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 	}
 	set(settings, "number_of_shards",
 	    json_object_new_int((int)es->cfg->es_shards));
-	set(settings, "number_of_replicas",
-	    json_object_new_int((int)es->cfg->es_replicas));
+	set(settings, "number_of_replicas", json_object_new_int((int)replicas));
 	/* Index and alias in one step: no window without the alias. */
 	aliases = json_object_new_object();
 	a = json_object_new_object();
@@ -338,11 +337,58 @@ int chat_search_ensure_index(struct chat_es *es)
 	 * is there now, which is all we want; if not, errstr still says why
 	 * the creation failed.
 	 */
-	if (chat_search_create_index(es, alias, &name) == 0 ||
+	if (chat_search_create_index(es, alias, es->cfg->es_replicas,
+				     &name) == 0 ||
 	    alias_exists(es, alias, &path, &resp) == 1)
 		rc = 0;
 out:
 	free(name);
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+int chat_search_set_replicas(struct chat_es *es, const char *index,
+			     unsigned replicas, unsigned wait_s)
+{
+	struct json_object *body = json_object_new_object();
+	struct json_object *ix = json_object_new_object();
+	struct json_object *obj = NULL;
+	struct chat_buf path, resp;
+	long status = 0;
+	int rc = -1;
+
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	if (!plain_name(index)) {
+		fail(es, "search: index name \"%.100s\" is not plain; not "
+		     "touching it", index ? index : "");
+		goto out;
+	}
+	set(ix, "number_of_replicas", json_object_new_int((int)replicas));
+	set(body, "index", ix);
+	chat_buf_addf(&path, "/%s/_settings", index);
+	if (send_json(es, "PUT", path.data, body, &status, &resp))
+		goto out;
+	if (status != 200) {
+		fail_answer(es, "search: replicas", status, &resp);
+		goto out;
+	}
+	chat_buf_reset(&path);
+	chat_buf_addf(&path, "/_cluster/health/%s?wait_for_status=green"
+		      "&timeout=%us", index, wait_s);
+	if (chat_es_request(es, "GET", path.data, NULL, 0, &status, &resp))
+		goto out;
+	obj = parse(&resp);
+	/* 408: the wait timed out; the body says how far it got. */
+	if (status != 200 && status != 408) {
+		fail_answer(es, "search: index health", status, &resp);
+		goto out;
+	}
+	rc = json_object_get_boolean(get(obj, "timed_out", NULL)) ? 1 : 0;
+out:
+	json_object_put(body);
+	json_object_put(obj);
 	chat_buf_release(&path);
 	chat_buf_release(&resp);
 	return rc;

@@ -49,14 +49,24 @@ int chat_search_ensure_index(struct chat_es *es);
 
 /*
  * Create a new concrete index "<cfg->es_index>-v1-<unix ms>" from the
- * definition, holding `alias` (not NULL; any valid alias name, not
- * necessarily cfg->es_index) as its write alias, in one step.  On success
- * *name is the new index's name (caller frees); on failure NULL.  Fails
- * when the engine is down or refuses, e.g. because another index already
- * holds `alias` as its write alias.
+ * definition, with cfg->es_shards shards and `replicas` replicas, holding
+ * `alias` (not NULL; any valid alias name, not necessarily cfg->es_index)
+ * as its write alias, in one step.  On success *name is the new index's
+ * name (caller frees); on failure NULL.  Fails when the engine is down or
+ * refuses, e.g. because another index already holds `alias` as its write
+ * alias.
  */
 int chat_search_create_index(struct chat_es *es, const char *alias,
-			     char **name);
+			     unsigned replicas, char **name);
+
+/*
+ * Give `index` `replicas` replicas per shard, then wait up to `wait_s`
+ * seconds for every copy to be allocated (status green).  Returns 0 when
+ * it is green, 1 when the setting took but the copies are still being
+ * made after wait_s (they are made in the background), -1 on failure.
+ */
+int chat_search_set_replicas(struct chat_es *es, const char *index,
+			     unsigned replicas, unsigned wait_s);
 
 /*
  * The one index that holds `alias`, in *index (caller frees; NULL when no
