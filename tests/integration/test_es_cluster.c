@@ -18,7 +18,7 @@
  *                rows, on each node's own copy, and each number is there.
  *
  * The figures (503 window, time to searchable, restart, recovery) are
- * logged with cr_log_info ("es_cluster: ...").
+ * printed on stderr ("es_cluster: ...").
  */
 #include <errno.h>
 #include <pthread.h>
@@ -195,7 +195,7 @@ Test(es_cluster, node_killed, .fini = leave_whole)
 	cr_assert_eq(kill(pid, SIGKILL), 0, "kill -9 %d: %s", (int)pid,
 		     strerror(errno));
 	cr_assert(pid_wait_gone(pid, 10000), "node 2 survived kill -9");
-	cr_log_info("es_cluster: node 2 (pid %d) killed after %zu searches",
+	fprintf(stderr, "es_cluster: node 2 (pid %d) killed after %zu searches\n",
 		    (int)pid, load.n);
 
 	/* Indexing goes on with one node. */
@@ -204,16 +204,16 @@ Test(es_cluster, node_killed, .fini = leave_whole)
 		      "a message created with node 2 down is not searchable "
 		      "within 30 s");
 	t = mono_ms();
-	cr_log_info("es_cluster: a message created after the kill searchable "
-		    "%.0f ms after it", t - t_kill);
+	fprintf(stderr, "es_cluster: a message created after the kill searchable "
+		    "%.0f ms after it\n", t - t_kill);
 	if (t - t_kill < DOWN_MS)
 		msleep((unsigned)(DOWN_MS - (t - t_kill)));
 
 	/* Node 2 back through the harness: stack.sh start waits for green. */
 	t = mono_ms();
 	stack_start();
-	cr_log_info("es_cluster: stack.sh start (node 2 back, cluster green) "
-		    "took %.1f s", (mono_ms() - t) / 1000);
+	fprintf(stderr, "es_cluster: stack.sh start (node 2 back, cluster green) "
+		    "took %.1f s\n", (mono_ms() - t) / 1000);
 	cr_assert(pid_alive(node2_pid()), "node 2 did not start again");
 	msleep(1000);
 
@@ -228,10 +228,10 @@ Test(es_cluster, node_killed, .fini = leave_whole)
 	}
 	if (load.unavailable)
 		window = load.last_503 - load.first_503;
-	cr_log_info("es_cluster: %zu creates (%zu accepted); %zu searches: "
+	fprintf(stderr, "es_cluster: %zu creates (%zu accepted); %zu searches: "
 		    "%zu 200, %zu 503 (first %.0f ms after the kill, window "
 		    "%.0f ms), %zu other; slowest search %.0f ms, answered "
-		    "%.0f ms after the kill",
+		    "%.0f ms after the kill\n",
 		    n, accepted, load.n, load.ok, load.unavailable,
 		    load.unavailable ? load.first_503 - t_kill : 0.0, window,
 		    load.other, load.slowest_ms, load.slowest_at - t_kill);
@@ -261,8 +261,8 @@ Test(es_cluster, node_killed, .fini = leave_whole)
 			break;
 		msleep(200);
 	}
-	cr_log_info("es_cluster: all %lld persisted messages indexed %.0f ms "
-		    "after the load stopped", (long long)rows, mono_ms() - t);
+	fprintf(stderr, "es_cluster: all %lld persisted messages indexed %.0f ms "
+		    "after the load stopped\n", (long long)rows, mono_ms() - t);
 	cr_assert_eq(count, rows, "%ld documents for %lld persisted messages",
 		     count, (long long)rows);
 	for (int64_t i = 1; i <= rows; i++)

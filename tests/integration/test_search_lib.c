@@ -83,6 +83,14 @@ static void close_es(void)
 	es = NULL;
 }
 
+/* The handle reads its nodes from cfg.es_url when it is made: a new one. */
+static void use_url(const char *url)
+{
+	chat_es_free(es);
+	cfg.es_url = url;
+	es = chat_es_new(&cfg);
+}
+
 static struct chat_search_doc doc(uint64_t app, uint64_t chat, uint64_t n,
 				  const char *body)
 {
@@ -367,7 +375,7 @@ Test(search, no_letter_or_digit_finds_nothing)
 	/* unreachable URL: the answer must not need the engine */
 	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
 		expect(none[i], "");
-	cfg.es_url = "http://127.0.0.1:1";
+	use_url("http://127.0.0.1:1");
 	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
 		expect(none[i], "");
 }
@@ -569,10 +577,13 @@ Test(search, ensure_index_is_idempotent_and_configured)
 	cr_assert(json_object_object_get_ex(idx, "index", &idx));
 	cr_assert(json_object_object_get_ex(idx, "refresh_interval", &v));
 	cr_assert_str_eq(json_object_get_string(v), "500ms");
+	/* CHAT_ES_SHARDS and CHAT_ES_REPLICAS (1 and 0 for one node). */
 	cr_assert(json_object_object_get_ex(idx, "number_of_shards", &v));
-	cr_assert_str_eq(json_object_get_string(v), "1");
+	cr_assert_eq(atoi(json_object_get_string(v)), (int)cfg.es_shards);
 	cr_assert(json_object_object_get_ex(idx, "number_of_replicas", &v));
-	cr_assert_str_eq(json_object_get_string(v), "0");
+	cr_assert_eq(atoi(json_object_get_string(v)), (int)cfg.es_replicas,
+		     "%s replicas for CHAT_ES_URL=%s", json_object_get_string(v),
+		     cfg.es_url);
 	json_object_put(obj);
 }
 
@@ -643,7 +654,7 @@ Test(search, engine_down_is_an_error)
 	bool failed[1] = {false};
 	struct json_object *res = (struct json_object *)&res;
 
-	cfg.es_url = "http://127.0.0.1:1";
+	use_url("http://127.0.0.1:1");
 	cr_assert_eq(chat_search_ensure_index(es), -1);
 	cr_assert(es->errstr[0]);
 	cr_assert_eq(chat_search_bulk(es, d, 1, false, failed), -1);
