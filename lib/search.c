@@ -281,7 +281,7 @@ int chat_search_create_index(struct chat_es *es, const char *alias,
 	/* CHAT_ES_SHARDS and CHAT_ES_REPLICAS instead of the file's. */
 	settings = get(def, "settings", "index");
 	if (!settings) {
-		fail(es, "search: lib/search-index.json has no settings.index");
+		set_err(es, "search: lib/search-index.json has no settings.index");
 		goto out;
 	}
 	set(settings, "number_of_shards",
@@ -361,8 +361,8 @@ int chat_search_set_replicas(struct chat_es *es, const char *index,
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
 	if (!plain_name(index)) {
-		fail(es, "search: index name \"%.100s\" is not plain; not "
-		     "touching it", index ? index : "");
+		set_err(es, "search: index name \"%.100s\" is not plain; "
+			"not touching it", index ? index : "");
 		goto out;
 	}
 	set(ix, "number_of_replicas", json_object_new_int((int)replicas));
@@ -371,7 +371,7 @@ int chat_search_set_replicas(struct chat_es *es, const char *index,
 	if (send_json(es, "PUT", path.data, body, &status, &resp))
 		goto out;
 	if (status != 200) {
-		fail_answer(es, "search: replicas", status, &resp);
+		set_err_answer(es, "search: replicas", status, &resp);
 		goto out;
 	}
 	chat_buf_reset(&path);
@@ -382,7 +382,7 @@ int chat_search_set_replicas(struct chat_es *es, const char *index,
 	obj = parse(&resp);
 	/* 408: the wait timed out; the body says how far it got. */
 	if (status != 200 && status != 408) {
-		fail_answer(es, "search: index health", status, &resp);
+		set_err_answer(es, "search: index health", status, &resp);
 		goto out;
 	}
 	rc = json_object_get_boolean(get(obj, "timed_out", NULL)) ? 1 : 0;

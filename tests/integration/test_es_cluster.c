@@ -104,7 +104,7 @@ static long node_count(const char *url, uint64_t app, uint64_t chat)
 	long status = 0, count = -1;
 	char body[256];
 
-	chat_config_load(&cfg, "test_es_cluster");
+	chat_config_load(&cfg);
 	cfg.es_url = url;
 	es = chat_es_new(&cfg);
 	chat_buf_init(&path);

@@ -194,31 +194,31 @@ Test(es, cluster_settings)
 	unsetenv("CHAT_ES_SHARDS");
 	unsetenv("CHAT_ES_REPLICAS");
 	setenv("CHAT_ES_URL", "http://127.0.0.1:9250", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_eq(cfg.es_nodes, 1);
 	cr_assert_eq(cfg.es_shards, 1);
 	cr_assert_eq(cfg.es_replicas, 0, "one node: no replica");
 	setenv("CHAT_ES_URL", "http://127.0.0.1:9250,http://127.0.0.1:9251",
 	       1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_eq(cfg.es_nodes, 2);
 	cr_assert_eq(cfg.es_replicas, 1, "a cluster: one replica");
 	setenv("CHAT_ES_REPLICAS", "0", 1);
 	setenv("CHAT_ES_SHARDS", "3", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_eq(cfg.es_replicas, 0);
 	cr_assert_eq(cfg.es_shards, 3);
 	/* Bad values: warned about, the default used. */
 	setenv("CHAT_ES_REPLICAS", "-1", 1);
 	setenv("CHAT_ES_SHARDS", "0", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_eq(cfg.es_replicas, 1);
 	cr_assert_eq(cfg.es_shards, 1);
 	setenv("CHAT_ES_SHARDS", "2x", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_eq(cfg.es_shards, 1);
 	setenv("CHAT_ES_URL", " , ", 1);
-	chat_config_load(&cfg, "test");
+	chat_config_load(&cfg);
 	cr_assert_eq(cfg.es_nodes, 1, "no node listed: the default one");
 	cr_assert_str_eq(cfg.es_url, "http://127.0.0.1:9250");
 	unsetenv("CHAT_ES_URL");
