@@ -7,9 +7,11 @@
 #include "ctx.h"
 #include "db.h"
 #include "http.h"
+#include "live.h"
 #include "log.h"
 #include "lookup.h"
 #include "queue.h"
+#include "redis.h"
 
 static void create(struct chat_req *req)
 {
@@ -84,7 +86,8 @@ static void show(struct chat_req *req)
  * commit, so that reads answer 404 from the moment the mark is there.
  * When Redis cannot take the mark the row stays.  The queued delete job
  * removes its messages and index entries in batches, and the row too,
- * should the COMMIT itself be lost.
+ * should the COMMIT itself be lost.  The chat's live streams then get
+ * chat.deleted and end.
  */
 static void delete(struct chat_req *req)
 {
@@ -123,6 +126,9 @@ static void delete(struct chat_req *req)
 		chat_log_warn("chat delete not committed; the queued delete "
 			      "job removes the row");
 	chat_res_empty(req, 204);
+	if (chat_live_chat_deleted(req->ctx->redis, chat.app, chat.number))
+		chat_log_warn("live event chat.deleted not published: %s",
+			      req->ctx->redis->errstr);
 out:
 	chat_buf_release(&etag);
 }

@@ -13,10 +13,12 @@
 #include "http.h"
 #include "indexer.h"
 #include "json.h"
+#include "live.h"
 #include "log.h"
 #include "lookup.h"
 #include "messages.h"
 #include "queue.h"
+#include "redis.h"
 #include "search.h"
 
 static const struct chat_field body_field = {
@@ -233,6 +235,19 @@ static void index_now_and_queue(struct chat_req *req,
 			       "queue both unavailable");
 }
 
+/* message.updated on the chat's live streams; a failure is only logged. */
+static void publish_updated(struct chat_req *req, const struct chat_chat *chat,
+			    const struct chat_message *m)
+{
+	struct json_object *obj = chat_message_json(m);
+
+	if (chat_live_publish(req->ctx->redis, chat->app, chat->number,
+			      "message.updated", obj, 0))
+		chat_log_warn("live event message.updated not published: %s",
+			      req->ctx->redis->errstr);
+	json_object_put(obj);
+}
+
 /* PUT replaces (body required); PATCH changes what is given. */
 static void update(struct chat_req *req)
 {
@@ -266,8 +281,10 @@ static void update(struct chat_req *req)
 	answer_message(req, chat_messages_get_by_chat_id(req->ctx->db, chat.id,
 							 req->message, &m),
 		       &m);
-	if (body && req->status == 200)
+	if (body && req->status == 200) {
 		index_now_and_queue(req, &chat, &m);
+		publish_updated(req, &chat, &m);
+	}
 out:
 	chat_message_release(&m);
 	json_object_put(json);
@@ -288,6 +305,10 @@ static void delete(struct chat_req *req)
 				     cond ? &version : NULL)) {
 	case 1:
 		chat_res_empty(req, 204);
+		if (chat_live_publish(req->ctx->redis, chat.app, chat.number,
+				      "message.deleted", NULL, req->message))
+			chat_log_warn("live event message.deleted not "
+				      "published: %s", req->ctx->redis->errstr);
 		if (chat_queue_message_deleted(req->ctx, chat.app, chat.number,
 					       req->message))
 			chat_log_warn("deleted message number not recorded: "
@@ -305,11 +326,43 @@ static void delete(struct chat_req *req)
 	}
 }
 
+/*
+ * GET .../messages/live: who may have a chat's live stream is decided
+ * here.  For an existing, persisted, not deleted chat, nginx is told to
+ * hand the request (a Server-Sent Events or WebSocket one) to its nchan
+ * subscriber location for the chat's internal channel (X-Accel-Redirect,
+ * nginx/chat-live.conf): the client never sees nor chooses the channel.
+ * Otherwise the contract's 404, or a 400 for a request that is neither.
+ */
+static void live(struct chat_req *req)
+{
+	struct chat_chat chat;
+	struct chat_buf to;
+
+	if (chat_lookup_chat(req, &chat))
+		return;
+	if (!chat_live_wants_stream(chat_req_header(req, "HTTP_ACCEPT"),
+				    chat_req_header(req, "HTTP_UPGRADE"))) {
+		chat_res_error(req, 400, "bad_request",
+			       "This route is a live stream: ask with "
+			       "'Accept: text/event-stream' or a WebSocket "
+			       "upgrade.");
+		return;
+	}
+	chat_buf_init(&to);
+	chat_live_redirect(&to, chat.app, chat.number, req->query);
+	chat_res_header(req, "X-Accel-Redirect: %s", to.data);
+	chat_res_header(req, "X-Accel-Buffering: no");
+	chat_res_empty(req, 200);
+	chat_buf_release(&to);
+}
+
 #define MESSAGES "/applications/{token}/chats/{chat}/messages"
 
 static const struct chat_route routes[] = {
 	{ CHAT_GET, MESSAGES, list },
 	{ CHAT_POST, MESSAGES, create },
+	{ CHAT_GET, MESSAGES "/live", live },
 	{ CHAT_GET, MESSAGES "/{message}", show },
 	{ CHAT_PATCH, MESSAGES "/{message}", update },
 	{ CHAT_PUT, MESSAGES "/{message}", update },

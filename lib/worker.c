@@ -17,6 +17,7 @@
 #include "db.h"
 #include "indexer.h"
 #include "job.h"
+#include "live.h"
 #include "log.h"
 #include "messages.h"
 #include "proc.h"
@@ -297,6 +298,24 @@ static int queue_index(struct chat_worker *w, const struct chat_job *jobs,
 }
 
 /*
+ * message.created on the chats' live streams, in number order per chat,
+ * once the batch is durable; a failure costs the streams the events, not
+ * the batch.
+ */
+static void publish_created(struct chat_worker *w, const struct chat_job *jobs,
+			    size_t n)
+{
+	size_t count;
+	size_t *order = chat_batch_order(jobs, n, chat_batch_is_message,
+					 &count);
+
+	if (count && chat_live_created(w->ctx.redis, jobs, order, count))
+		chat_log_warn("live events not published: %s",
+			      w->ctx.redis->errstr);
+	free(order);
+}
+
+/*
  * Record the counters the sync program must redo: the application of
  * every job, and the chat of every message; each once, in one SADD per
  * shard.
@@ -472,6 +491,7 @@ static void process(struct chat_worker *w)
 			      "be redone", w->ctx.redis->errstr);
 		return;
 	}
+	publish_created(w, jobs, n);
 	mark_dirty(w, jobs, n);
 	if (chat_stream_finish(w->ctx.redis, CHAT_STREAM_JOBS,
 			       CHAT_GROUP_PERSIST, w->batch.v, n))

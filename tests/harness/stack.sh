@@ -25,7 +25,11 @@
 #   worker    $CHAT_WORKERS copies of jobs/worker
 #   sync      a timer running jobs/sync every $CHAT_SYNC_INTERVAL seconds
 #   nginx     on 127.0.0.1:$CHAT_HTTP_PORT, config from nginx/ written to
-#             $CHAT_VAR/nginx
+#             $CHAT_VAR/nginx; nchan loaded for the live streams, whose
+#             publisher listens on $CHAT_VAR/run/live/nginx.sock (a
+#             directory only the services' user enters)
+#   relay:*   one jobs/live-relay per nginx instance (as one per API host),
+#             publishing the live events to that instance's nchan
 #   nginx-limits  a second nginx on 127.0.0.1:$CHAT_LIMITS_HTTP_PORT
 #             (default CHAT_HTTP_PORT + 1), config in $CHAT_VAR/nginx-limits:
 #             the same files with the per-token and per-address limits set
@@ -140,6 +144,7 @@ nginx_dir=$CHAT_VAR/nginx
 nginx_conf=$nginx_dir/nginx.conf
 nginx_pid=$run_dir/nginx.pid
 sync_pid=$run_dir/sync-timer.pid
+live_dir=$run_dir/live
 # search is the messages route GET .../search in a pool of its own.
 fcgi_programs=(applications chats messages search health)
 
@@ -371,7 +376,13 @@ prepare_dirs() {
 		"$nginx_dir/tmp" "$CHAT_VAR/nginx-limits/tmp"
 	check_socket_path "$mysql_sock"
 	check_socket_path "$run_dir/applications.sock"
+	check_socket_path "$(live_socket_of nginx-limits)"
 	ensure_chat_user
+	# The live publishers' sockets (nginx makes them 0666): their
+	# directory admits only the user the relays run as, and root.
+	mkdir -p -- "$live_dir"
+	chmod 0700 -- "$live_dir"
+	[ "$is_root" -eq 0 ] || chown chat:chat -- "$live_dir"
 }
 
 # ---------------------------------------------------------------- mysql
@@ -857,6 +868,45 @@ stop_workers() {
 	[ ${#args[@]} -eq 0 ] || stop_pidfiles workers 30 "${args[@]}"
 }
 
+# ---------------------------------------------------------------- relays
+
+# The publisher socket of nginx instance NAME.
+live_socket_of() { echo "$live_dir/$1.sock"; }
+relay_prog() { echo "$CHAT_JOBS_DIR/live-relay"; }
+
+# start_relay NAME: the live relay of nginx instance NAME.
+start_relay() {
+	local name=$1 prog pidf log
+	prog=$(relay_prog)
+	pidf=$run_dir/live-relay.$name.pid
+	log=$log_dir/live-relay.$name.log
+	if [ ! -x "$prog" ]; then
+		warn "live-relay: $prog is not built; not started"
+		return 0
+	fi
+	if pidfile_alive "$pidf" "$prog"; then
+		say "live relay of $name already running (pid $(head -n1 "$pidf"))"
+		return 0
+	fi
+	say "starting the live relay of $name"
+	mark_log "$log"
+	launch "$log" env CHAT_LIVE_SOCKET="$(live_socket_of "$name")" \
+		nohup "${chat_prefix[@]}" "$prog"
+	echo "$launched_pid" >"$pidf"
+	sleep 0.2
+	pidfile_alive "$pidf" "$prog" || fail "live relay of $name" "$log"
+}
+
+stop_relays() {
+	local f
+	local -a args=()
+	for f in "$run_dir"/live-relay.*.pid; do
+		[ -e "$f" ] || continue
+		args+=("$f" "$(relay_prog)")
+	done
+	[ ${#args[@]} -eq 0 ] || stop_pidfiles "live relays" 10 "${args[@]}"
+}
+
 # ---------------------------------------------------------------- sync
 
 # CHAT_VAR on the command line tells this stack's timer from another's.
@@ -945,10 +995,13 @@ write_nginx_conf() {
 		-e "s|@TOKEN_SEARCH_RATE@|$(sed_quote "$search_rate")|g"
 		-e "s|@TOKEN_SEARCH_BURST@|$(sed_quote "$search_burst")|g"
 		-e "s|@ADDR_CONN@|$(sed_quote "$conn")|g"
+		-e "s|@LIVE_INCLUDE@|$(sed_quote "include $dir/chat-live.conf;")|g"
+		-e "s|@LIVE_SOCKET@|$(sed_quote "$(live_socket_of "$name")")|g"
 	)
 	local f
 	mkdir -p -- "$dir/tmp"
-	for f in chat-http.conf chat-api.conf chat-default.conf; do
+	for f in chat-http.conf chat-api.conf chat-default.conf chat-live-http.conf \
+		chat-live.conf; do
 		sed "${subst[@]}" "$repo/nginx/$f" >"$dir/$f.new"
 		mv -f -- "$dir/$f.new" "$dir/$f"
 	done
@@ -1090,6 +1143,8 @@ cmd_start() {
 	start_sync
 	start_nginx nginx
 	start_nginx nginx-limits
+	start_relay nginx
+	start_relay nginx-limits
 	wait_http
 	say "stack is up in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 }
@@ -1100,6 +1155,7 @@ cmd_stop() {
 		return 0
 	}
 	lock
+	stop_relays
 	stop_nginx nginx-limits
 	stop_nginx nginx
 	stop_sync
@@ -1216,6 +1272,13 @@ cmd_status() {
 	else
 		part "sync timer" absent "jobs/sync not built"
 	fi
+	for name in nginx nginx-limits; do
+		if [ -x "$(relay_prog)" ] || [ -s "$run_dir/live-relay.$name.pid" ]; then
+			part "live relay $name" "$(updown pidfile_alive "$run_dir/live-relay.$name.pid" "$(relay_prog)")" ""
+		else
+			part "live relay $name" absent "not built"
+		fi
+	done
 	part nginx "$(updown pidfile_alive "$nginx_pid" "$(nginx_pattern nginx)")" \
 		"127.0.0.1:$CHAT_HTTP_PORT"
 	part nginx-limits "$(updown pidfile_alive "$(nginx_pid_of nginx-limits)" "$(nginx_pattern nginx-limits)")" \

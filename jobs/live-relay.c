@@ -1,0 +1,158 @@
+/*
+ * live-relay - one per API host: hands the live streams' events from the
+ * Redis stream every publisher writes to (lib/live.h) to this host's
+ * nginx, through nchan's publisher endpoint on a Unix socket
+ * (CHAT_LIVE_SOCKET; lib/nchan.h).
+ *
+ * It reads the stream without a consumer group (every host's relay reads
+ * every event), from its newest entry at start, then from the last entry
+ * it handled: after a Redis outage it reconnects and goes on from there.
+ * An event nchan does not take is tried TRIES times, then logged and
+ * skipped: a slow or restarting nginx never holds the others up for long.
+ *
+ * Settings: CHAT_LIVE_SOCKET (required), and the Redis ones of
+ * lib/config.h.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "ctx.h"
+#include "live.h"
+#include "log.h"
+#include "nchan.h"
+#include "redis.h"
+
+/* Entries per XREAD. */
+#define READ_COUNT 512
+/* Longest XREAD wait: below the store timeout, short enough to stop. */
+#define BLOCK_MS 1000
+/* Redis unreachable: pause before the next try. */
+#define REDIS_DOWN_WAIT_MS 500
+/* One event: tries, with TRY_PAUSE_MS * try between them. */
+#define TRIES 3
+#define TRY_PAUSE_MS 100
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void relay_one(struct chat_nchan *n, const struct chat_live_entry *e)
+{
+	bool close = strcmp(e->event, CHAT_LIVE_CLOSE) == 0;
+
+	for (unsigned t = 0; t < TRIES; t++) {
+		if (t)
+			chat_sleep_ms(TRY_PAUSE_MS * t);
+		if ((close ? chat_nchan_close(n, e->channel) :
+			     chat_nchan_publish(n, e->channel, e->event,
+						e->data, e->data_len)) == 0)
+			return;
+		if (stop_requested)
+			break;
+	}
+	chat_log_warn("live event %s (%s) of %s not published: %s", e->id,
+		      e->event, e->channel, chat_nchan_errstr(n));
+}
+
+/* Where to start: the stream's newest entry, once Redis answers. */
+static int start_at(struct chat_redis *r, struct chat_buf *last)
+{
+	bool said = false;
+
+	while (!stop_requested) {
+		if (chat_live_last_id(r, last) == 0)
+			return 0;
+		if (!said)
+			chat_log_warn("redis unavailable: %s; retrying",
+				      r->errstr);
+		said = true;
+		chat_sleep_ms(REDIS_DOWN_WAIT_MS);
+	}
+	return -1;
+}
+
+static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
+{
+	struct chat_buf last;
+	unsigned block = BLOCK_MS;
+	bool down = false;
+
+	if (ctx->cfg.timeout_ms <= 2 * block)
+		block = ctx->cfg.timeout_ms / 2;
+	chat_buf_init(&last);
+	if (start_at(ctx->redis, &last))
+		goto out;
+	chat_log_info("relaying live events after %s", last.data);
+	while (!stop_requested) {
+		redisReply *reply = chat_live_read(ctx->redis, last.data,
+						   READ_COUNT, block);
+		size_t count;
+
+		if (!reply) {
+			if (!down)
+				chat_log_warn("redis unavailable: %s; "
+					      "retrying", ctx->redis->errstr);
+			down = true;
+			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
+			continue;
+		}
+		if (down)
+			chat_log_info("redis back; relaying after %s",
+				      last.data);
+		down = false;
+		count = chat_live_count(reply);
+		for (size_t i = 0; i < count; i++) {
+			struct chat_live_entry e;
+			int rc = chat_live_entry_at(reply, i, &e);
+
+			if (rc == 1)
+				relay_one(n, &e);
+			else if (rc == 0)
+				chat_log_warn("malformed live event %s "
+					      "skipped", e.id ? e.id : "?");
+			if (e.id) {
+				chat_buf_reset(&last);
+				chat_buf_adds(&last, e.id);
+			}
+		}
+		freeReplyObject(reply);
+	}
+out:
+	chat_buf_release(&last);
+}
+
+int main(void)
+{
+	struct chat_ctx ctx;
+	struct sigaction sa;
+	struct chat_nchan *n;
+	const char *socket = getenv("CHAT_LIVE_SOCKET");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	chat_ctx_init(&ctx, "live-relay");
+	if (!socket || !*socket) {
+		chat_log_error("CHAT_LIVE_SOCKET is not set: where does "
+			       "nginx's nchan publisher listen?");
+		chat_ctx_release(&ctx);
+		return 2;
+	}
+	n = chat_nchan_new(socket, ctx.cfg.timeout_ms);
+	chat_log_info("live-relay started (publisher %s)", socket);
+	relay_loop(&ctx, n);
+	chat_log_info("live-relay stopped");
+	chat_nchan_free(n);
+	chat_ctx_release(&ctx);
+	return 0;
+}

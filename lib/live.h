@@ -1,0 +1,137 @@
+/*
+ * live.h - the events of the live streams (GET .../chats/{number}/
+ * messages/live, the contract's "Live updates"), from the programs that
+ * make the changes to every API host's nginx.
+ *
+ * A change, once durable, is appended as one entry to ONE Redis stream of
+ * live events, CHAT_LIVE_KEY (hash-tagged: one slot, so it works on Redis
+ * Cluster too), trimmed to about CHAT_LIVE_MAXLEN entries.  Each API host
+ * runs one relay (jobs/live-relay) that reads that stream from where it
+ * left off, without a consumer group (every host reads everything), and
+ * hands each event to its own nginx's nchan publisher (nchan.h).
+ *
+ * Entry fields: c the internal channel "<application id>/<chat number>"
+ * (never shown to clients: the messages program redirects an authorised
+ * subscriber to it, see cgi-bin/messages.c), e the event name
+ * ("message.created", "message.updated", "message.deleted",
+ * "chat.deleted", or "close": end the chat's streams), d the event's JSON
+ * (absent for "close").
+ *
+ * Publishing never holds up or fails the change it reports: a failure is
+ * returned for the caller to log, and the stream then misses the event.
+ */
+#ifndef CHAT_LIVE_H
+#define CHAT_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+
+struct chat_job;
+struct chat_redis;
+
+#define CHAT_LIVE_KEY "chat:{live}:events"
+/* Entries kept (XADD MAXLEN ~): the relays' backlog after an outage. */
+#define CHAT_LIVE_MAXLEN "10000"
+/* The event that ends a chat's streams. */
+#define CHAT_LIVE_CLOSE "close"
+
+/*
+ * The event object of the contract: {"event": event, "message": message}
+ * when `message` is not NULL (not taken), else {"event": event, "number":
+ * number}.  Returns a new object (caller puts it).
+ */
+struct json_object *chat_live_event_json(const char *event,
+					 struct json_object *message,
+					 uint64_t number);
+
+/*
+ * Append (pipeline) the XADD of one event of chat `chat` of application
+ * `app`; `data` (not taken) is NULL for CHAT_LIVE_CLOSE.  Returns 0, or -1
+ * when the command could not be queued.  Read its reply with
+ * chat_redis_replies(r, n, REDIS_REPLY_STRING).
+ */
+int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
+		     const char *event, struct json_object *data);
+
+/*
+ * Publish `event` of chat `chat` now (one round trip): with `message`
+ * (not taken) message.created or message.updated, else an event with
+ * `number` (message.deleted, chat.deleted).  Returns 0 or -1 (r->errstr).
+ */
+int chat_live_publish(struct chat_redis *r, uint64_t app, uint64_t chat,
+		      const char *event, struct json_object *message,
+		      uint64_t number);
+
+/*
+ * chat.deleted, then the end of the chat's streams: two entries, one
+ * round trip.  Returns 0 or -1 (r->errstr).
+ */
+int chat_live_chat_deleted(struct chat_redis *r, uint64_t app,
+			   uint64_t chat);
+
+/*
+ * message.created for the persisted message jobs jobs[order[0..count)],
+ * which the caller sorted by application, chat and number (a job listed
+ * twice in a row is published once): the entries of one batch in one
+ * round trip.  Returns 0 or -1 (r->errstr).
+ */
+int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
+		      const size_t *order, size_t count);
+
+/*
+ * True when a GET of .../messages/live asks for a stream: a WebSocket
+ * upgrade (`upgrade`, the Upgrade header, names websocket) or Server-Sent
+ * Events (`accept`, the Accept header, names text/event-stream).  Either
+ * may be NULL.
+ */
+bool chat_live_wants_stream(const char *accept, const char *upgrade);
+
+/*
+ * The internal location nginx hands an authorised subscriber to, into
+ * `to`: CHAT_LIVE_LOCATION "<app>/<chat>", followed by the query's
+ * last_event_id when `query` (the raw query string) has a well-formed one
+ * (nginx drops the client's query on the redirect).
+ */
+#define CHAT_LIVE_LOCATION "/applications/.live/"
+void chat_live_redirect(struct chat_buf *to, uint64_t app, uint64_t chat,
+			const char *query);
+
+/* One event as a relay reads it; strings point into the reply. */
+struct chat_live_entry {
+	const char *id;			/* stream entry id */
+	const char *channel;		/* "<app>/<chat>", checked */
+	const char *event;
+	const char *data;		/* NULL for CHAT_LIVE_CLOSE */
+	size_t data_len;
+};
+
+/*
+ * The id of the stream's newest entry into `id` ("0-0" when it is empty):
+ * where a relay that just started begins.  Returns 0 or -1 (r->errstr).
+ */
+int chat_live_last_id(struct chat_redis *r, struct chat_buf *id);
+
+/*
+ * XREAD up to `count` entries after `after`, waiting up to `block_ms`
+ * (keep it below the store timeout).  Returns the reply (caller frees;
+ * REDIS_REPLY_NIL when none came) or NULL (r->errstr).
+ */
+redisReply *chat_live_read(struct chat_redis *r, const char *after,
+			   unsigned count, unsigned block_ms);
+
+/*
+ * The entries of an XREAD reply: how many, and entry i of them.  Returns
+ * 1 with `e` filled, 0 when the entry is malformed (skip it; its id is
+ * still set when it has one), -1 past the end.
+ */
+size_t chat_live_count(const redisReply *reply);
+int chat_live_entry_at(const redisReply *reply, size_t i,
+		       struct chat_live_entry *e);
+
+#endif
