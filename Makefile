@@ -170,11 +170,13 @@ start: docs
 #   $(PREFIX)/bin/chat-worker, chat-sync   jobs/worker, jobs/sync (every jobs/NAME
 #                                          as chat-NAME)
 #   $(PREFIX)/bin/chat-migrate             applies sql/ (tests/harness/migrate.sh)
-#   $(PREFIX)/share/chat-backend/nginx/    chat-http.conf, chat-api.conf (templates)
+#   $(PREFIX)/share/chat-backend/nginx/    chat-http.conf, chat-api.conf,
+#                                          chat-live*.conf (templates)
 #   $(PREFIX)/share/chat-backend/sql/      the migrations
 #   $(PREFIX)/share/chat-backend/docs/     /api-docs (Swagger UI, openapi.json)
 #   $(SYSCONFDIR)/cron.d/chat-backend      jobs/crontab
-#   $(SYSTEMD_UNIT_DIR)/chat-fcgi@.service, chat-worker.service
+#   $(SYSTEMD_UNIT_DIR)/chat-fcgi@.service, chat-worker.service,
+#                                          chat-live-relay.service
 #   $(SYSCONFDIR)/chat-backend/env         settings, installed only if absent
 # NGINX_GROUP is the group of nginx's workers, given the FastCGI sockets.
 PREFIX ?= /usr/local
@@ -201,7 +203,8 @@ install: all docs
 	$(INSTALL) -m 0644 $(HARNESS)/env.sh $(DESTDIR)$(PKGLIBDIR)/env.sh
 	$(INSTALL_SUBST) jobs/deploy/chat-migrate.in >$(DESTDIR)$(PREFIX)/bin/chat-migrate
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/chat-migrate
-	$(INSTALL) -m 0644 nginx/chat-http.conf nginx/chat-api.conf nginx/chat-default.conf $(DESTDIR)$(PKGDATADIR)/nginx/
+	$(INSTALL) -m 0644 nginx/chat-http.conf nginx/chat-api.conf nginx/chat-default.conf \
+		nginx/chat-live-http.conf nginx/chat-live.conf $(DESTDIR)$(PKGDATADIR)/nginx/
 	$(INSTALL) -m 0644 sql/*.sql $(DESTDIR)$(PKGDATADIR)/sql/
 	rm -rf $(DESTDIR)$(PKGDATADIR)/docs/*
 	$(INSTALL) -m 0644 $(DOCS_DIR)/* $(DESTDIR)$(PKGDATADIR)/docs/
@@ -209,7 +212,7 @@ install: all docs
 		-e 's|/etc/chat-backend/env|$(SYSCONFDIR)/chat-backend/env|g' \
 		jobs/crontab >$(DESTDIR)$(SYSCONFDIR)/cron.d/chat-backend
 	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/cron.d/chat-backend
-	for u in chat-fcgi@.service chat-worker.service; do \
+	for u in chat-fcgi@.service chat-worker.service chat-live-relay.service; do \
 		$(INSTALL_SUBST) jobs/deploy/$$u.in >$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u || exit 1; \
 	done

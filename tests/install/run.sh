@@ -83,7 +83,7 @@ for prog in applications chats messages search health; do
 	check "cgi-bin/$prog in lib/chat-backend/cgi-bin, mode 755" mode_is 755 "$f"
 	check "cgi-bin/$prog finds its shared libraries" libs_resolve "$f"
 done
-for prog in worker sync replay; do
+for prog in worker sync replay live-relay; do
 	f=$p/bin/chat-$prog
 	check "jobs/$prog as bin/chat-$prog, mode 755" mode_is 755 "$f"
 	check "chat-$prog finds its shared libraries" libs_resolve "$f"
@@ -108,7 +108,7 @@ hardened() {
 for prog in applications chats messages health; do
 	check "cgi-bin/$prog: PIE, full RELRO, NX stack, canaries, FORTIFY" hardened "$lib/cgi-bin/$prog"
 done
-for prog in worker sync reindex; do
+for prog in worker sync reindex live-relay; do
 	check "chat-$prog: PIE, full RELRO, NX stack, canaries, FORTIFY" hardened "$p/bin/chat-$prog"
 done
 check "bin/chat-migrate, mode 755" mode_is 755 "$p/bin/chat-migrate"
@@ -120,7 +120,7 @@ check "chat-migrate takes the migrations' account from /etc/chat-backend/migrate
 check "migrate.sh (755) and env.sh beside it" \
 	sh -c 'test "$(stat -c %a "$1/migrate.sh")" = 755 && cmp "$1/env.sh" "$2/tests/harness/env.sh" && cmp "$1/migrate.sh" "$2/tests/harness/migrate.sh"' _ "$lib" "$repo"
 
-for f in chat-http.conf chat-api.conf; do
+for f in chat-http.conf chat-api.conf chat-live-http.conf chat-live.conf; do
 	check "nginx/$f in share/chat-backend/nginx, unchanged, mode 644" \
 		sh -c 'cmp "$1" "$2" && test "$(stat -c %a "$2")" = 644' _ "nginx/$f" "$share/nginx/$f"
 done
@@ -158,7 +158,7 @@ check "the env file sources in sh" sh -c 'set -a; . "$1"; test -n "$CHAT_MYSQL_H
 # ---------------------------------------------------------------- systemd
 
 units=$etc/systemd/system
-for u in chat-fcgi@.service chat-worker.service; do
+for u in chat-fcgi@.service chat-worker.service chat-live-relay.service; do
 	check "$u in /etc/systemd/system, mode 644" mode_is 644 "$units/$u"
 	check "$u: every placeholder replaced" no_placeholder "$units/$u"
 	check "$u: reads /etc/chat-backend/env" grep -qx 'EnvironmentFile=/etc/chat-backend/env' "$units/$u"
@@ -171,7 +171,7 @@ check "chat-fcgi@.service: the program path is installed" \
 	grep -q -e "/usr/local/lib/chat-backend/cgi-bin/%i" "$units/chat-fcgi@.service"
 check "chat-http.conf's sockets are under @RUN_DIR@ (the units' /run/chat-backend)" \
 	grep -q 'server unix:@RUN_DIR@/applications.sock;' "$share/nginx/chat-http.conf"
-for u in chat-fcgi@.service chat-worker.service; do
+for u in chat-fcgi@.service chat-worker.service chat-live-relay.service; do
 	check "$u: runs as chat, no capability, hardened" \
 		sh -c 'for l in User=chat NoNewPrivileges=yes CapabilityBoundingSet= ProtectSystem=strict \
 			PrivateTmp=yes ProtectHome=yes "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" \
@@ -183,13 +183,15 @@ check "chat-fcgi@.service: only the chgrp of the socket runs privileged" \
 	sh -c 'test "$(grep -c "^Exec[A-Za-z]*=[+!]" "$1")" = 1 && grep -qx "ExecStartPost=+/bin/chgrp www-data /run/chat-backend/%i.sock" "$1"' _ "$units/chat-fcgi@.service"
 check "chat-worker.service runs the installed chat-worker as chat" \
 	sh -c 'grep -qx "ExecStart=/usr/local/bin/chat-worker" "$1" && grep -qx "User=chat" "$1"' _ "$units/chat-worker.service"
+check "chat-live-relay.service runs the installed chat-live-relay as chat, socket directory 0700" \
+	sh -c 'grep -qx "ExecStart=/usr/local/bin/chat-live-relay" "$1" && grep -qx "User=chat" "$1" && grep -qx "RuntimeDirectoryMode=0700" "$1"' _ "$units/chat-live-relay.service"
 
 # systemd-analyze verify checks that the commands exist: the units are
 # checked with their /usr/local paths moved into DESTDIR.
 if command -v systemd-analyze >/dev/null 2>&1; then
 	vdir=$work/verify
 	mkdir -p "$vdir"
-	for u in chat-fcgi@.service chat-worker.service; do
+	for u in chat-fcgi@.service chat-worker.service chat-live-relay.service; do
 		sed "s|/usr/local/|$p/|g" "$units/$u" >"$vdir/$u"
 	done
 	verify() {
@@ -200,7 +202,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		# Any message (an unknown key is only a warning) is a failure.
 		[ "$rc" -eq 0 ] && [ -z "$out" ]
 	}
-	for u in chat-fcgi@applications.service chat-worker.service; do
+	for u in chat-fcgi@applications.service chat-worker.service chat-live-relay.service; do
 		check "systemd-analyze verify $u" verify "$u"
 	done
 	# exposure UNIT MAX: systemd-analyze security's overall exposure (0 safe,
@@ -216,7 +218,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	}
 	# --offline needs systemd 252; older ones only have the running system.
 	if systemd-analyze security --help 2>&1 | grep -q -- --offline; then
-		for u in chat-fcgi@applications.service chat-worker.service; do
+		for u in chat-fcgi@applications.service chat-worker.service chat-live-relay.service; do
 			check "systemd-analyze security $u: exposure at most 1.5" exposure "$u" 1.5
 		done
 	else

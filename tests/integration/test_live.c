@@ -9,9 +9,11 @@
  * nginx-limits, as two API hosts).
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -532,6 +534,59 @@ Test(live, a_deleted_chat_ends_the_stream)
 	assert_json_error(again, 404, "not_found", "a deleted chat's stream");
 	live_close(again);
 	free(chat_path);
+	free(path);
+	free(token);
+}
+
+/* ------------------------------------------------ Redis outage */
+
+/*
+ * Redis stopped and started again: the relays (the same processes) find
+ * it again by themselves and go on from where they were, so a stream
+ * opened before the outage gets what is created after it.
+ */
+Test(live, the_relays_recover_after_a_redis_restart)
+{
+	char *token = app_create("live redis restart");
+	int64_t chat = persisted_chat(token);
+	char *path = live_path(token, chat);
+	char *redis_pidf = var_path("run/redis.pid");
+	char *relay_pidf = var_path("run/live-relay.nginx.pid");
+	char *log = var_path("log/test-restarts.log");
+	char *cmd = http_path("tests/harness/stack.sh start >>%s 2>&1", log);
+	struct live_conn *c = open_ok(LIVE_SSE, live_port(), path, NULL);
+	pid_t redis = pidfile_pid(redis_pidf), relay = pidfile_pid(relay_pidf);
+	struct live_event ev;
+	int64_t n;
+
+	cr_assert(getenv("CHAT_REDIS_NODES") == NULL ||
+		  !*getenv("CHAT_REDIS_NODES"),
+		  "this test stops the one Redis server");
+	cr_assert_gt(redis, 0, "no redis pid in %s", redis_pidf);
+	cr_assert(pid_is(relay, "live-relay"), "the relay does not run");
+	post_message(token, chat, "before");
+	next_event(c, LIVE_SSE, "message.created", &ev);
+	live_event_release(&ev);
+
+	cr_assert_eq(kill(redis, SIGTERM), 0);
+	for (int i = 0; i < 600 && pid_is(redis, "redis"); i++)
+		usleep(100 * 1000);
+	cr_assert_not(pid_is(redis, "redis"), "redis still runs");
+	sleep(2);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+	cr_assert(pid_is(relay, "live-relay"), "the relay died with Redis");
+
+	post_message(token, chat, "after");
+	next_event(c, LIVE_SSE, "message.created", &ev);
+	json_int(event_message(&ev), "number", &n);
+	cr_assert_eq(n, 2, "after the restart: message %lld", (long long)n);
+	cr_assert_str_eq(json_str(event_message(&ev), "body"), "after");
+	live_event_release(&ev);
+	live_close(c);
+	free(cmd);
+	free(log);
+	free(redis_pidf);
+	free(relay_pidf);
 	free(path);
 	free(token);
 }
