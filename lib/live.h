@@ -31,11 +31,12 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "job.h"
 
 struct chat_job;
 struct chat_redis;
 
-#define CHAT_LIVE_KEY "chat:{live}:events"
+#define CHAT_LIVE_KEY CHAT_KEY_LIVE_EVENTS
 /* Entries kept (XADD MAXLEN ~): the relays' backlog after an outage. */
 #define CHAT_LIVE_MAXLEN "10000"
 /* The event that ends a chat's streams. */

@@ -36,6 +36,9 @@ programs=(applications chats messages search health)
 # image creates a group with that gid for the sockets.
 sock_group=nginx
 sync_state=/tmp/chat-sync.state
+# nchan's publisher socket (nginx/chat-live-http.conf), in the volume
+# live-run that only the nginx and live-relay services mount.
+live_socket=/run/chat-live/publish.sock
 
 say() { printf '%s: %s\n' "${role:-entrypoint}" "$*" >&2; }
 die() {
@@ -217,7 +220,8 @@ role_nginx_config() {
 		die "$conf_out and $docs_out must be writable by $(id -un) (volumes made by an older image? remove them)"
 	find "$conf_out" "$docs_out" -mindepth 1 -delete
 	mkdir -p -- "$conf_out/chat"
-	for f in chat-http.conf chat-api.conf chat-default.conf; do
+	for f in chat-http.conf chat-api.conf chat-default.conf chat-live-http.conf \
+		chat-live.conf; do
 		sed -e "s|@RUN_DIR@|$run_dir|g" \
 			-e "s|@DOCS_DIR@|/usr/share/chat-backend/docs|g" \
 			-e "s|@RATE@|$rate|g" -e "s|@BURST@|$burst|g" \
@@ -225,6 +229,8 @@ role_nginx_config() {
 			-e "s|@TOKEN_READ_RATE@|$read_rate|g" -e "s|@TOKEN_READ_BURST@|$read_burst|g" \
 			-e "s|@TOKEN_SEARCH_RATE@|$search_rate|g" -e "s|@TOKEN_SEARCH_BURST@|$search_burst|g" \
 			-e "s|@ADDR_CONN@|$addr_conn|g" \
+			-e "s|@LIVE_INCLUDE@|include /etc/nginx/conf.d/chat/chat-live.conf;|g" \
+			-e "s|@LIVE_SOCKET@|$live_socket|g" \
 			"$pkgdata/nginx/$f" >"$conf_out/chat/$f"
 	done
 	cp -- "$pkgdata/docker/nginx-server.conf" "$conf_out/default.conf"
@@ -242,6 +248,7 @@ role=${1:-fcgi}
 case $role in
 fcgi) role_fcgi ;;
 worker) exec_as_chat "$prefix/bin/chat-worker" ;;
+live-relay) CHAT_LIVE_SOCKET=$live_socket exec_as_chat "$prefix/bin/chat-live-relay" ;;
 sync) role_sync ;;
 migrate) exec_as_chat "$prefix/bin/chat-migrate" ;;
 nginx-config) role_nginx_config ;;
@@ -250,8 +257,9 @@ health)
 	case ${2:-} in
 	fcgi) health_fcgi ;;
 	worker) health_process chat-worker ;;
+	live-relay) health_process chat-live-relay ;;
 	sync) health_sync ;;
-	*) die "usage: $0 health fcgi|worker|sync" ;;
+	*) die "usage: $0 health fcgi|worker|live-relay|sync" ;;
 	esac
 	;;
 *) exec "$@" ;;

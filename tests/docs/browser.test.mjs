@@ -1,8 +1,10 @@
 // (c) /api-docs in a real browser: headless Chromium (Debian's, driven by
 // playwright-core) opens Swagger UI on a running stack, finds every
 // operation of the document listed, runs "Try it out" on POST /applications
-// and sees the 201.  Screenshots go to $CHAT_VAR/screenshots/ (var/ by
-// default): api-docs.png (the page as it opens) and api-docs-try-it-out.png.
+// and sees the 201; and an EventSource on a chat's live stream sees a
+// message created through the API appear.  Screenshots go to
+// $CHAT_VAR/screenshots/ (var/ by default): api-docs.png (the page as it
+// opens) and api-docs-try-it-out.png.
 //
 // The stack: http://127.0.0.1:$CHAT_HTTP_PORT (8080 by default), or
 // CHAT_DOCS_BASE_URL.  The browser: $CHROMIUM (default /usr/bin/chromium).
@@ -93,5 +95,68 @@ test('Swagger UI at /api-docs lists every operation and runs POST /applications'
   t.diagnostic(`screenshots in ${shots}: api-docs.png, api-docs-try-it-out.png`);
 
   assert.deepEqual(outside, [], 'the page loads nothing from elsewhere');
+  assert.deepEqual(errors, [], 'no JavaScript errors');
+});
+
+test('an EventSource in Chromium sees a message created through the API appear', { timeout: 120000 }, async (t) => {
+  assert.ok(existsSync(executablePath), `${executablePath} is missing: apt-get install chromium (or set CHROMIUM)`);
+  const api = async (method, path, body) => {
+    const r = await fetch(`${base}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, json: r.status === 204 ? null : await r.json() };
+  };
+  const app = await api('POST', '/applications', { name: `EventSource test ${Date.now()}` });
+  assert.equal(app.status, 201);
+  const { token } = app.json;
+  recordToken(token);
+  const chat = await api('POST', `/applications/${token}/chats`);
+  assert.equal(chat.status, 202);
+  const n = chat.json.number;
+  // The stream exists once the chat is persisted.
+  for (let i = 0; i < 200; i++) {
+    if ((await api('GET', `/applications/${token}/chats/${n}`)).status === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const profile = mkdtempSync(join(tmpdir(), 'chat-docs-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // A page of the API's origin, so that the stream is same-origin.
+  await page.goto(`${base}/api-docs`, { waitUntil: 'load' });
+  const body = `Hello from the API ${Date.now()}`;
+  const seen = await page.evaluate(async ({ token, n, body }) => {
+    const path = `/applications/${token}/chats/${n}/messages`;
+    const live = new EventSource(`${path}/live`);
+    try {
+      await new Promise((resolve, reject) => {
+        live.onopen = resolve;
+        setTimeout(() => reject(new Error(`EventSource not open (readyState ${live.readyState})`)), 10000);
+      });
+      const event = new Promise((resolve, reject) => {
+        live.addEventListener('message.created', (e) => resolve({ type: e.type, id: e.lastEventId, data: JSON.parse(e.data) }));
+        setTimeout(() => reject(new Error('no message.created within 15 s')), 15000);
+      });
+      const r = await fetch(path, { method: 'POST', body: JSON.stringify({ body }) });
+      if (r.status !== 202) throw new Error(`POST ${path}: ${r.status}`);
+      return await event;
+    } finally {
+      live.close();
+    }
+  }, { token, n, body });
+  assert.equal(seen.type, 'message.created');
+  assert.ok(seen.id, 'the event has an id');
+  assert.equal(seen.data.event, 'message.created');
+  assert.equal(seen.data.message.number, 1);
+  assert.equal(seen.data.message.body, body);
   assert.deepEqual(errors, [], 'no JavaScript errors');
 });

@@ -31,7 +31,7 @@ const envOf = (svc) => {
   return e;
 };
 const oneShot = (name) => services[name].restart === 'no';
-const appServices = Object.keys(services).filter((n) => services[n].build);
+const appServices = Object.keys(services).filter((n) => services[n].build && n !== 'nginx');
 
 test('valid against the Compose Specification JSON schema', () => {
   const schemaFile = join(dirname(require.resolve('dclint/package.json')), 'schemas', 'compose.schema.json');
@@ -85,10 +85,13 @@ test('the services are the ones asked for: official images, AOF, single-node Ela
   assert.equal(es['discovery.type'], 'single-node');
   assert.equal(String(es['xpack.security.enabled']), 'false');
   assert.match(es.ES_JAVA_OPTS, /-Xms\S+ -Xmx\S+/);
-  assert.match(services.nginx.image, /^nginx:/);
+  // nginx: Debian's, for its nchan module (the live streams).
+  assert.equal(services.nginx.build.dockerfile, 'jobs/deploy/Dockerfile.nginx');
+  assert.match(read('jobs', 'deploy', 'Dockerfile.nginx'), /^FROM debian:bookworm/m);
+  assert.match(read('jobs', 'deploy', 'Dockerfile.nginx'), /libnginx-mod-nchan/);
   for (const n of appServices) assert.equal(services[n].build.dockerfile, 'jobs/deploy/Dockerfile');
   assert.deepEqual([...new Set(appServices.map((n) => services[n].command[0]))].sort(),
-    ['fcgi', 'migrate', 'nginx-config', 'sync', 'worker']);
+    ['fcgi', 'live-relay', 'migrate', 'nginx-config', 'sync', 'worker']);
 });
 
 test('every CHAT_* variable set is one that the programs or the scripts read', () => {
@@ -207,8 +210,11 @@ test('the build context has every file the Dockerfile copies', () => {
   assert.ok(existsSync(rel('jobs', 'deploy', 'Dockerfile.dockerignore')));
 });
 
-test('the entrypoint replaces every placeholder of nginx/chat-http.conf and chat-api.conf', () => {
-  for (const f of ['chat-http.conf', 'chat-api.conf', 'chat-default.conf']) {
+const confFiles = ['chat-http.conf', 'chat-api.conf', 'chat-default.conf', 'chat-live-http.conf', 'chat-live.conf'];
+
+test('the entrypoint replaces every placeholder of the nginx/chat-*.conf it installs', () => {
+  for (const f of confFiles) {
+    assert.match(entrypoint, new RegExp(`\\b${f.replace('.', '\\.')}\\b`), `the entrypoint writes ${f}`);
     for (const [ph] of read('nginx', f).matchAll(/@[A-Z_]+@/g)) {
       assert.ok(entrypoint.includes(`s|${ph}|`), `${ph} of nginx/${f}`);
     }
@@ -228,10 +234,14 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
       '$run_dir': entrypoint.match(/^run_dir=(\S+)$/m)[1], '$rate': '10r/s', '$burst': '20',
       '$token_rate': '50r/s', '$token_burst': '500', '$read_rate': '100r/s', '$read_burst': '1000',
       '$search_rate': '10r/s', '$search_burst': '50', '$addr_conn': '256',
+      '$live_socket': entrypoint.match(/^live_socket=(\S+)$/m)[1],
     };
-    for (const f of ['chat-http.conf', 'chat-api.conf', 'chat-default.conf']) {
+    mkdirSync(join(dir, 'live'), { recursive: true });
+    for (const f of confFiles) {
       let text = read('nginx', f);
-      for (const [ph, v] of subst) text = text.replaceAll(ph, values[v] ?? v);
+      // The container's paths, moved under the temporary directory.
+      const moved = (v) => v.replaceAll('/etc/nginx/conf.d/', `${conf}/`).replaceAll('/run/chat-live/', `${dir}/live/`);
+      for (const [ph, v] of subst) text = text.replaceAll(ph, moved(values[v] ?? v));
       assert.doesNotMatch(text, /@[A-Z_]+@/);
       writeFileSync(join(conf, 'chat', f), text);
     }
@@ -239,7 +249,9 @@ test('the nginx configuration of the nginx service passes nginx -t', { skip: spa
       read('jobs', 'deploy', 'nginx-server.conf').replaceAll('/etc/nginx/conf.d/', `${conf}/`).replaceAll('/var/log/nginx/', `${dir}/`).replace('listen 8080;', 'listen 127.0.0.1:8080;'));
     copyFileSync('/etc/nginx/fastcgi_params', join(dir, 'fastcgi_params'));
     copyFileSync('/etc/nginx/mime.types', join(dir, 'mime.types'));
+    // Debian's nginx.conf loads nchan through modules-enabled/.
     writeFileSync(join(dir, 'nginx.conf'), [
+      'load_module /usr/lib/nginx/modules/ngx_nchan_module.so;',
       `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'events { worker_connections 64; }',
       'http {', '  include mime.types;', '  default_type application/octet-stream;',
       `  access_log ${dir}/access.log;`, `  client_body_temp_path ${dir}/cb;`, `  fastcgi_temp_path ${dir}/fc;`,

@@ -64,9 +64,14 @@ export function cRoutes() {
   return routes;
 }
 
-// nginx/chat-api.conf as a tree of locations: { modifier, pattern, name,
-// directives: {name: [args...]}, children: [...] }.
-export function nginxLocations(text = read('nginx', 'chat-api.conf')) {
+// nginx/chat-api.conf as the local stack serves it: with its @LIVE_INCLUDE@
+// replaced by nginx/chat-live.conf (the live streams' internal location).
+export const servedApiConf = () =>
+  read('nginx', 'chat-api.conf').replace(/^[ \t]*@LIVE_INCLUDE@[ \t]*$/m, read('nginx', 'chat-live.conf'));
+
+// nginx/chat-api.conf (as served) as a tree of locations: { modifier,
+// pattern, name, directives: {name: [args...]}, children: [...] }.
+export function nginxLocations(text = servedApiConf()) {
   const src = text.replace(/#[^\n]*/g, '');
   let i = 0;
   const token = () => {

@@ -19,6 +19,8 @@ packages=(
 	libcurl4-openssl-dev libcriterion-dev
 	# services of the local stack
 	mariadb-server mariadb-client redis-server nginx spawn-fcgi
+	# nginx's pub/sub module, for the live streams (nginx/chat-live*.conf)
+	libnginx-mod-nchan
 	# search engine (fetched with Maven, runs on the JDK)
 	maven default-jdk-headless
 	# tools of the harness and benchmarks
