@@ -248,7 +248,10 @@ role=${1:-fcgi}
 case $role in
 fcgi) role_fcgi ;;
 worker) exec_as_chat "$prefix/bin/chat-worker" ;;
-live-relay) CHAT_LIVE_SOCKET=$live_socket exec_as_chat "$prefix/bin/chat-live-relay" ;;
+live-relay)
+	export CHAT_LIVE_SOCKET=$live_socket
+	exec_as_chat "$prefix/bin/chat-live-relay"
+	;;
 sync) role_sync ;;
 migrate) exec_as_chat "$prefix/bin/chat-migrate" ;;
 nginx-config) role_nginx_config ;;

@@ -426,10 +426,10 @@ check_tokens
 # A second stack, with a cluster of $CHAT_TEST_CLUSTER masters and as many
 # replicas instead of one Redis, and a search cluster of
 # $CHAT_TEST_ES_NODES nodes, runs the tests of creates, lists, deletes,
-# search, the sync and the faults again, then the failover and
-# resharding tests (test_cluster), which need a Redis Cluster, and the
-# test of a search node killed (test_es_cluster).
-cluster_tests=(test_chats test_messages test_search test_sync test_faults)
+# search, the sync, the faults and the live streams again, then the
+# failover and resharding tests (test_cluster), which need a Redis
+# Cluster, and the test of a search node killed (test_es_cluster).
+cluster_tests=(test_chats test_messages test_search test_sync test_faults test_live)
 if [ "${CHAT_TEST_CLUSTER:-3}" -gt 0 ]; then
 	export CHAT_VAR=${CHAT_TEST_VAR:-$repo/var/test}-cluster
 	export CHAT_ES_NODES=${CHAT_TEST_ES_NODES:-2}

@@ -540,38 +540,69 @@ Test(live, a_deleted_chat_ends_the_stream)
 
 /* ------------------------------------------------ Redis outage */
 
+/* The pids of Redis: the one server, or every node of the cluster. */
+static int redis_pids(pid_t *pids, int max)
+{
+	const char *nodes = getenv("CHAT_REDIS_NODES");
+	int n = 0;
+
+	if (!nodes || !*nodes) {
+		char *f = var_path("run/redis.pid");
+
+		pids[n++] = pidfile_pid(f);
+		free(f);
+		return n;
+	}
+	while (*nodes && n < max) {
+		size_t len = strcspn(nodes, ",");
+		const char *colon = memchr(nodes, ':', len);
+		char rel[64], *f;
+
+		cr_assert_not_null(colon, "CHAT_REDIS_NODES: %s", nodes);
+		snprintf(rel, sizeof(rel), "run/redis-%.*s.pid",
+			 (int)(nodes + len - colon - 1), colon + 1);
+		f = var_path(rel);
+		pids[n++] = pidfile_pid(f);
+		free(f);
+		nodes += len + (nodes[len] == ',');
+	}
+	return n;
+}
+
 /*
- * Redis stopped and started again: the relays (the same processes) find
- * it again by themselves and go on from where they were, so a stream
- * opened before the outage gets what is created after it.
+ * Redis stopped and started again (every node of a cluster): the relays
+ * (the same processes) find it again by themselves and go on from where
+ * they were, so a stream opened before the outage gets what is created
+ * after it.
  */
 Test(live, the_relays_recover_after_a_redis_restart)
 {
 	char *token = app_create("live redis restart");
 	int64_t chat = persisted_chat(token);
 	char *path = live_path(token, chat);
-	char *redis_pidf = var_path("run/redis.pid");
 	char *relay_pidf = var_path("run/live-relay.nginx.pid");
 	char *log = var_path("log/test-restarts.log");
 	char *cmd = http_path("tests/harness/stack.sh start >>%s 2>&1", log);
 	struct live_conn *c = open_ok(LIVE_SSE, live_port(), path, NULL);
-	pid_t redis = pidfile_pid(redis_pidf), relay = pidfile_pid(relay_pidf);
+	pid_t pids[16], relay = pidfile_pid(relay_pidf);
+	int np = redis_pids(pids, 16);
 	struct live_event ev;
 	int64_t n;
 
-	cr_assert(getenv("CHAT_REDIS_NODES") == NULL ||
-		  !*getenv("CHAT_REDIS_NODES"),
-		  "this test stops the one Redis server");
-	cr_assert_gt(redis, 0, "no redis pid in %s", redis_pidf);
 	cr_assert(pid_is(relay, "live-relay"), "the relay does not run");
 	post_message(token, chat, "before");
 	next_event(c, LIVE_SSE, "message.created", &ev);
 	live_event_release(&ev);
 
-	cr_assert_eq(kill(redis, SIGTERM), 0);
-	for (int i = 0; i < 600 && pid_is(redis, "redis"); i++)
-		usleep(100 * 1000);
-	cr_assert_not(pid_is(redis, "redis"), "redis still runs");
+	for (int i = 0; i < np; i++) {
+		cr_assert_gt(pids[i], 0, "a Redis pid file is empty");
+		cr_assert_eq(kill(pids[i], SIGTERM), 0);
+	}
+	for (int i = 0; i < np; i++) {
+		for (int k = 0; k < 600 && pid_is(pids[i], "redis"); k++)
+			usleep(100 * 1000);
+		cr_assert_not(pid_is(pids[i], "redis"), "redis still runs");
+	}
 	sleep(2);
 	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
 	cr_assert(pid_is(relay, "live-relay"), "the relay died with Redis");
@@ -585,7 +616,6 @@ Test(live, the_relays_recover_after_a_redis_restart)
 	live_close(c);
 	free(cmd);
 	free(log);
-	free(redis_pidf);
 	free(relay_pidf);
 	free(path);
 	free(token);
