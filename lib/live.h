@@ -37,8 +37,14 @@ struct chat_job;
 struct chat_redis;
 
 #define CHAT_LIVE_KEY CHAT_KEY_LIVE_EVENTS
-/* Entries kept (XADD MAXLEN ~): the relays' backlog after an outage. */
-#define CHAT_LIVE_MAXLEN "10000"
+/*
+ * Entries kept (XADD MAXLEN ~): the relays' backlog while they catch up.
+ * A relay that starts begins at the newest entry, so this only has to
+ * cover a lag; and it bounds the stream's memory in Redis (which holds the
+ * queue too, with noeviction) at this many events of at most one message
+ * each.
+ */
+#define CHAT_LIVE_MAXLEN "5000"
 /* The event that ends a chat's streams. */
 #define CHAT_LIVE_CLOSE "close"
 
