@@ -1186,7 +1186,8 @@ stop_host_programs() {
 # start-host: one more API host in front of stores that run elsewhere
 # (CHAT_MYSQL_HOST, CHAT_REDIS_HOST or CHAT_REDIS_NODES, CHAT_ES_URL):
 # its programs, its workers (CHAT_WORKER_NAME-1... tells them from other
-# hosts'), its nginx; up when its GET /health answers 200.
+# hosts'), its nginx and its live relay; up when its GET /health answers
+# 200.
 # tests/harness/hosts.sh runs one per network namespace.
 cmd_start_host() {
 	prepare_dirs
@@ -1194,6 +1195,7 @@ cmd_start_host() {
 	save_settings
 	start_host_programs
 	start_nginx nginx
+	start_relay nginx
 	wait_http
 	say "host is up in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 }
@@ -1204,6 +1206,7 @@ cmd_stop_host() {
 		return 0
 	}
 	lock
+	stop_relays
 	stop_nginx nginx
 	stop_host_programs
 	say "host stopped"
