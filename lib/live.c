@@ -97,10 +97,13 @@ int chat_live_chat_deleted(struct chat_redis *r, uint64_t app, uint64_t chat)
 	return rc;
 }
 
+/* Pipelined bytes after which the replies are read before going on. */
+#define PIPELINE_BYTES (1024 * 1024)
+
 int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		      const size_t *order, size_t count)
 {
-	size_t sent = 0;
+	size_t sent = 0, bytes = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < count && rc == 0; i++) {
@@ -122,9 +125,19 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		rc = chat_live_append(r, j->app, j->chat, "message.created",
 				      obj);
 		sent += rc == 0;
+		bytes += j->body_len + 128;
 		json_object_put(obj);
 		json_object_put(msg);
 		chat_message_release(&m);
+		/*
+		 * A batch of large messages is sent in parts, so that the
+		 * pipeline never holds a whole batch's bodies at once.
+		 */
+		if (rc == 0 && bytes >= PIPELINE_BYTES) {
+			rc = chat_redis_replies(r, sent, REDIS_REPLY_STRING);
+			sent = 0;
+			bytes = 0;
+		}
 	}
 	if (chat_redis_replies(r, sent, REDIS_REPLY_STRING))
 		rc = -1;
