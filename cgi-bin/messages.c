@@ -239,7 +239,7 @@ static void index_now_and_queue(struct chat_req *req,
 static void publish_updated(struct chat_req *req, const struct chat_chat *chat,
 			    const struct chat_message *m)
 {
-	struct json_object *obj = chat_message_json(m);
+	struct json_object *obj = chat_messages_json(m);
 
 	if (chat_live_publish(req->ctx->redis, chat->app, chat->number,
 			      "message.updated", obj, 0))

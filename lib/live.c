@@ -120,7 +120,7 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		m.created_at = j->ts;
 		m.updated_at = j->ts;
 		chat_buf_add(&m.body, j->body, j->body_len);
-		msg = chat_message_json(&m);
+		msg = chat_messages_json(&m);
 		obj = chat_live_event_json("message.created", msg, 0);
 		rc = chat_live_append(r, j->app, j->chat, "message.created",
 				      obj);
