@@ -2,7 +2,7 @@
 --
 -- Configured by the environment (each wrk thread reads it in init):
 --
---   BENCH_KIND     ceiling | fcgi_floor | post_message | post_chat |
+--   BENCH_KIND     ceiling | fcgi_floor | fcgi_keep | post_message | post_chat |
 --                  get_message | list | search | search_latency
 --   BENCH_TOKEN    application token (all kinds but ceiling)
 --   BENCH_CHAT     chat number (post_message, get_message, list, search)
@@ -121,6 +121,8 @@ function init(args)
 			r = wrk.format("GET", "/bench/ceiling")
 		elseif kind == "fcgi_floor" then
 			r = wrk.format("GET", "/bench/fcgi")
+		elseif kind == "fcgi_keep" then
+			r = wrk.format("GET", "/bench/fcgi-keep")
 		elseif kind == "post_message" then
 			r = wrk.format("POST", base .. "/" .. chat .. "/messages", json,
 				'{"body":"' .. body_text(words) .. '"}')
