@@ -786,8 +786,17 @@ part_http_half() {
 	[ -n "$max" ] || { say "no maximum rate for $1"; return 1; }
 	local rate
 	rate=$(fcalc "$max / 2" 0)
+	# Each connection sends one request every connections/rate seconds:
+	# at a low rate (a slow search on a loaded machine) fewer
+	# connections, so that each still sends about 4 in BENCH_DURATION.
+	local conns=$BENCH_CONNECTIONS threads=$BENCH_THREADS
+	if [ $((rate * BENCH_DURATION)) -lt $((4 * conns)) ]; then
+		conns=$((rate * BENCH_DURATION / 4))
+		[ "$conns" -ge 1 ] || conns=1
+		[ "$threads" -le "$conns" ] || threads=$conns
+	fi
 	http_env "$1"
-	wrk_part "half_$1" "$1" "$BENCH_CONNECTIONS" "$BENCH_THREADS" "$rate" || return 1
+	wrk_part "half_$1" "$1" "$conns" "$threads" "$rate" || return 1
 	R[half_${1}_target]=$rate
 	case $1 in post_*) wait_drained "$BENCH_WAIT" || return 1 ;; esac
 }
