@@ -790,6 +790,11 @@ start_fcgi() {
 	fi
 	# Some of its processes died: start the program afresh.
 	stop_pidfile "fcgi $name" "$pidf" "$prog" 10
+	# A stopped process whose address space the kernel is still tearing
+	# down (no /proc cmdline any more) can hold the listening socket a
+	# little longer: spawn-fcgi would find it "already in use".  The new
+	# processes get a new socket at the same path.
+	rm -f -- "$sock"
 	say "starting fcgi $name ($CHAT_FCGI_PROCS processes on $sock)"
 	local -a owner=()
 	touch -- "$log"
