@@ -73,6 +73,8 @@
 #   BENCH_RUNS         runs per figure, the median reported (3 / 1)
 #   BENCH_CONNECTIONS  wrk connections (64 / 64)
 #   BENCH_THREADS      wrk threads (nproc, at most 4)
+#   BENCH_NOOP_THREADS request threads of the no-op program's second loop
+#                      (twice the CPUs)
 #   BENCH_JOBS         N, message jobs of the worker part (1000000 / 2000;
 #                      a smaller N, e.g. 50000, for a quick full run)
 #   BENCH_HOT          about how many of them go to the searched chat
@@ -134,7 +136,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 
 while IFS= read -r var; do
 	case $var in
-	CHAT_FCGI_PROCS | CHAT_HTTP_THREADS | CHAT_TIMEOUT_MS | CHAT_WORKER_BATCH | \
+	CHAT_FCGI_PROCS | CHAT_TIMEOUT_MS | CHAT_WORKER_BATCH | \
 		CHAT_WORKER_WAIT_MS | CHAT_ES_HEAP | CHAT_BENCH_*) ;;
 	CHAT_*) unset "$var" ;;
 	esac
@@ -334,9 +336,9 @@ stop_worker() {
 noop_bin=$run_dir/bench-noop
 noop_pidf=$run_dir/bench-noop.pid
 
-# Request threads of the no-op program's second loop: the programs' own
-# (CHAT_HTTP_THREADS, default twice the CPUs as in lib/config.c).
-noop_threads=${CHAT_HTTP_THREADS:-$((ncpu > 8 ? 16 : 2 * ncpu))}
+# Request threads of the no-op program's second loop (BENCH_NOOP_THREADS,
+# default twice the CPUs).
+noop_threads=${BENCH_NOOP_THREADS:-$((ncpu > 8 ? 16 : 2 * ncpu))}
 
 start_noop() {
 	local -a owner=()
@@ -350,8 +352,8 @@ start_noop() {
 	chmod 755 "$noop_bin"
 	[ "$(id -u)" -ne 0 ] || owner=(-u chat -g chat -U chat -G chat)
 	rm -f "$run_dir/bench-noop.sock" "$run_dir/bench-noop-keep.sock"
-	# The old loop (one thread, one connection per request) on
-	# bench-noop.sock (/bench/fcgi); lib/http.c's (request threads,
+	# The programs' loop (one thread, one connection per request) on
+	# bench-noop.sock (/bench/fcgi); the candidate (request threads,
 	# connections kept) on bench-noop-keep.sock (/bench/fcgi-keep).
 	spawn-fcgi -s "$run_dir/bench-noop.sock" -M 0660 -F "$CHAT_FCGI_PROCS" \
 		-P "$noop_pidf" ${owner[@]+"${owner[@]}"} -- "$noop_bin" \
@@ -751,7 +753,7 @@ read -r -a http_paths <<<"${BENCH_HTTP_PATHS:-ceiling fcgi_floor fcgi_keep post_
 declare -A http_label=(
 	[ceiling]='`GET /bench/ceiling` (nginx alone)'
 	[fcgi_floor]='`GET /bench/fcgi` (nginx + a no-op FastCGI program, one thread, one connection per request: the floor)'
-	[fcgi_keep]='`GET /bench/fcgi-keep` (the same program with the request loop of lib/http.c: threads, kept connections)'
+	[fcgi_keep]='`GET /bench/fcgi-keep` (the same program with a candidate loop: request threads, kept connections)'
 	[post_message]='`POST …/chats/2/messages`'
 	[post_chat]='`POST …/chats`'
 	[get_message]='`GET …/chats/1/messages/{n}`'
@@ -899,10 +901,10 @@ report() {
 	echo
 	echo "The FastCGI floor is tests/bench/fcgi-noop.c, a program that answers without"
 	echo "doing anything, behind the same nginx with the same process count as the API"
-	echo "programs and the request loop they had before request threads (one connection"
-	echo "per request): the issue's targets are ratios to it. \`/bench/fcgi-keep\` is the"
-	echo "same program with the request loop of lib/http.c ($noop_threads threads per"
-	echo "process, upstream keepalive, fastcgi_keep_conn), which the API programs now run."
+	echo "programs and their request loop (one connection per request): the issue's"
+	echo "targets are ratios to it. \`/bench/fcgi-keep\` is the same program with the"
+	echo "candidate loop ($noop_threads request threads per process, upstream keepalive,"
+	echo "fastcgi_keep_conn), which the API programs do not run (README, Benchmarks)."
 	echo
 	echo "Half load: bench.lua paced with wrk's delay() hook, one slot every"
 	echo "threads/rate seconds per wrk thread (CLOCK_MONOTONIC via LuaJIT FFI),"

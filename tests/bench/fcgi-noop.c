@@ -3,11 +3,10 @@
  * program that answers every request with a fixed JSON body and does
  * nothing else, with either of two request loops:
  *
- *   fcgi-noop        the loop the programs had before request threads:
- *                    one thread, FCGX_Accept_r, FCGX_Detach,
- *                    FCGX_Finish_r, one connection per request
- *                    (GET /bench/fcgi);
- *   fcgi-noop N      that of lib/http.c today: N threads each in
+ *   fcgi-noop        the programs' loop (lib/http.c): one thread,
+ *                    FCGX_Accept_r, FCGX_Detach, FCGX_Finish_r, one
+ *                    connection per request (GET /bench/fcgi);
+ *   fcgi-noop N      the loop measured as a candidate: N threads each in
  *                    FCGX_Accept_r, the connection kept between requests
  *                    when nginx asks for it (fastcgi_keep_conn,
  *                    GET /bench/fcgi-keep).
