@@ -92,11 +92,11 @@ enum chat_found chat_app_get(struct chat_db *db, const char *token, size_t len,
 	unsigned char sha[CHAT_SHA256_LEN];
 	unsigned long slen, nlen = 0;
 	MYSQL_BIND p[1], r[6];
-	int rc;
+	enum chat_found rc;
 
 	memset(app, 0, sizeof(*app));
 	if (len >= sizeof(app->token))
-		return 0;		/* longer than any token */
+		return CHAT_ABSENT;	/* longer than any token */
 	chat_sha256(token, len, sha);
 	bind_sha(&p[0], sha, &slen);
 	chat_bind_u64(&r[0], &app->id);
@@ -106,13 +106,13 @@ enum chat_found chat_app_get(struct chat_db *db, const char *token, size_t len,
 	chat_bind_i64(&r[4], &app->updated_at);
 	chat_bind_u64(&r[5], &app->version);
 	rc = chat_db_get_row(db, get_sql, p, r);
-	if (rc != 1)
+	if (rc != CHAT_FOUND)
 		return rc;
 	/* The row matched its digest: this is the application's token. */
 	memcpy(app->token, token, len);
 	app->token[len] = '\0';
 	app->name[nlen < sizeof(app->name) ? nlen : 0] = '\0';
-	return 1;
+	return CHAT_FOUND;
 }
 
 static const char rename_sql[] =
@@ -179,13 +179,13 @@ enum chat_found chat_app_lookup_and_cache(struct chat_ctx *ctx,
 	struct app_cache_slot *slot;
 	struct chat_app app;
 	redisReply *reply;
-	int rc;
+	enum chat_found rc;
 
 	chat_sha256(token, len, sha);
 	slot = cache_slot(ctx, sha);
 	if (slot->id && memcmp(slot->sha, sha, sizeof(sha)) == 0) {
 		*id = slot->id;
-		return 1;
+		return CHAT_FOUND;
 	}
 	chat_sha256_hex(sha, hex);
 	chat_buf_init(&key);
@@ -194,12 +194,12 @@ enum chat_found chat_app_lookup_and_cache(struct chat_ctx *ctx,
 	if (reply && reply->type == REDIS_REPLY_STRING &&
 	    chat_parse_u64(reply->str, reply->len, 1, UINT64_MAX, id) == 0) {
 		freeReplyObject(reply);
-		rc = 1;
+		rc = CHAT_FOUND;
 		goto found;
 	}
 	freeReplyObject(reply);
 	rc = chat_app_get(ctx->db, token, len, &app);
-	if (rc <= 0)
+	if (rc != CHAT_FOUND)
 		goto out;
 	*id = app.id;
 	reply = chat_redis_cmd(ctx->redis, "SET %s %llu", key.data,

@@ -278,14 +278,14 @@ enum chat_found chat_db_get_row(struct chat_db *db, const char *sql,
 	int rc;
 
 	if (!st)
-		return -1;
+		return CHAT_FAILED;
 	rc = mysql_stmt_fetch(st);
 	if (rc != 0 && rc != MYSQL_NO_DATA && rc != MYSQL_DATA_TRUNCATED)
 		set_err(db, mysql_stmt_errno(st), mysql_stmt_error(st));
 	chat_db_done(st);
 	if (rc == MYSQL_NO_DATA)
-		return 0;
-	return rc == 0 || rc == MYSQL_DATA_TRUNCATED ? 1 : -1;
+		return CHAT_ABSENT;
+	return rc == 0 || rc == MYSQL_DATA_TRUNCATED ? CHAT_FOUND : CHAT_FAILED;
 }
 
 /* How many of n remaining rows go into the next statement. */

@@ -150,6 +150,16 @@ static bool plain_name(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
+/* Whether index name `index` may be touched; if not, says why in es. */
+static bool index_name_ok(struct chat_es *es, const char *index)
+{
+	if (plain_name(index))
+		return true;
+	set_err(es, "search: index name \"%.100s\" is not plain; not "
+		"touching it", index ? index : "");
+	return false;
+}
+
 static const char *alias_of(struct chat_es *es)
 {
 	const char *a = es->cfg->es_index;
@@ -241,11 +251,8 @@ int chat_search_index_call(struct chat_es *es, const char *method,
 
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
-	if (!plain_name(index)) {
-		set_err(es, "search: index name \"%.100s\" is not plain; not "
-			"touching it", index ? index : "");
+	if (!index_name_ok(es, index))
 		goto out;
-	}
 	chat_buf_addf(&path, "/%s%s", index, suffix);
 	if (chat_es_request(es, method, path.data, NULL, 0, &status, &resp))
 		goto out;
@@ -360,11 +367,8 @@ int chat_search_set_replicas(struct chat_es *es, const char *index,
 
 	chat_buf_init(&path);
 	chat_buf_init(&resp);
-	if (!plain_name(index)) {
-		set_err(es, "search: index name \"%.100s\" is not plain; "
-			"not touching it", index ? index : "");
+	if (!index_name_ok(es, index))
 		goto out;
-	}
 	set(ix, "number_of_replicas", json_object_new_int((int)replicas));
 	set(body, "index", ix);
 	chat_buf_addf(&path, "/%s/_settings", index);

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 
 #include <criterion/criterion.h>
+#include <criterion/options.h>
 #include <curl/curl.h>
 #include <mysql.h>
 
@@ -785,4 +786,17 @@ bool wait_until(bool (*cond)(void *arg), void *arg, unsigned timeout_ms)
 			return false;
 		sleep_ms(20);
 	}
+}
+
+int trun_one_at_a_time(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int rc = 0;
+
+	if (criterion_handle_args(argc, argv, true)) {
+		criterion_options.jobs = 1;
+		rc = !criterion_run_all_tests(tests);
+	}
+	criterion_finalize(tests);
+	return rc;
 }

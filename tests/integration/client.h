@@ -150,4 +150,11 @@ bool wait_until(bool (*cond)(void *arg), void *arg, unsigned timeout_ms);
 /* Milliseconds on the monotonic clock. */
 uint64_t now_ms(void);
 
+/*
+ * The main() of a test binary whose tests must not run beside each other
+ * (faults, timings): Criterion's, but one test at a time whatever the
+ * command line or CRITERION_JOBS says.
+ */
+int trun_one_at_a_time(int argc, char *argv[]);
+
 #endif

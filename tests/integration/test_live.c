@@ -698,13 +698,5 @@ Test(live, a_stream_is_shared_by_two_nginx_instances)
  */
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int rc = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		criterion_options.jobs = 1;
-		rc = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return rc;
+	return trun_one_at_a_time(argc, argv);
 }

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <criterion/options.h>
 
 #include "buf.h"
 #include "client.h"
@@ -758,13 +757,5 @@ Test(queue, redelivered_jobs_change_nothing)
  */
 int main(int argc, char *argv[])
 {
-	struct criterion_test_set *tests = criterion_initialize();
-	int rc = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		criterion_options.jobs = 1;
-		rc = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return rc;
+	return trun_one_at_a_time(argc, argv);
 }
