@@ -21,6 +21,24 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const shots = join(process.env.CHAT_VAR || rel('var'), 'screenshots');
 const doc = loadDoc();
 
+// Headless Chromium with a profile of its own, closed and removed when
+// test t ends; `options` are added to playwright's launch options.
+async function launchChromium(t, options = {}) {
+  const profile = mkdtempSync(join(tmpdir(), 'chat-docs-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...options,
+  });
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+  return context;
+}
+
 test('Swagger UI at /api-docs lists every operation and runs POST /applications', { timeout: 120000 }, async (t) => {
   assert.ok(existsSync(executablePath), `${executablePath} is missing: apt-get install chromium (or set CHROMIUM)`);
   const probe = await fetch(`${base}/api-docs/openapi.json`).catch((e) => e);
@@ -28,18 +46,7 @@ test('Swagger UI at /api-docs lists every operation and runs POST /applications'
   assert.equal(probe.status, 200, `GET ${base}/api-docs/openapi.json`);
   assert.deepEqual(await probe.json(), doc, 'the stack serves this openapi.json (run make docs)');
 
-  const profile = mkdtempSync(join(tmpdir(), 'chat-docs-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t, { viewport: { width: 1280, height: 900 } });
   const page = context.pages()[0] ?? await context.newPage();
   const outside = [];
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) outside.push(r.url()); });
@@ -117,17 +124,7 @@ test('an EventSource in Chromium sees a message created through the API appear',
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const profile = mkdtempSync(join(tmpdir(), 'chat-docs-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t);
   const page = context.pages()[0] ?? await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

@@ -266,6 +266,22 @@ run_script() {
 	fi
 }
 
+# start_stack WHAT: a fresh stack in $CHAT_VAR (stopping one left there
+# first), which stop_stack stops; the run ends if it does not start.
+# Every run starts from empty stores: data or an index mapping left by an
+# older build must not decide a result.
+start_stack() {
+	"$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
+	rm -rf -- "$CHAT_VAR"
+	stack_started=1
+	stack_vars+=("$CHAT_VAR")
+	if ! "$here/stack.sh" start 8>&-; then
+		say "$1 did not start (stack.sh names the part above); integration tests not run"
+		failed=$((failed + 1))
+		finish
+	fi
+}
+
 # binaries DIR: the test binaries built from DIR/test_*.c.
 binaries() {
 	local src
@@ -387,20 +403,10 @@ fi
 
 say "starting the test stack in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 # A test stack left over from an interrupted run would serve old binaries.
-"$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
-# Every run starts from empty stores: data or an index mapping left by an
-# older build must not decide a result.
-rm -rf -- "$CHAT_VAR"
 # Where the test clients record every token they see (check_tokens).
 export CHAT_TEST_TOKENS=$CHAT_VAR/test-tokens.txt
-stack_started=1
 stack_ran=1
-stack_vars+=("$CHAT_VAR")
-if ! "$here/stack.sh" start 8>&-; then
-	say "the test stack did not start (stack.sh names the part above); integration tests not run"
-	failed=$((failed + 1))
-	finish
-fi
+start_stack "the test stack"
 
 for bin in "${integ_bins[@]}"; do
 	run_binary "$repo/$bin" integration
@@ -441,15 +447,7 @@ if [ "${CHAT_TEST_CLUSTER:-3}" -gt 0 ]; then
 	# Short, so that the failover test sees a replica take over quickly.
 	export CHAT_REDIS_NODE_TIMEOUT=${CHAT_TEST_REDIS_NODE_TIMEOUT:-1000}
 	say "starting the cluster test stack in $CHAT_VAR (Redis Cluster on port $CHAT_REDIS_CLUSTER_PORT and up, $CHAT_ES_NODES search nodes on $CHAT_ES_URL)"
-	"$here/stack.sh" stop >/dev/null 2>&1 8>&- || true
-	rm -rf -- "$CHAT_VAR"
-	stack_started=1
-	stack_vars+=("$CHAT_VAR")
-	if ! "$here/stack.sh" start 8>&-; then
-		say "the cluster test stack did not start (stack.sh names the part above)"
-		failed=$((failed + 1))
-		finish
-	fi
+	start_stack "the cluster test stack"
 	CHAT_REDIS_NODES=$(. "$CHAT_VAR/run/stack.env" && echo "$CHAT_REDIS_NODES")
 	export CHAT_REDIS_NODES
 	for bin in "${cluster_tests[@]}" test_cluster test_es_cluster; do

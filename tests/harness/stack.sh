@@ -196,6 +196,22 @@ launch() {
 	launched_pid=$!
 }
 
+# start_daemon WHAT PIDFILE PATTERN LOG COMMAND...: launches COMMAND with
+# its output in LOG and its pid in PIDFILE, unless PIDFILE names a live
+# process whose command line contains PATTERN (then returns 1).
+start_daemon() {
+	local what=$1 pidf=$2 pattern=$3 log=$4
+	shift 4
+	if pidfile_alive "$pidf" "$pattern"; then
+		say "$what already running (pid $(head -n1 "$pidf"))"
+		return 1
+	fi
+	say "starting $what"
+	mark_log "$log"
+	launch "$log" "$@"
+	echo "$launched_pid" >"$pidf"
+}
+
 # proc_is PID PATTERN: PID is alive and its command line contains PATTERN.
 proc_is() {
 	local pid=$1 pattern=$2 cmd
@@ -844,17 +860,11 @@ start_workers() {
 	for ((i = 1; i <= CHAT_WORKERS; i++)); do
 		pidf=$run_dir/worker.$i.pid
 		log=$log_dir/worker.$i.log
-		if pidfile_alive "$pidf" "$prog"; then
-			say "worker $i already running (pid $(head -n1 "$pidf"))"
-			continue
-		fi
-		say "starting worker $i"
-		mark_log "$log"
 		# A stable consumer name per copy: a restarted worker finds the
 		# jobs it had read but not finished under its own name.
-		launch "$log" env CHAT_WORKER_NAME="${CHAT_WORKER_NAME:-worker}-$i" \
-			nohup "${chat_prefix[@]}" "$prog"
-		echo "$launched_pid" >"$pidf"
+		start_daemon "worker $i" "$pidf" "$prog" "$log" \
+			env CHAT_WORKER_NAME="${CHAT_WORKER_NAME:-worker}-$i" \
+			nohup "${chat_prefix[@]}" "$prog" || true
 	done
 	sleep 0.3
 	for ((i = 1; i <= CHAT_WORKERS; i++)); do
@@ -863,14 +873,21 @@ start_workers() {
 	done
 }
 
-stop_workers() {
-	local f
+# stop_each WHAT SECONDS PATTERN PIDFILE...: stop_pidfiles for those of
+# the PIDFILEs that exist (a glob that matched nothing is passed over).
+stop_each() {
+	local what=$1 seconds=$2 pattern=$3 f
 	local -a args=()
-	for f in "$run_dir"/worker.*.pid; do
+	shift 3
+	for f in "$@"; do
 		[ -e "$f" ] || continue
-		args+=("$f" "$CHAT_JOBS_DIR/worker")
+		args+=("$f" "$pattern")
 	done
-	[ ${#args[@]} -eq 0 ] || stop_pidfiles workers 30 "${args[@]}"
+	[ ${#args[@]} -eq 0 ] || stop_pidfiles "$what" "$seconds" "${args[@]}"
+}
+
+stop_workers() {
+	stop_each workers 30 "$CHAT_JOBS_DIR/worker" "$run_dir"/worker.*.pid
 }
 
 # ---------------------------------------------------------------- relays
@@ -889,27 +906,15 @@ start_relay() {
 		warn "live-relay: $prog is not built; not started"
 		return 0
 	fi
-	if pidfile_alive "$pidf" "$prog"; then
-		say "live relay of $name already running (pid $(head -n1 "$pidf"))"
-		return 0
-	fi
-	say "starting the live relay of $name"
-	mark_log "$log"
-	launch "$log" env CHAT_LIVE_SOCKET="$(live_socket_of "$name")" \
-		nohup "${chat_prefix[@]}" "$prog"
-	echo "$launched_pid" >"$pidf"
+	start_daemon "live relay of $name" "$pidf" "$prog" "$log" \
+		env CHAT_LIVE_SOCKET="$(live_socket_of "$name")" \
+		nohup "${chat_prefix[@]}" "$prog" || return 0
 	sleep 0.2
 	pidfile_alive "$pidf" "$prog" || fail "live relay of $name" "$log"
 }
 
 stop_relays() {
-	local f
-	local -a args=()
-	for f in "$run_dir"/live-relay.*.pid; do
-		[ -e "$f" ] || continue
-		args+=("$f" "$(relay_prog)")
-	done
-	[ ${#args[@]} -eq 0 ] || stop_pidfiles "live relays" 10 "${args[@]}"
+	stop_each "live relays" 10 "$(relay_prog)" "$run_dir"/live-relay.*.pid
 }
 
 # ---------------------------------------------------------------- sync
@@ -939,14 +944,9 @@ start_sync() {
 		warn "sync: $prog is not built; timer not started"
 		return 0
 	fi
-	if pidfile_alive "$sync_pid" "$(sync_pattern)"; then
-		say "sync timer already running (pid $(head -n1 "$sync_pid"))"
-		return 0
-	fi
-	say "starting sync timer (every ${CHAT_SYNC_INTERVAL}s)"
-	mark_log "$log_dir/sync.log"
-	launch "$log_dir/sync.log" bash "$self" _sync-loop "$CHAT_VAR"
-	echo "$launched_pid" >"$sync_pid"
+	start_daemon "sync timer (every ${CHAT_SYNC_INTERVAL}s)" "$sync_pid" \
+		"$(sync_pattern)" "$log_dir/sync.log" \
+		bash "$self" _sync-loop "$CHAT_VAR" || return 0
 	sleep 0.2
 	pidfile_alive "$sync_pid" "$(sync_pattern)" || fail sync "$log_dir/sync.log"
 }
