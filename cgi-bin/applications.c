@@ -92,7 +92,7 @@ static void show(struct chat_req *req)
 
 	chat_buf_init(&etag);
 	switch (chat_app_get(req->ctx->db, req->token, req->token_len, &app)) {
-	case 1:
+	case CHAT_FOUND:
 		chat_res_header(req, "Cache-Control: no-store");
 		chat_app_etag(&app, &etag);
 		if (!chat_req_not_modified(req, etag.data)) {
@@ -102,7 +102,7 @@ static void show(struct chat_req *req)
 			json_object_put(obj);
 		}
 		break;
-	case 0:
+	case CHAT_ABSENT:
 		chat_res_not_found(req, "The application");
 		break;
 	default:

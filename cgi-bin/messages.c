@@ -108,7 +108,7 @@ static void list(struct chat_req *req)
  * Answer with `m`, the result of a lookup that returned `found`; a GET
  * whose If-None-Match names its ETag gets 304.
  */
-static void answer_message(struct chat_req *req, int found,
+static void answer_message(struct chat_req *req, enum chat_found found,
 			   const struct chat_message *m)
 {
 	struct json_object *obj;
@@ -116,7 +116,7 @@ static void answer_message(struct chat_req *req, int found,
 
 	chat_buf_init(&etag);
 	switch (found) {
-	case 1:
+	case CHAT_FOUND:
 		chat_messages_etag(m, &etag);
 		if (req->method == CHAT_GET) {
 			if (chat_req_not_modified(req, etag.data))
@@ -128,7 +128,7 @@ static void answer_message(struct chat_req *req, int found,
 		chat_res_json(req, 200, obj);
 		json_object_put(obj);
 		break;
-	case 0:
+	case CHAT_ABSENT:
 		chat_res_not_found(req, "The message");
 		break;
 	default:
@@ -171,14 +171,14 @@ static int message_precondition(struct chat_req *req,
 	chat_buf_init(&etag);
 	switch (chat_messages_get_by_chat_id(req->ctx->db, chat->id,
 					     req->message, &m)) {
-	case 1:
+	case CHAT_FOUND:
 		chat_messages_etag(&m, &etag);
 		if (chat_req_precondition(req, etag.data, &conditional) == 0) {
 			*version = m.version;
 			rc = conditional ? 1 : 0;
 		}
 		break;
-	case 0:
+	case CHAT_ABSENT:
 		chat_res_not_found(req, "The message");
 		break;
 	default:
@@ -303,7 +303,7 @@ static void delete(struct chat_req *req)
 		return;
 	switch (chat_messages_delete(req->ctx->db, chat.id, req->message,
 				     cond ? &version : NULL)) {
-	case 1:
+	case CHAT_FOUND:
 		chat_res_empty(req, 204);
 		if (chat_live_publish(req->ctx->redis, chat.app, chat.number,
 				      "message.deleted", NULL, req->message))
@@ -318,7 +318,7 @@ static void delete(struct chat_req *req)
 			chat_log_warn("messages_count will be fixed only by "
 				      "the next full sync");
 		break;
-	case 0:
+	case CHAT_ABSENT:
 		missed(req, &chat, cond);
 		break;
 	default:

@@ -12,9 +12,9 @@ int chat_lookup_app(struct chat_req *req, uint64_t *app)
 {
 	switch (chat_app_lookup_and_cache(req->ctx, req->token, req->token_len,
 					  app)) {
-	case 1:
+	case CHAT_FOUND:
 		return 0;
-	case 0:
+	case CHAT_ABSENT:
 		chat_res_not_found(req, "The application");
 		return -1;
 	default:
@@ -30,9 +30,9 @@ int chat_lookup_chat(struct chat_req *req, struct chat_chat *chat)
 	if (chat_lookup_app(req, &app))
 		return -1;
 	switch (chat_chats_get(req->ctx->db, app, req->chat, chat)) {
-	case 1:
+	case CHAT_FOUND:
 		return 0;
-	case 0:
+	case CHAT_ABSENT:
 		chat_res_not_found(req, "The chat");
 		return -1;
 	default:
