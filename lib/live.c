@@ -46,9 +46,9 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
 	argv[argc++] = "~";
 	argv[argc++] = CHAT_LIVE_MAXLEN;
 	argv[argc++] = "*";
-	argv[argc++] = "c";
+	argv[argc++] = CHAT_LIVE_F_CHANNEL;
 	argv[argc++] = channel;
-	argv[argc++] = "e";
+	argv[argc++] = CHAT_LIVE_F_EVENT;
 	argv[argc++] = event;
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
@@ -56,8 +56,8 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
 	if (data) {
 		size_t len;
 
-		argv[argc] = "d";
-		lens[argc++] = 1;
+		argv[argc] = CHAT_LIVE_F_DATA;
+		lens[argc++] = strlen(CHAT_LIVE_F_DATA);
 		argv[argc] = json_object_to_json_string_length(
 			data, JSON_C_TO_STRING_PLAIN, &len);
 		lens[argc++] = len;
@@ -221,6 +221,13 @@ size_t chat_live_count(const redisReply *reply)
 	return v ? v->elements : 0;
 }
 
+/* Whether reply string `name` is the field name `field`. */
+static bool field_is(const redisReply *name, const char *field)
+{
+	return name->len == strlen(field) &&
+	       memcmp(name->str, field, name->len) == 0;
+}
+
 /* "<digits>/<digits>": a channel the relay may name in a URL. */
 static bool channel_ok(const char *s, size_t len)
 {
@@ -263,21 +270,17 @@ int chat_live_entry_at(const redisReply *reply, size_t i,
 		const redisReply *name = f->element[k], *val = f->element[k + 1];
 
 		if (name->type != REDIS_REPLY_STRING ||
-		    val->type != REDIS_REPLY_STRING || name->len != 1)
+		    val->type != REDIS_REPLY_STRING)
 			continue;
-		switch (name->str[0]) {
-		case 'c':
+		if (field_is(name, CHAT_LIVE_F_CHANNEL)) {
 			if (channel_ok(val->str, val->len))
 				e->channel = val->str;
-			break;
-		case 'e':
+		} else if (field_is(name, CHAT_LIVE_F_EVENT)) {
 			if (strlen(val->str) == val->len)
 				e->event = val->str;
-			break;
-		case 'd':
+		} else if (field_is(name, CHAT_LIVE_F_DATA)) {
 			e->data = val->str;
 			e->data_len = val->len;
-			break;
 		}
 	}
 	if (!e->channel || !e->event)

@@ -47,6 +47,10 @@ struct chat_redis;
 #define CHAT_LIVE_MAXLEN "5000"
 /* The event that ends a chat's streams. */
 #define CHAT_LIVE_CLOSE "close"
+/* The fields of an entry of the live stream. */
+#define CHAT_LIVE_F_CHANNEL "c"	/* "<app id>/<chat number>" */
+#define CHAT_LIVE_F_EVENT "e"	/* the event's name */
+#define CHAT_LIVE_F_DATA "d"	/* its JSON object; none for CHAT_LIVE_CLOSE */
 
 /*
  * The event object of the contract: {"event": event, "message": message}
