@@ -85,21 +85,26 @@ static void create(struct chat_req *req)
 	json_object_put(json);
 }
 
+/*
+ * A page in one SQL statement; only a page without a row asks again
+ * whether the chat exists (404) or is empty, or has nothing after `after`.
+ */
 static void list(struct chat_req *req)
 {
 	struct chat_buf page;
 	struct chat_chat chat;
-	uint64_t after, last;
+	uint64_t app, after, last;
 	unsigned limit;
 	bool more;
 
-	if (chat_req_page(req, CHAT_PAGE_DEFAULT, &limit, &after) || chat_lookup_chat(req, &chat))
+	if (chat_req_page(req, CHAT_PAGE_DEFAULT, &limit, &after) ||
+	    chat_lookup_app(req, &app))
 		return;
 	chat_buf_init(&page);
-	if (chat_messages_list(req->ctx->db, chat.id, after, limit, &page,
-			       &last, &more))
+	if (chat_messages_list(req->ctx->db, app, req->chat, after, limit,
+			       &page, &last, &more))
 		chat_res_unavailable(req, "The database");
-	else
+	else if (last || more || chat_lookup_chat_of(req, app, &chat) == 0)
 		chat_res_page(req, &page, last, more, limit);
 	chat_buf_release(&page);
 }
@@ -111,10 +116,10 @@ static void list(struct chat_req *req)
 static void answer_message(struct chat_req *req, enum chat_found found,
 			   const struct chat_message *m)
 {
-	struct json_object *obj;
-	struct chat_buf etag;
+	struct chat_buf etag, text;
 
 	chat_buf_init(&etag);
+	chat_buf_init(&text);
 	switch (found) {
 	case CHAT_FOUND:
 		chat_messages_etag(m, &etag);
@@ -124,9 +129,8 @@ static void answer_message(struct chat_req *req, enum chat_found found,
 		} else {
 			chat_res_header(req, "ETag: %s", etag.data);
 		}
-		obj = chat_messages_json(m);
-		chat_res_json(req, 200, obj);
-		json_object_put(obj);
+		chat_messages_json_write(m, &text);
+		chat_res_raw(req, 200, text.data, text.len);
 		break;
 	case CHAT_ABSENT:
 		chat_res_not_found(req, "The message");
@@ -135,6 +139,7 @@ static void answer_message(struct chat_req *req, enum chat_found found,
 		chat_res_unavailable(req, "The database");
 	}
 	chat_buf_release(&etag);
+	chat_buf_release(&text);
 }
 
 static void show(struct chat_req *req)
@@ -239,13 +244,10 @@ static void index_now_and_queue(struct chat_req *req,
 static void publish_updated(struct chat_req *req, const struct chat_chat *chat,
 			    const struct chat_message *m)
 {
-	struct json_object *obj = chat_messages_json(m);
-
 	if (chat_live_publish(req->ctx->redis, chat->app, chat->number,
-			      "message.updated", obj, 0))
+			      "message.updated", m, 0))
 		chat_log_warn("live event message.updated not published: %s",
 			      req->ctx->redis->errstr);
-	json_object_put(obj);
 }
 
 /* PUT replaces (body required); PATCH changes what is given. */

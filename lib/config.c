@@ -78,6 +78,7 @@ void chat_config_load(struct chat_config *cfg)
 	cfg->idempotency_ttl = uint_env("CHAT_IDEMPOTENCY_TTL", 86400, 1,
 					30 * 86400);
 	cfg->dead_max = uint_env("CHAT_DEAD_MAX", 100000, 100, 100000000);
+	cfg->log_slow_ms = uint_env("CHAT_LOG_SLOW_MS", 100, 0, 3600000);
 }
 
 static void one_url_shown(const char *url, size_t len, struct chat_buf *out)

@@ -50,6 +50,9 @@ struct chat_config {
 					   taken over */
 	unsigned idempotency_ttl;	/* seconds an Idempotency-Key is kept */
 	unsigned dead_max;		/* dead-letter entries kept per shard */
+	unsigned log_slow_ms;		/* CHAT_LOG_SLOW_MS: a program logs a
+					   request that took this long or
+					   answered 5xx (0: every request) */
 };
 
 /*

@@ -419,6 +419,91 @@ void chat_json_array_add(struct chat_buf *arr, struct json_object *obj)
 	json_object_put(obj);
 }
 
+void chat_json_write_string(struct chat_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;		/* bytes before s[i] not yet copied */
+	char *d;
+
+	/* The worst case, every byte \u00XX, at once: one grow, no checks. */
+	chat_buf_grow(out, 6 * len + 2);
+	d = out->data + out->len;
+	*d++ = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		memcpy(d, s + run, i - run);
+		d += i - run;
+		run = i + 1;
+		switch (c) {
+		case '"': e = '"'; break;
+		case '\\': e = '\\'; break;
+		case '\b': e = 'b'; break;
+		case '\t': e = 't'; break;
+		case '\n': e = 'n'; break;
+		case '\f': e = 'f'; break;
+		case '\r': e = 'r'; break;
+		default: e = 0;
+		}
+		*d++ = '\\';
+		if (e) {
+			*d++ = e;
+		} else {
+			memcpy(d, "u00", 3);
+			d[3] = hex[c >> 4];
+			d[4] = hex[c & 15];
+			d += 5;
+		}
+	}
+	memcpy(d, s + run, len - run);
+	d += len - run;
+	*d++ = '"';
+	*d = '\0';
+	out->len = (size_t)(d - out->data);
+}
+
+void chat_json_write_u64(struct chat_buf *out, uint64_t v)
+{
+	char digits[20];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	chat_buf_add(out, digits + n, sizeof(digits) - n);
+}
+
+void chat_json_write_time(struct chat_buf *out, int64_t t)
+{
+	char ts[CHAT_TIME_LEN + 3];
+
+	ts[0] = '"';
+	chat_time_format((time_t)t, ts + 1);
+	ts[CHAT_TIME_LEN + 1] = '"';
+	chat_buf_add(out, ts, CHAT_TIME_LEN + 2);
+}
+
+size_t chat_json_page_next(struct chat_buf *arr)
+{
+	size_t mark = arr->len;
+
+	chat_buf_addch(arr, mark ? ',' : '[');
+	return mark;
+}
+
+bool chat_json_page_fits(struct chat_buf *arr, size_t mark)
+{
+	if (!mark || arr->len + 1 <= CHAT_PAGE_BYTES_MAX)
+		return true;
+	arr->len = mark;
+	arr->data[mark] = '\0';
+	return false;
+}
+
 void chat_json_array_end(struct chat_buf *arr)
 {
 	if (!arr->len)

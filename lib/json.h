@@ -74,6 +74,17 @@ void chat_json_array_add(struct chat_buf *arr, struct json_object *obj);
 void chat_json_array_end(struct chat_buf *arr);
 
 /*
+ * JSON written straight as text, byte for byte what json-c writes with
+ * CHAT_JSON_TO_STRING (tests/unit/test_json_write.c holds them to it), for
+ * the objects of the hot paths, which then build no json-c tree:
+ * a string s[0..len) (valid UTF-8) quoted and escaped; an integer; the
+ * contract's timestamp of `t`, quoted.
+ */
+void chat_json_write_string(struct chat_buf *out, const char *s, size_t len);
+void chat_json_write_u64(struct chat_buf *out, uint64_t v);
+void chat_json_write_time(struct chat_buf *out, int64_t t);
+
+/*
  * The most JSON a list or search page holds (../shared/API.md: "at most
  * about 1 MiB of JSON per page"; a page then holds fewer objects than its
  * limit and links to the rest).  One object larger than this still goes
@@ -88,5 +99,13 @@ void chat_json_array_end(struct chat_buf *arr);
  * full.  Puts `obj` either way.
  */
 bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj);
+/*
+ * The same for an element written as text: chat_json_page_next starts it
+ * (the '[' or ','), the caller writes it into `arr`, and
+ * chat_json_page_fits keeps it (true) or takes it back out (false) as
+ * chat_json_page_add would have.
+ */
+size_t chat_json_page_next(struct chat_buf *arr);
+bool chat_json_page_fits(struct chat_buf *arr, size_t mark);
 
 #endif

@@ -10,28 +10,29 @@
 #include <string.h>
 
 #include "job.h"
+#include "json.h"
 #include "messages.h"
 #include "redis.h"
 #include "text.h"
 
-struct json_object *chat_live_event_json(const char *event,
-					 struct json_object *message,
-					 uint64_t number)
+void chat_live_event_write(struct chat_buf *out, const char *event,
+			   const struct chat_message *message,
+			   uint64_t number)
 {
-	struct json_object *obj = json_object_new_object();
-
-	json_object_object_add(obj, "event", json_object_new_string(event));
-	if (message)
-		json_object_object_add(obj, "message",
-				       json_object_get(message));
-	else
-		json_object_object_add(obj, "number",
-				       json_object_new_int64((int64_t)number));
-	return obj;
+	chat_buf_adds(out, "{\"event\":");
+	chat_json_write_string(out, event, strlen(event));
+	if (message) {
+		chat_buf_adds(out, ",\"message\":");
+		chat_messages_json_write(message, out);
+	} else {
+		chat_buf_adds(out, ",\"number\":");
+		chat_json_write_u64(out, number);
+	}
+	chat_buf_addch(out, '}');
 }
 
 int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
-		     const char *event, struct json_object *data)
+		     const char *event, const struct chat_buf *data)
 {
 	const char *argv[12];
 	size_t lens[12];
@@ -54,25 +55,25 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
 		lens[i] = strlen(argv[i]);
 	lens[7] = (size_t)n;
 	if (data) {
-		size_t len;
-
 		argv[argc] = CHAT_LIVE_F_DATA;
 		lens[argc++] = strlen(CHAT_LIVE_F_DATA);
-		argv[argc] = json_object_to_json_string_length(
-			data, JSON_C_TO_STRING_PLAIN, &len);
-		lens[argc++] = len;
+		argv[argc] = data->data;
+		lens[argc++] = data->len;
 	}
 	return chat_redis_append(r, argc, argv, lens);
 }
 
 int chat_live_publish(struct chat_redis *r, uint64_t app, uint64_t chat,
-		      const char *event, struct json_object *message,
+		      const char *event, const struct chat_message *message,
 		      uint64_t number)
 {
-	struct json_object *obj = chat_live_event_json(event, message, number);
-	int rc = chat_live_append(r, app, chat, event, obj);
+	struct chat_buf data;
+	int rc;
 
-	json_object_put(obj);
+	chat_buf_init(&data);
+	chat_live_event_write(&data, event, message, number);
+	rc = chat_live_append(r, app, chat, event, &data);
+	chat_buf_release(&data);
 	if (rc == 0)
 		rc = chat_redis_replies(r, 1, REDIS_REPLY_STRING);
 	return rc;
@@ -80,13 +81,14 @@ int chat_live_publish(struct chat_redis *r, uint64_t app, uint64_t chat,
 
 int chat_live_chat_deleted(struct chat_redis *r, uint64_t app, uint64_t chat)
 {
-	struct json_object *obj = chat_live_event_json("chat.deleted", NULL,
-						       chat);
+	struct chat_buf data;
 	size_t sent = 0;
 	int rc;
 
-	rc = chat_live_append(r, app, chat, "chat.deleted", obj);
-	json_object_put(obj);
+	chat_buf_init(&data);
+	chat_live_event_write(&data, "chat.deleted", NULL, chat);
+	rc = chat_live_append(r, app, chat, "chat.deleted", &data);
+	chat_buf_release(&data);
 	sent += rc == 0;
 	if (rc == 0) {
 		rc = chat_live_append(r, app, chat, CHAT_LIVE_CLOSE, NULL);
@@ -103,32 +105,31 @@ int chat_live_chat_deleted(struct chat_redis *r, uint64_t app, uint64_t chat)
 int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		      const size_t *order, size_t count)
 {
+	struct chat_buf data;
 	size_t sent = 0, bytes = 0;
 	int rc = 0;
 
+	chat_buf_init(&data);
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		const struct chat_job *j = &jobs[order[i]];
 		const struct chat_job *prev = i ? &jobs[order[i - 1]] : NULL;
-		struct chat_message m;
-		struct json_object *msg, *obj;
+		/* The job's body as the message's, borrowed, not copied. */
+		const struct chat_message m = {
+			.number = j->number,
+			.body = { .data = (char *)j->body, .len = j->body_len },
+			.created_at = j->ts,
+			.updated_at = j->ts,
+		};
 
 		if (prev && prev->app == j->app && prev->chat == j->chat &&
 		    prev->number == j->number)
 			continue;
-		chat_message_init(&m);
-		m.number = j->number;
-		m.created_at = j->ts;
-		m.updated_at = j->ts;
-		chat_buf_add(&m.body, j->body, j->body_len);
-		msg = chat_messages_json(&m);
-		obj = chat_live_event_json("message.created", msg, 0);
+		chat_buf_reset(&data);
+		chat_live_event_write(&data, "message.created", &m, 0);
 		rc = chat_live_append(r, j->app, j->chat, "message.created",
-				      obj);
+				      &data);
 		sent += rc == 0;
 		bytes += j->body_len + 128;
-		json_object_put(obj);
-		json_object_put(msg);
-		chat_message_release(&m);
 		/*
 		 * A batch of large messages is sent in parts, so that the
 		 * pipeline never holds a whole batch's bodies at once.
@@ -139,6 +140,7 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 			bytes = 0;
 		}
 	}
+	chat_buf_release(&data);
 	if (chat_redis_replies(r, sent, REDIS_REPLY_STRING))
 		rc = -1;
 	return rc;

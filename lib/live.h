@@ -28,12 +28,12 @@
 #include <stdint.h>
 
 #include <hiredis/hiredis.h>
-#include <json-c/json.h>
 
 #include "buf.h"
 #include "job.h"
 
 struct chat_job;
+struct chat_message;
 struct chat_redis;
 
 #define CHAT_LIVE_KEY CHAT_KEY_LIVE_EVENTS
@@ -53,22 +53,23 @@ struct chat_redis;
 #define CHAT_LIVE_F_DATA "d"	/* its JSON object; none for CHAT_LIVE_CLOSE */
 
 /*
- * The event object of the contract: {"event": event, "message": message}
- * when `message` is not NULL (not taken), else {"event": event, "number":
- * number}.  Returns a new object (caller puts it).
+ * Append the event object of the contract as JSON text to `out`:
+ * {"event": event, "message": message} when `message` is not NULL, else
+ * {"event": event, "number": number}.
  */
-struct json_object *chat_live_event_json(const char *event,
-					 struct json_object *message,
-					 uint64_t number);
+void chat_live_event_write(struct chat_buf *out, const char *event,
+			   const struct chat_message *message,
+			   uint64_t number);
 
 /*
  * Append (pipeline) the XADD of one event of chat `chat` of application
- * `app`; `data` (not taken) is NULL for CHAT_LIVE_CLOSE.  Returns 0, or -1
+ * `app`; `data`, the event's JSON (chat_live_event_write), is NULL for
+ * CHAT_LIVE_CLOSE.  Returns 0, or -1
  * when the command could not be queued.  Read its reply with
  * chat_redis_replies(r, n, REDIS_REPLY_STRING).
  */
 int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
-		     const char *event, struct json_object *data);
+		     const char *event, const struct chat_buf *data);
 
 /*
  * Publish `event` of chat `chat` now (one round trip): with `message`
@@ -76,7 +77,7 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
  * `number` (message.deleted, chat.deleted).  Returns 0 or -1 (r->errstr).
  */
 int chat_live_publish(struct chat_redis *r, uint64_t app, uint64_t chat,
-		      const char *event, struct json_object *message,
+		      const char *event, const struct chat_message *message,
 		      uint64_t number);
 
 /*

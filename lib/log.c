@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 static const char *log_name = "chat";
+static pid_t log_pid;		/* getpid() is a system call each time */
 
 void chat_log_init(const char *name)
 {
 	log_name = name;
+	log_pid = getpid();
 }
 
 static void vlog(const char *level, const char *fmt, va_list ap)
@@ -32,7 +34,7 @@ static void vlog(const char *level, const char *fmt, va_list ap)
 	if (n < 0)
 		return;
 	fprintf(stderr, "%s.%03dZ %s[%d] %s %s\n", ts, (int)(tv.tv_usec / 1000),
-		log_name, (int)getpid(), level, line);
+		log_name, (int)(log_pid ? log_pid : getpid()), level, line);
 }
 
 void chat_log_info(const char *fmt, ...)

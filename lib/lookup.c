@@ -29,6 +29,12 @@ int chat_lookup_chat(struct chat_req *req, struct chat_chat *chat)
 
 	if (chat_lookup_app(req, &app))
 		return -1;
+	return chat_lookup_chat_of(req, app, chat);
+}
+
+int chat_lookup_chat_of(struct chat_req *req, uint64_t app,
+			struct chat_chat *chat)
+{
 	switch (chat_chats_get(req->ctx->db, app, req->chat, chat)) {
 	case CHAT_FOUND:
 		return 0;

@@ -15,5 +15,8 @@ struct chat_req;
 int chat_lookup_app(struct chat_req *req, uint64_t *app);
 /* The persisted chat of the path's {token} and {chat}. */
 int chat_lookup_chat(struct chat_req *req, struct chat_chat *chat);
+/* The same, for the application `app` already looked up. */
+int chat_lookup_chat_of(struct chat_req *req, uint64_t app,
+			struct chat_chat *chat);
 
 #endif

@@ -117,31 +117,41 @@ enum chat_found chat_messages_get_by_chat_id(struct chat_db *db,
 	return get_one(db, get_by_chat_id_sql, p, m);
 }
 
+/*
+ * The chat's row is a constant of the plan (its unique key is given whole),
+ * then the page is a range scan of the messages' unique key, in its order:
+ * no sort, whatever the chat's size.  A left join, to tell an empty page
+ * from a missing chat in the same statement, made MariaDB sort every
+ * message after `after` instead.
+ */
 static const char list_sql[] =
-	"SELECT " MESSAGE_COLUMNS " FROM messages m "
+	"SELECT " MESSAGE_COLUMNS " FROM chats c JOIN messages m "
 	/* Else MariaDB looks up chat_id alone and filters every row before
 	 * `after` (rows examined grew with the page). */
-	"FORCE INDEX (uq_messages_chat_number) "
-	"WHERE m.chat_id = ? AND m.number > ? ORDER BY m.number LIMIT ?";
+	"FORCE INDEX (uq_messages_chat_number) ON m.chat_id = c.id "
+	"WHERE c.application_id = ? AND c.number = ? AND m.number > ? "
+	"ORDER BY m.number LIMIT ?";
 
-int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
-		       unsigned limit, struct chat_buf *out, uint64_t *last,
-		       bool *more)
+int chat_messages_list(struct chat_db *db, uint64_t app, uint64_t chat,
+		       uint64_t after, unsigned limit, struct chat_buf *out,
+		       uint64_t *last, bool *more)
 {
 	uint64_t lim = (uint64_t)limit + 1;
 	struct chat_message m;
 	struct row row;
-	MYSQL_BIND p[3];
+	MYSQL_BIND p[4];
 	MYSQL_STMT *st;
+	size_t mark;
 	unsigned n = 0;
 	int rc = -1;
 
 	*last = 0;
 	*more = false;
 	chat_message_init(&m);
-	chat_bind_u64(&p[0], &chat_id);
-	chat_bind_u64(&p[1], &after);
-	chat_bind_u64(&p[2], &lim);
+	chat_bind_u64(&p[0], &app);
+	chat_bind_u64(&p[1], &chat);
+	chat_bind_u64(&p[2], &after);
+	chat_bind_u64(&p[3], &lim);
 	bind_row(&row, &m);
 	/*
 	 * Rows one at a time, not the result stored: a page of 1000 bodies
@@ -157,7 +167,9 @@ int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
 			break;
 		}
 		fetched(&row);
-		if (!chat_json_page_add(out, chat_messages_json(&m))) {
+		mark = chat_json_page_next(out);
+		chat_messages_json_write(&m, out);
+		if (!chat_json_page_fits(out, mark)) {
 			*more = true;
 			break;
 		}
@@ -300,18 +312,18 @@ long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
 	return (long)mysql_stmt_affected_rows(st);
 }
 
-struct json_object *chat_messages_json(const struct chat_message *m)
+void chat_messages_json_write(const struct chat_message *m,
+			      struct chat_buf *out)
 {
-	struct json_object *obj = json_object_new_object();
-
-	json_object_object_add(obj, "number",
-			       json_object_new_int64((int64_t)m->number));
-	json_object_object_add(obj, "body",
-			       json_object_new_string_len(m->body.data,
-							  (int)m->body.len));
-	chat_json_add_time(obj, "created_at", m->created_at);
-	chat_json_add_time(obj, "updated_at", m->updated_at);
-	return obj;
+	chat_buf_adds(out, "{\"number\":");
+	chat_json_write_u64(out, m->number);
+	chat_buf_adds(out, ",\"body\":");
+	chat_json_write_string(out, m->body.data, m->body.len);
+	chat_buf_adds(out, ",\"created_at\":");
+	chat_json_write_time(out, m->created_at);
+	chat_buf_adds(out, ",\"updated_at\":");
+	chat_json_write_time(out, m->updated_at);
+	chat_buf_addch(out, '}');
 }
 
 void chat_messages_etag(const struct chat_message *m, struct chat_buf *out)

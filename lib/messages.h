@@ -42,10 +42,14 @@ enum chat_found chat_messages_get(struct chat_db *db, uint64_t app,
 enum chat_found chat_messages_get_by_chat_id(struct chat_db *db,
 					     uint64_t chat_id, uint64_t number,
 					     struct chat_message *m);
-/* Page of messages of chat row `chat_id`, as for chat_chats_list. */
-int chat_messages_list(struct chat_db *db, uint64_t chat_id, uint64_t after,
-		       unsigned limit, struct chat_buf *out, uint64_t *last,
-		       bool *more);
+/*
+ * Page of messages of chat `chat` of `app`, as for chat_chats_list, in
+ * one statement.  A page without a row (*last 0, *more false) is also
+ * what a chat that does not exist gives: the caller tells them apart.
+ */
+int chat_messages_list(struct chat_db *db, uint64_t app, uint64_t chat,
+		       uint64_t after, unsigned limit, struct chat_buf *out,
+		       uint64_t *last, bool *more);
 
 /* A message by internal chat id and number. */
 struct chat_message_key {
@@ -87,8 +91,9 @@ enum chat_found chat_messages_delete(struct chat_db *db, uint64_t chat_id,
  */
 long chat_messages_delete_some(struct chat_db *db, uint64_t chat_id,
 			       unsigned batch);
-/* The contract's Message object; caller puts it. */
-struct json_object *chat_messages_json(const struct chat_message *m);
+/* Append the contract's Message object, as JSON text, to `out`. */
+void chat_messages_json_write(const struct chat_message *m,
+			      struct chat_buf *out);
 /* Append the message's ETag (quoted) to `out`. */
 void chat_messages_etag(const struct chat_message *m, struct chat_buf *out);
 

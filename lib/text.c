@@ -91,14 +91,46 @@ size_t chat_utf8_chars(const char *str, size_t len)
 	return n;
 }
 
+/* d[0..n) of v, zero padded on the left. */
+static void put_digits(char *d, unsigned n, unsigned v)
+{
+	while (n--) {
+		d[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/*
+ * Without gmtime_r and strftime, which took a tenth of a list page's CPU
+ * (time zone state, locale): the proleptic Gregorian calendar counted in
+ * 400-year eras of 146097 days, from 0000-03-01 so that the leap day is
+ * the last of its year.  Years 1970 to 9999; anything else is written as
+ * the epoch, as before.
+ */
 void chat_time_format(time_t t, char out[CHAT_TIME_LEN + 1])
 {
-	struct tm tm;
+	int64_t secs = (int64_t)t, days, era, doe, yoe, doy, mp;
+	unsigned year, month, day, sod;
 
-	gmtime_r(&t, &tm);
-	if (strftime(out, CHAT_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) !=
-	    CHAT_TIME_LEN)
-		memcpy(out, "1970-01-01T00:00:00Z", CHAT_TIME_LEN + 1);
+	if (secs < 0 || secs > CHAT_TIME_MAX)
+		secs = 0;
+	days = secs / 86400 + 719468;	/* from 0000-03-01 */
+	sod = (unsigned)(secs % 86400);
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	year = (unsigned)(yoe + era * 400 + (month <= 2));
+	memcpy(out, "0000-00-00T00:00:00Z", CHAT_TIME_LEN + 1);
+	put_digits(out, 4, year);
+	put_digits(out + 5, 2, month);
+	put_digits(out + 8, 2, day);
+	put_digits(out + 11, 2, sod / 3600);
+	put_digits(out + 14, 2, sod / 60 % 60);
+	put_digits(out + 17, 2, sod % 60);
 }
 
 static int hexval(char c)

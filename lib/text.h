@@ -34,7 +34,10 @@ size_t chat_utf8_chars(const char *s, size_t len);
 
 /* Length of an RFC 3339 UTC timestamp with seconds, without the NUL. */
 #define CHAT_TIME_LEN 20
-/* Write "YYYY-MM-DDThh:mm:ssZ" for `t` into out[CHAT_TIME_LEN + 1]. */
+/* The last second chat_time_format writes: 9999-12-31T23:59:59Z. */
+#define CHAT_TIME_MAX INT64_C(253402300799)
+/* Write "YYYY-MM-DDThh:mm:ssZ" for `t` into out[CHAT_TIME_LEN + 1] (the
+ * epoch for a `t` before it or after CHAT_TIME_MAX). */
 void chat_time_format(time_t t, char out[CHAT_TIME_LEN + 1]);
 
 /*

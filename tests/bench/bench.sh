@@ -35,7 +35,10 @@
 #                  behind the same nginx, CHAT_FCGI_PROCS processes), POST
 #                  messages, POST chats, GET message, a list page, a
 #                  search; then each API path again at half its measured
-#                  rate (bench.lua's paced mode), for p99
+#                  rate (bench.lua's paced mode), for p99; and for each
+#                  path the CPU time per request of the stack's processes
+#                  by group (nginx, programs, MariaDB, Redis, worker and
+#                  relays, search engine) from /proc/PID/stat
 #   durability     POST …/chats as in HTTP, once per durability mode:
 #                  appendfsync everysec, appendfsync always, and
 #                  CHAT_REDIS_DURABLE=replica with a replica started for it
@@ -557,20 +560,65 @@ wrk_once() {
 	W_req=${BASH_REMATCH[4]} W_err=$((BASH_REMATCH[5] + BASH_REMATCH[6]))
 }
 
+# The stack's processes by what they are, one "PID GROUP" a line: nginx
+# (the workers of this stack's nginx), fcgi (every program's pool and the
+# no-op program), mariadb, redis, jobs (workers and live relays: what a
+# create costs after its answer), search (the engine's JVMs).
+cpu_pids() {
+	local f pid
+	for pid in $(pgrep -P "$(head -n1 "$run_dir/nginx.pid" 2>/dev/null)" 2>/dev/null); do
+		echo "$pid nginx"
+	done
+	for f in applications chats messages search health bench-noop; do
+		grep -Eo '^[0-9]+' "$run_dir/$f.pid" 2>/dev/null | sed 's/$/ fcgi/'
+	done
+	grep -Eo '^[0-9]+' "$CHAT_VAR/mysql/mysqld.pid" 2>/dev/null | sed 's/$/ mariadb/'
+	grep -Eo '^[0-9]+' "$run_dir/redis.pid" 2>/dev/null | sed 's/$/ redis/'
+	cat "$run_dir"/worker.*.pid "$run_dir"/live-relay.*.pid 2>/dev/null |
+		grep -Eo '^[0-9]+' | sed 's/$/ jobs/'
+	cat "$CHAT_VAR"/es*/search.pid 2>/dev/null | grep -Eo '^[0-9]+' |
+		sed 's/$/ search/'
+}
+
+# cpu_snap: "GROUP TICKS" for each group, CPU time (user + system, in
+# clock ticks) its processes have used so far.
+cpu_snap() {
+	local pid group line rest
+	local -A t=()
+	while read -r pid group; do
+		read -r line </proc/"$pid"/stat 2>/dev/null || continue
+		rest=${line##*) }
+		read -r -a f <<<"$rest"
+		t[$group]=$((${t[$group]:-0} + f[11] + f[12]))
+	done < <(cpu_pids)
+	for group in "${!t[@]}"; do echo "$group ${t[$group]}"; done
+}
+
+cpu_groups=(nginx fcgi mariadb redis jobs search)
+clk_tck=$(getconf CLK_TCK)
+
 # wrk_part NAME KIND CONNECTIONS THREADS RATE: BENCH_RUNS runs; the
-# medians go to R[NAME_rps], R[NAME_p50], R[NAME_p99]. Fails on no
-# result or more than 1% errors in a run.
+# medians go to R[NAME_rps], R[NAME_p50], R[NAME_p99], and the CPU time
+# each group of processes used per request over all runs, in µs, to
+# R[NAME_cpu_GROUP]. Fails on no result or more than 1% errors in a run.
 wrk_part() {
-	local name=$1 kind=$2 i
+	local name=$1 kind=$2 i g n requests=0
 	local -a rps=() p50=() p99=()
+	local -A before=() after=()
+	while read -r g n; do before[$g]=$n; done < <(cpu_snap)
 	for ((i = 1; i <= BENCH_RUNS; i++)); do
 		wrk_once "$kind" "$3" "$4" "$BENCH_DURATION" "$5" || return 1
+		requests=$((requests + W_req))
 		say "$name run $i: $W_rps req/s, p50 $W_p50 ms, p99 $W_p99 ms, $W_err errors of $W_req"
 		if [ "$W_req" -eq 0 ] || [ $((W_err * 100)) -gt "$W_req" ]; then
 			say "$name: $W_err of $W_req requests failed"
 			return 1
 		fi
 		rps+=("$W_rps") p50+=("$W_p50") p99+=("$W_p99")
+	done
+	while read -r g n; do after[$g]=$n; done < <(cpu_snap)
+	for g in "${cpu_groups[@]}"; do
+		R[${name}_cpu_$g]=$(fcalc "(${after[$g]:-0} - ${before[$g]:-0}) * 1000000 / $clk_tck / $requests" 0)
 	done
 	R[${name}_rps]=$(median "${rps[@]}")
 	R[${name}_p50]=$(median "${p50[@]}")
@@ -854,7 +902,7 @@ mb() { [ -n "${1:-}" ] && fcalc "$1 / 1024" 1 || printf '–'; }
 
 report() {
 	local ceiling=${R[http_ceiling_rps]:-} floor=${R[http_fcgi_floor_rps]:-}
-	local k rps ratio fratio target met half hp99
+	local k rps ratio fratio target met half hp99 row
 	local htarget hmet
 	echo "# Benchmark report ($mode)"
 	echo
@@ -897,6 +945,37 @@ report() {
 			"${http_label[$k]}" "$(fmt "$rps")" "$(fmt "${R[http_${k}_p50]:-}")" \
 			"$(fmt "${R[http_${k}_p99]:-}")" "$(fmt "$ratio")" "$fratio" "$target" "$met" \
 			"$half" "$hp99" "$htarget" "$hmet"
+	done
+	echo
+	echo "CPU time per request, in µs, of each group of the stack's processes over"
+	echo "the runs above (/proc/PID/stat; wrk's own not counted). \"In the request\" is"
+	echo "nginx, the program, MariaDB and Redis: with the CPUs busy, as they are at"
+	echo "64 connections, req/s goes about as the inverse of that total, so the"
+	echo "floor's total ÷ a path's total is about the ratio to the floor the path"
+	echo "can reach on this machine while it does what it does. The worker, the live"
+	echo "relays and the search engine work after the answer (for a create: persist,"
+	echo "publish, index), or on what an earlier part left (indexing still going on"
+	echo "shows under a GET)."
+	echo
+	echo "| path | nginx | FastCGI program | MariaDB | Redis | in the request | floor's ÷ this | worker + live relays | search engine |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	local g tot ftot=''
+	local -a in_request=(nginx fcgi mariadb redis)
+	if [ -n "${R[http_fcgi_floor_cpu_nginx]:-}" ]; then
+		ftot=0
+		for g in "${in_request[@]}"; do ftot=$((ftot + ${R[http_fcgi_floor_cpu_$g]:-0})); done
+	fi
+	for k in "${http_paths[@]}"; do
+		[ -n "${R[http_${k}_cpu_nginx]:-}" ] || continue
+		tot=0 row=''
+		for g in "${in_request[@]}"; do
+			tot=$((tot + ${R[http_${k}_cpu_$g]:-0}))
+			row+=" ${R[http_${k}_cpu_$g]:-0} |"
+		done
+		ratio=''
+		[ -z "$ftot" ] || [ "$tot" -eq 0 ] || ratio=$(fcalc "$ftot / $tot" 2)
+		printf '| %s |%s %s | %s | %s | %s |\n' "${http_label[$k]}" "$row" "$tot" \
+			"$ratio" "${R[http_${k}_cpu_jobs]:-0}" "${R[http_${k}_cpu_search]:-0}"
 	done
 	echo
 	echo "The FastCGI floor is tests/bench/fcgi-noop.c, a program that answers without"

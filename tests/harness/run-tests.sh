@@ -394,6 +394,9 @@ export CHAT_LIMITS_HTTP_PORT=${CHAT_TEST_LIMITS_HTTP_PORT:-$((CHAT_HTTP_PORT + 1
 # Idempotency keys expire within the run, so that test_idempotency can
 # see it happen (the programs' default is 24 hours).
 export CHAT_IDEMPOTENCY_TTL=${CHAT_TEST_IDEMPOTENCY_TTL:-30}
+# The programs log every request (their default: 5xx and slow ones only),
+# so that the token check after the run reads a line for each request.
+export CHAT_LOG_SLOW_MS=0
 
 if [ ${#integ_bins[@]} -eq 0 ]; then
 	say "no integration tests found in tests/integration"

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "live.h"
+#include "messages.h"
 
 Test(live, wants_stream)
 {
@@ -57,22 +58,25 @@ Test(live, redirect)
 
 Test(live, event_json)
 {
-	struct json_object *msg = json_object_new_object();
-	struct json_object *obj;
+	struct chat_message m = {
+		.number = 3,
+		.body = { .data = (char *)"a/b", .len = 3 },
+		.created_at = 0,
+		.updated_at = 86400,
+	};
+	struct chat_buf out;
 
-	json_object_object_add(msg, "number", json_object_new_int(3));
-	obj = chat_live_event_json("message.updated", msg, 0);
-	cr_assert_str_eq(json_object_to_json_string_ext(obj,
-							JSON_C_TO_STRING_PLAIN),
+	chat_buf_init(&out);
+	chat_live_event_write(&out, "message.updated", &m, 0);
+	cr_assert_str_eq(out.data,
 			 "{\"event\":\"message.updated\",\"message\":"
-			 "{\"number\":3}}");
-	json_object_put(obj);
-	obj = chat_live_event_json("chat.deleted", NULL, 7);
-	cr_assert_str_eq(json_object_to_json_string_ext(obj,
-							JSON_C_TO_STRING_PLAIN),
-			 "{\"event\":\"chat.deleted\",\"number\":7}");
-	json_object_put(obj);
-	json_object_put(msg);
+			 "{\"number\":3,\"body\":\"a/b\","
+			 "\"created_at\":\"1970-01-01T00:00:00Z\","
+			 "\"updated_at\":\"1970-01-02T00:00:00Z\"}}");
+	chat_buf_reset(&out);
+	chat_live_event_write(&out, "chat.deleted", NULL, 7);
+	cr_assert_str_eq(out.data, "{\"event\":\"chat.deleted\",\"number\":7}");
+	chat_buf_release(&out);
 }
 
 /* An XREAD reply of one stream with one entry of string fields. */
