@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -128,6 +129,7 @@ void chat_res_raw(struct chat_req *req, int status, const char *json,
 {
 	send_head(req, status, true);
 	FCGX_PutStr(json, (int)len, req->fcgi->out);
+	req->sent += len;
 }
 
 void chat_res_json(struct chat_req *req, int status, struct json_object *obj)
@@ -517,7 +519,7 @@ static void log_request(const struct chat_req *req, const char *method,
 	chat_buf_release(&p);
 }
 
-void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+size_t chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 		      const struct chat_route *routes, size_t nroutes)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
@@ -525,6 +527,7 @@ void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 	const char *qs = FCGX_GetParam("QUERY_STRING", fcgi->envp);
 	struct chat_req req = { .fcgi = fcgi, .ctx = ctx };
 	double start = chat_now_ms();
+	size_t held;
 	char *path;
 
 	if (!uri || !*uri)
@@ -541,10 +544,15 @@ void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 	dispatch(&req, routes, nroutes);
 
 	log_request(&req, method ? method : "-", chat_now_ms() - start);
+	held = req.body.len > req.sent ? req.body.len : req.sent;
 	chat_buf_release(&req.body);
 	chat_buf_release(&req.headers);
 	free(path);
+	return held;
 }
+
+/* A request or answer this large leaves the heap trimmed after it. */
+#define TRIM_AFTER_BYTES (32 * 1024)
 
 int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		    size_t nroutes)
@@ -553,6 +561,16 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 	char drain[4096];
 
 	chat_proc_init(0);
+	/*
+	 * A process lives for many requests, and its memory is what it kept
+	 * from the largest.  glibc's threshold for giving a large block its
+	 * own mapping rises to the size of each such block freed, after which
+	 * a page of 1 MiB stays in the heap for good: fixed here, a block of
+	 * 128 KiB or more is unmapped when freed, and a heap top of 256 KiB
+	 * free is given back.
+	 */
+	mallopt(M_MMAP_THRESHOLD, TRIM_AFTER_BYTES * 4);
+	mallopt(M_TRIM_THRESHOLD, TRIM_AFTER_BYTES * 8);
 
 	if (FCGX_Init() != 0) {
 		chat_log_error("FCGX_Init failed");
@@ -566,7 +584,11 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 			chat_log_error("FCGX_Accept_r failed");
 			break;
 		}
-		chat_http_handle(&fcgi, ctx, routes, nroutes);
+		/* The smaller blocks of a large request are freed inside the
+		 * heap: their pages go back (a few µs for a heap this size). */
+		if (chat_http_handle(&fcgi, ctx, routes, nroutes) >=
+		    TRIM_AFTER_BYTES)
+			malloc_trim(0);
 		/*
 		 * Drain what the handler left unread, then detach: libfcgi
 		 * then closes the connection at once instead of waiting for

@@ -53,6 +53,7 @@ struct chat_req {
 	/* The response under way. */
 	struct chat_buf headers;	/* extra header lines, CRLF-ended */
 	int status;
+	size_t sent;			/* body bytes answered */
 };
 
 typedef void chat_handler_fn(struct chat_req *req);
@@ -82,9 +83,10 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
  * CONTENT_LENGTH) from fcgi->envp and its body from fcgi->in, dispatch it,
  * answer on fcgi->out and log it.  Any parameters and any body are safe
  * (tests/fuzz/fuzz_fcgi_params.c).  chat_http_serve calls it for each
- * request.
+ * request.  Returns the larger of the request's and the answer's body
+ * sizes, in bytes.
  */
-void chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
+size_t chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 		      const struct chat_route *routes, size_t nroutes);
 /* Match `path` against `pattern`, filling the captures of `req`. */
 bool chat_route_match(const char *pattern, const char *path,
