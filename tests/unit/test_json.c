@@ -570,6 +570,19 @@ static uint64_t written_len(const char *s, size_t len)
 	return n - 2;
 }
 
+/* What chat_json_write_string writes for it, less the two quotes. */
+static uint64_t text_len(const char *s, size_t len)
+{
+	struct chat_buf b;
+	uint64_t n;
+
+	chat_buf_init(&b);
+	chat_json_write_string(&b, s, len);
+	n = b.len - 2;
+	chat_buf_release(&b);
+	return n;
+}
+
 /*
  * The rule the search index used to apply to a body at search time (the
  * painless script of lib/search.c before the length was stored): per
@@ -620,6 +633,8 @@ Test(json_string_len, same_as_json_c_writes)
 		cr_expect_eq(chat_json_string_len(bodies[i], len),
 			     written_len(bodies[i], len), "body %zu", i);
 		cr_expect_eq(chat_json_string_len(bodies[i], len),
+			     text_len(bodies[i], len), "body %zu", i);
+		cr_expect_eq(chat_json_string_len(bodies[i], len),
 			     utf16_rule_len((const unsigned char *)bodies[i],
 					    len), "body %zu", i);
 	}
@@ -659,6 +674,8 @@ Test(json_string_len, random_texts)
 		}
 		cr_expect_eq(chat_json_string_len(b.data, b.len),
 			     written_len(b.data, b.len), "text %d", t);
+		cr_expect_eq(chat_json_string_len(b.data, b.len),
+			     text_len(b.data, b.len), "text %d", t);
 		cr_expect_eq(chat_json_string_len(b.data, b.len),
 			     utf16_rule_len((const unsigned char *)b.data,
 					    b.len), "text %d", t);
