@@ -91,7 +91,7 @@ lib/search_index.h: lib/search-index.json
 	  od -An -v -tx1 $< | sed 's/[0-9a-f][0-9a-f]/0x&,/g'; \
 	  echo '0x00 };'; } >$@.tmp && mv $@.tmp $@
 
-lib/search.o: lib/search_index.h
+lib/search.o tests/integration/test_search_lib.o: lib/search_index.h
 
 cgi-bin/%: cgi-bin/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

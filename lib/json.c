@@ -526,3 +526,20 @@ bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj)
 	json_object_put(obj);
 	return fits;
 }
+
+uint64_t chat_json_string_len(const char *s, size_t len)
+{
+	uint64_t n = len;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* json-c's json_escape_str, less '/' (NOSLASHESCAPE). */
+		if (c == '"' || c == '\\' || c == '\b' || c == '\t' ||
+		    c == '\n' || c == '\f' || c == '\r')
+			n += 1;
+		else if (c < 0x20)
+			n += 5;
+	}
+	return n;
+}

@@ -108,4 +108,14 @@ bool chat_json_page_add(struct chat_buf *arr, struct json_object *obj);
 size_t chat_json_page_next(struct chat_buf *arr);
 bool chat_json_page_fits(struct chat_buf *arr, size_t mark);
 
+/*
+ * The length of s[0..len) as a JSON string written with
+ * CHAT_JSON_TO_STRING, without its two quotes: two bytes for each of
+ * \" \\ \b \t \n \f \r, six (\u00XX) for any other control character,
+ * one for every other byte.  For valid UTF-8 that is what json-c and
+ * chat_json_write_string write (the search index stores it with each
+ * message, lib/search.c).
+ */
+uint64_t chat_json_string_len(const char *s, size_t len);
+
 #endif

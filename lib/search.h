@@ -40,8 +40,11 @@
 
 /*
  * Create the index and the alias cfg->es_index when the alias does not
- * exist yet.  Idempotent, and safe when several processes call it at
- * once: the loser of a creation race finds the winner's alias.  Fails
+ * exist yet; when it does, add to its index's mapping the fields that
+ * lib/search-index.json gained since (an index made by an earlier version
+ * would refuse documents that carry them).  Idempotent, and safe when
+ * several processes call it at once: the loser of a creation race finds
+ * the winner's alias.  Fails
  * (-1) when the engine is down, the alias name is not a valid index name,
  * or a concrete index already has the alias's name.
  */
@@ -149,8 +152,10 @@ int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat);
  * engine limits the clauses of a query).  On failure *results is NULL.
  *
  * Two requests: the ids of the hits with the written length of each body
- * (a script field), then the documents of the ones that fit (_mget).  No
- * reply is ever much larger than a page (es.h: CHAT_ES_REPLY_MAX).
+ * (json_len, stored with each document; computed from the body for one
+ * indexed before that field existed), then the documents of the ones
+ * that fit (_mget).  No reply is ever much larger than a page (es.h:
+ * CHAT_ES_REPLY_MAX).
  */
 int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 		     const char *q, size_t qlen, unsigned offset,

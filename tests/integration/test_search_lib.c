@@ -23,6 +23,7 @@
 #include "config.h"
 #include "es.h"
 #include "search.h"
+#include "search_index.h"	/* lib/search-index.json, compiled in */
 
 #define DEFAULT_URL "http://127.0.0.1:19250"
 
@@ -619,6 +620,77 @@ Test(search, ensure_index_race)
 	cr_assert_eq(json_object_object_length(obj), 1, "%s",
 		     json_object_to_json_string(obj));
 	json_object_put(obj);
+	cr_assert_eq(drop_alias(es, alias), 0);
+}
+
+/* `method` `path` with a JSON body, answered 2xx. */
+static void must_send(const char *method, const char *path,
+		      struct json_object *body)
+{
+	size_t len = 0;
+	const char *s = json_object_to_json_string_length(
+		body, JSON_C_TO_STRING_PLAIN, &len);
+	struct chat_buf resp;
+	long status = 0;
+
+	chat_buf_init(&resp);
+	cr_assert_eq(chat_es_request(es, method, path, s, len, &status, &resp),
+		     0, "%s %s: %s", method, path, es->errstr);
+	cr_assert(status >= 200 && status < 300, "%s %s: HTTP %ld %s",
+		  method, path, status, resp.data);
+	chat_buf_release(&resp);
+}
+
+/*
+ * An index that an earlier version made, whose strict mapping lacks
+ * json_len (the length of a body as a page counts it, now sent with every
+ * document): once chat_search_ensure_index ran, it takes documents with
+ * the field, and documents written without it (by a program not upgraded
+ * yet) are still found, their length computed from the body.
+ */
+Test(search, older_index_takes_the_added_fields)
+{
+	struct json_object *def = json_tokener_parse(chat_search_index_json);
+	struct json_object *props, *aliases, *a, *old;
+	struct chat_search_doc d[1] = {
+		doc(APP, 1, 2, "newer \"message\"\n"),
+	};
+	bool failed[1] = {true};
+	char alias[200], path[300], got[64];
+
+	snprintf(alias, sizeof(alias), "%s-older", cfg.es_index);
+	cfg.es_index = alias;
+	cr_assert(json_object_object_get_ex(def, "mappings", &props));
+	cr_assert(json_object_object_get_ex(props, "properties", &props));
+	json_object_object_del(props, "json_len");
+	aliases = json_object_new_object();
+	a = json_object_new_object();
+	json_object_object_add(a, "is_write_index",
+			       json_object_new_boolean(1));
+	json_object_object_add(aliases, alias, a);
+	json_object_object_add(def, "aliases", aliases);
+	snprintf(path, sizeof(path), "/%s-v1-1", alias);
+	must_send("PUT", path, def);
+	json_object_put(def);
+
+	/* As an earlier version indexed a message. */
+	old = json_tokener_parse("{\"app\": 7, \"chat\": 1, \"number\": 1,"
+				 " \"body\": \"older \\\"message\\\"\","
+				 " \"created_at\": 1795807241,"
+				 " \"updated_at\": 1795807241}");
+	cr_assert_not_null(old);
+	snprintf(path, sizeof(path), "/%s/_doc/7-1-1", alias);
+	must_send("PUT", path, old);
+	json_object_put(old);
+
+	cr_assert_eq(chat_search_ensure_index(es), 0, "%s", es->errstr);
+	cr_assert_eq(chat_search_bulk(es, d, 1, false, failed), 0, "%s",
+		     es->errstr);
+	cr_assert_not(failed[0], "%s", es->errstr);
+	refresh();
+	search_in(APP, 1, "message", 7, 20, got, sizeof(got));
+	sort_list(got, sizeof(got));
+	cr_assert_str_eq(got, "1,2");
 	cr_assert_eq(drop_alias(es, alias), 0);
 }
 

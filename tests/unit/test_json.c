@@ -558,3 +558,127 @@ Test(json_array, same_text_as_a_tree)
 		chat_buf_release(&text);
 	}
 }
+
+/* What json-c writes for s[0..len) as a string, less the two quotes. */
+static uint64_t written_len(const char *s, size_t len)
+{
+	struct json_object *str = json_object_new_string_len(s, (int)len);
+	size_t n = 0;
+
+	json_object_to_json_string_length(str, CHAT_JSON_TO_STRING, &n);
+	json_object_put(str);
+	return n - 2;
+}
+
+/* What chat_json_write_string writes for it, less the two quotes. */
+static uint64_t text_len(const char *s, size_t len)
+{
+	struct chat_buf b;
+	uint64_t n;
+
+	chat_buf_init(&b);
+	chat_json_write_string(&b, s, len);
+	n = b.len - 2;
+	chat_buf_release(&b);
+	return n;
+}
+
+/*
+ * The rule the search index used to apply to a body at search time (the
+ * painless script of lib/search.c before the length was stored): per
+ * UTF-16 unit of the text as Java holds it.  For valid UTF-8 only.
+ */
+static uint64_t utf16_rule_len(const unsigned char *s, size_t len)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+
+		if (c >= 0xf0) {		/* a surrogate pair: 2 + 2 */
+			n += 4;
+			i += 4;
+		} else if (c >= 0xe0) {
+			n += 3;
+			i += 3;
+		} else if (c >= 0xc0) {
+			n += 2;
+			i += 2;
+		} else {
+			n += c == '"' || c == '\\' || c == '\b' || c == '\t' ||
+			     c == '\n' || c == '\f' || c == '\r' ? 2
+			     : c < 0x20 ? 6 : 1;
+			i++;
+		}
+	}
+	return n;
+}
+
+Test(json_string_len, same_as_json_c_writes)
+{
+	static const char *const bodies[] = {
+		"",
+		"hello world",
+		"\"quoted\" \\ back\\slash / slash",
+		"\b\t\n\f\r",
+		"\x01\x02\x1f\x7f end",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+		"\xef\xbf\xbd\xef\xbb\xbf\xe2\x80\xa8\xe2\x80\xa9",
+		"<script>\"</script>&amp;'",
+	};
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		size_t len = strlen(bodies[i]);
+
+		cr_expect_eq(chat_json_string_len(bodies[i], len),
+			     written_len(bodies[i], len), "body %zu", i);
+		cr_expect_eq(chat_json_string_len(bodies[i], len),
+			     text_len(bodies[i], len), "body %zu", i);
+		cr_expect_eq(chat_json_string_len(bodies[i], len),
+			     utf16_rule_len((const unsigned char *)bodies[i],
+					    len), "body %zu", i);
+	}
+}
+
+/* Every byte value, the NUL included, alone and between others. */
+Test(json_string_len, every_byte)
+{
+	char s[3] = { 'a', 0, 'b' };
+
+	for (int c = 0; c < 256; c++) {
+		s[1] = (char)c;
+		cr_expect_eq(chat_json_string_len(s + 1, 1),
+			     written_len(s + 1, 1), "byte %d", c);
+		cr_expect_eq(chat_json_string_len(s, 3), written_len(s, 3),
+			     "byte %d", c);
+	}
+}
+
+/* Pseudo-random ASCII and UTF-8 mixes, controls included. */
+Test(json_string_len, random_texts)
+{
+	static const char *const parts[] = {
+		"a", " ", "\"", "\\", "/", "\n", "\x01", "\x1b", "\x7f",
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "_", "\t",
+	};
+	const size_t nparts = sizeof(parts) / sizeof(parts[0]);
+	unsigned seed = 12345;
+
+	for (int t = 0; t < 500; t++) {
+		struct chat_buf b;
+
+		chat_buf_init(&b);
+		for (int k = 0; k < t % 64; k++) {
+			seed = seed * 1103515245u + 12345u;
+			chat_buf_adds(&b, parts[(seed >> 16) % nparts]);
+		}
+		cr_expect_eq(chat_json_string_len(b.data, b.len),
+			     written_len(b.data, b.len), "text %d", t);
+		cr_expect_eq(chat_json_string_len(b.data, b.len),
+			     text_len(b.data, b.len), "text %d", t);
+		cr_expect_eq(chat_json_string_len(b.data, b.len),
+			     utf16_rule_len((const unsigned char *)b.data,
+					    b.len), "text %d", t);
+		chat_buf_release(&b);
+	}
+}
