@@ -181,6 +181,29 @@ size_t chat_batch_dirty_markers(const struct chat_job *jobs,
 	return markers;
 }
 
+void chat_batch_quotas(unsigned count, const unsigned *asked,
+		       const unsigned *got, unsigned *quota)
+{
+	unsigned share = count / CHAT_SHARDS ? count / CHAT_SHARDS : 1;
+	unsigned full = 0, low = 1, high;
+
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (asked[s] && got[s] >= asked[s])
+			full++;
+		else if (got[s] > low)
+			low = got[s];
+	}
+	/* The busy shards never get less than the others. */
+	if (!full || full == CHAT_SHARDS || low * CHAT_SHARDS > count) {
+		for (unsigned s = 0; s < CHAT_SHARDS; s++)
+			quota[s] = share;
+		return;
+	}
+	high = (count - low * (CHAT_SHARDS - full)) / full;
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		quota[s] = asked[s] && got[s] >= asked[s] ? high : low;
+}
+
 enum chat_batch_retry chat_batch_after_failure(bool db_down, unsigned *tries,
 					       unsigned max_tries,
 					       unsigned *wait_ms)

@@ -83,6 +83,20 @@ size_t chat_batch_dirty_markers(const struct chat_job *jobs,
 				const size_t *order, size_t count,
 				unsigned shard, struct chat_buf *out);
 
+/*
+ * The counts of the next read of new entries per shard (quota[0..
+ * CHAT_SHARDS)), from the last read, which asked[s] entries of shard s
+ * and got[s].  A shard that gave all it was asked may have more: those
+ * shards share what the batch of `count` entries leaves after the
+ * others, which are each asked for the most any of them gave (1 at
+ * least), so that one busy shard fills a batch in one read.  When no
+ * shard gave all, each is asked for an equal share.  The quotas sum to
+ * `count` at most (CHAT_SHARDS when `count` is smaller), and take two
+ * values at most (one XREADGROUP each).
+ */
+void chat_batch_quotas(unsigned count, const unsigned *asked,
+		       const unsigned *got, unsigned *quota);
+
 /* What to do after a write of a job failed. */
 enum chat_batch_retry {
 	CHAT_BATCH_WAIT_DB,	/* MariaDB is down: wait, do not count */

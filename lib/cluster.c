@@ -732,16 +732,12 @@ static int write_all(redisContext *c)
 }
 
 /*
- * Send the queued commands from cl->next on: each node's together, all
- * nodes' before reading; then read each node's replies.  Whatever did
- * not get a plain reply (a redirect, a transient error, a connection
- * lost) runs again alone through route().
+ * Send the queued commands from cl->next on that are not sent yet: each
+ * node's together, all nodes' before any reply is read.
  */
-static void flush(struct chat_cluster *cl)
+static void send_queued(struct chat_cluster *cl)
 {
-	size_t from = cl->next;
-
-	for (size_t i = from; i < cl->nq; i++) {
+	for (size_t i = cl->next; i < cl->nq; i++) {
 		struct queued *q = &cl->q[i];
 
 		if (q->sent || q->reply)
@@ -762,6 +758,23 @@ static void flush(struct chat_cluster *cl)
 			node_close(&cl->nodes[i]);
 			cl->stale = true;
 		}
+}
+
+void chat_cluster_send(struct chat_cluster *cl)
+{
+	send_queued(cl);
+}
+
+/*
+ * Send what is queued and not sent yet, then read each node's replies.
+ * Whatever did not get a plain reply (a redirect, a transient error, a
+ * connection lost) runs again alone through route().
+ */
+static void flush(struct chat_cluster *cl)
+{
+	size_t from = cl->next;
+
+	send_queued(cl);
 	for (size_t i = from; i < cl->nq; i++) {
 		struct queued *q = &cl->q[i];
 		void *reply = NULL;

@@ -99,6 +99,13 @@ redisReply *chat_cluster_command_last(struct chat_cluster *cl,
  */
 void chat_cluster_append(struct chat_cluster *cl, char *cmd, size_t len);
 redisReply *chat_cluster_reply(struct chat_cluster *cl);
+/*
+ * Send what is queued now, without reading a reply: the nodes work on it
+ * while the caller does something else; chat_cluster_reply reads the
+ * replies later as usual.  A node that cannot be reached now is tried
+ * again (through route()) when its reply is read.
+ */
+void chat_cluster_send(struct chat_cluster *cl);
 
 /* Read the slot map now.  Returns 0, or -1 when no node answered. */
 int chat_cluster_refresh(struct chat_cluster *cl);

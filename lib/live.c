@@ -103,7 +103,7 @@ int chat_live_chat_deleted(struct chat_redis *r, uint64_t app, uint64_t chat)
 #define PIPELINE_BYTES (1024 * 1024)
 
 int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
-		      const size_t *order, size_t count)
+		      const size_t *order, size_t count, size_t *unread)
 {
 	struct chat_buf data;
 	size_t sent = 0, bytes = 0;
@@ -141,6 +141,12 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		}
 	}
 	chat_buf_release(&data);
+	if (unread && rc == 0) {
+		*unread = sent;
+		return 0;
+	}
+	if (unread)
+		*unread = 0;
 	if (chat_redis_replies(r, sent, REDIS_REPLY_STRING))
 		rc = -1;
 	return rc;

@@ -91,11 +91,13 @@ int chat_live_chat_deleted(struct chat_redis *r, uint64_t app,
  * message.created for the persisted message jobs jobs[order[0..count)],
  * which the caller sorted by application, chat and number (a job listed
  * twice in a row is published once): the entries of one batch in one
- * round trip, or one per MiB of message bodies.  Returns 0 or -1
- * (r->errstr).
+ * round trip, or one per MiB of message bodies.  With `unread` not NULL
+ * the last part's XADDs are only appended: *unread says how many replies
+ * the caller reads (chat_redis_replies, REDIS_REPLY_STRING).  Returns 0
+ * or -1 (r->errstr).
  */
 int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
-		      const size_t *order, size_t count);
+		      const size_t *order, size_t count, size_t *unread);
 
 /*
  * True when a GET of .../messages/live asks for a stream: a WebSocket

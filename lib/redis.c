@@ -378,6 +378,27 @@ redisReply *chat_redis_reply(struct chat_redis *r)
 	return reply;
 }
 
+int chat_redis_send(struct chat_redis *r)
+{
+	int done = 0;
+
+	if (r->cluster) {
+		chat_cluster_send(r->cluster);
+		return 0;
+	}
+	if (!r->c) {
+		set_err(r, REDIS_ERR_IO, "not connected");
+		return -1;
+	}
+	while (!done)
+		if (redisBufferWrite(r->c, &done) != REDIS_OK) {
+			set_err(r, r->c->err, r->c->errstr);
+			disconnect(r);
+			return -1;
+		}
+	return 0;
+}
+
 int chat_redis_replies(struct chat_redis *r, size_t n, int want_type)
 {
 	int rc = 0;

@@ -78,6 +78,14 @@ redisReply *chat_redis_reply(struct chat_redis *r);
  * an error, or (want_type not 0) of another type; errstr says which.
  */
 int chat_redis_replies(struct chat_redis *r, size_t n, int want_type);
+/*
+ * Send the commands appended so far now, without waiting for a reply:
+ * Redis runs them while the caller does other work, and their replies
+ * are read later with chat_redis_reply.  No other command may run on the
+ * handle in between.  Returns 0, or -1 when the connection was lost
+ * (then reading the replies fails too).
+ */
+int chat_redis_send(struct chat_redis *r);
 
 /* True when the handle talks to a Redis Cluster. */
 bool chat_redis_is_cluster(const struct chat_redis *r);

@@ -289,6 +289,123 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 	return 0;
 }
 
+/* Append one XREADGROUP ... STREAMS of the shards s with quota[s] == q. */
+static void append_quota(struct chat_redis *r, const char *name,
+			 const char *group, const char *consumer,
+			 const unsigned *quota, unsigned q, unsigned block_ms)
+{
+	const char *argv[10 + 2 * CHAT_SHARDS];
+	struct chat_buf keys[CHAT_SHARDS];
+	char scount[16], sblock[16];
+	int argc = 0;
+	unsigned n = 0;
+
+	snprintf(scount, sizeof(scount), "%u", q);
+	snprintf(sblock, sizeof(sblock), "%u", block_ms);
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = group;
+	argv[argc++] = consumer;
+	argv[argc++] = "COUNT";
+	argv[argc++] = scount;
+	if (block_ms) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = sblock;
+	}
+	argv[argc++] = "STREAMS";
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (quota[s] != q)
+			continue;
+		chat_buf_init(&keys[n]);
+		shard_key(&keys[n], s, name);
+		argv[argc++] = keys[n++].data;
+	}
+	for (unsigned s = 0; s < n; s++)
+		argv[argc++] = ">";
+	chat_redis_append(r, argc, argv, NULL);
+	for (unsigned s = 0; s < n; s++)
+		chat_buf_release(&keys[s]);
+}
+
+void chat_stream_read_append(struct chat_redis *r, const char *name,
+			     const char *group, const char *consumer,
+			     const unsigned *quota, unsigned block_ms,
+			     size_t *nreplies)
+{
+	unsigned distinct[CHAT_SHARDS];
+	size_t nd = 0;
+
+	*nreplies = 0;
+	if (chat_redis_is_cluster(r)) {
+		struct chat_buf key;
+		char scount[16];
+
+		chat_buf_init(&key);
+		for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+			const char *argv[] = { "XREADGROUP", "GROUP", group,
+					       consumer, "COUNT", scount,
+					       "STREAMS", NULL, ">" };
+
+			if (!quota[s])
+				continue;
+			snprintf(scount, sizeof(scount), "%u", quota[s]);
+			shard_key(&key, s, name);
+			argv[7] = key.data;
+			chat_redis_append(r, 9, argv, NULL);
+			++*nreplies;
+		}
+		chat_buf_release(&key);
+		return;
+	}
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		size_t k = 0;
+
+		while (k < nd && distinct[k] != quota[s])
+			k++;
+		if (k == nd && quota[s])
+			distinct[nd++] = quota[s];
+	}
+	/* A blocked command would hold up the ones behind it. */
+	for (size_t k = 0; k < nd; k++)
+		append_quota(r, name, group, consumer, quota, distinct[k],
+			     nd == 1 ? block_ms : 0);
+	*nreplies = nd;
+}
+
+int chat_stream_read_collect(struct chat_redis *r, const char *name,
+			     const char *group, size_t nreplies,
+			     unsigned block_ms, struct chat_stream_batch *b,
+			     unsigned *got)
+{
+	size_t before = b->n;
+	bool nogroup = false;
+	int rc = 0;
+
+	for (size_t i = 0; i < nreplies; i++) {
+		redisReply *reply = chat_redis_reply(r);
+
+		if (!reply)
+			return -1;
+		if (reply->type == REDIS_REPLY_ARRAY) {
+			keep_reply(b, reply);
+			collect_streams(b, reply, got);
+			continue;
+		}
+		/* NIL: nothing within BLOCK, or nothing on that shard. */
+		if (reply->type != REDIS_REPLY_NIL) {
+			rc = reply_error(r, "XREADGROUP", reply);
+			nogroup |= reply->type == REDIS_REPLY_ERROR &&
+				   strncmp(reply->str, "NOGROUP", 7) == 0;
+		}
+		freeReplyObject(reply);
+	}
+	if (nogroup)
+		chat_stream_create_groups(r, name, group);
+	if (rc == 0 && b->n == before && block_ms && chat_redis_is_cluster(r))
+		chat_sleep_ms(block_ms);
+	return rc;
+}
+
 long chat_stream_claim(struct chat_redis *r, const char *name,
 		       const char *group, const char *consumer,
 		       unsigned shard, unsigned idle_ms, unsigned count,
@@ -319,11 +436,24 @@ int chat_stream_finish(struct chat_redis *r, const char *name,
 		       const char *group, const struct chat_stream_entry *e,
 		       size_t n)
 {
+	size_t sent = 0;
+	int rc = chat_stream_finish_append(r, name, group, e, n, &sent);
+
+	if (chat_redis_replies(r, sent, 0))
+		rc = -1;
+	return rc;
+}
+
+int chat_stream_finish_append(struct chat_redis *r, const char *name,
+			      const char *group,
+			      const struct chat_stream_entry *e, size_t n,
+			      size_t *sent)
+{
 	const char **argv = xcalloc(n + 3, sizeof(*argv));
 	struct chat_buf key;
-	size_t sent = 0;
 	int rc = 0;
 
+	*sent = 0;
 	chat_buf_init(&key);
 	for (unsigned s = 0; s < CHAT_SHARDS && rc == 0; s++) {
 		int ids = 0;
@@ -344,10 +474,8 @@ int chat_stream_finish(struct chat_redis *r, const char *name,
 		memmove(&argv[2], &argv[3], (size_t)ids * sizeof(*argv));
 		if (rc == 0 && chat_redis_append(r, 2 + ids, argv, NULL))
 			rc = -1;
-		sent += rc == 0 ? 2 : 0;
+		*sent += rc == 0 ? 2 : 0;
 	}
-	if (chat_redis_replies(r, sent, 0))
-		rc = -1;
 	chat_buf_release(&key);
 	free(argv);
 	return rc;

@@ -58,6 +58,28 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 		     struct chat_stream_batch *b);
 
 /*
+ * The same read of new entries (id ">") in two halves, so that Redis
+ * works on it while the caller does something else: _append queues one
+ * XREADGROUP per distinct quota (per shard on a Redis Cluster) for up to
+ * quota[s] entries of shard s (0: none), blocking up to `block_ms` for
+ * one entry when a single command covers every shard; *nreplies says how
+ * many replies to collect.  The caller sends them (chat_redis_send) and
+ * then, once the replies of anything appended before are read,
+ * _collect reads them into `b` (appended) and counts in got[s] what
+ * shard s gave.  On a Redis Cluster nothing blocks: when nothing came,
+ * _collect waits `block_ms`.  Returns 0 or -1 (r->errstr; the groups are
+ * created when Redis says they are missing).
+ */
+void chat_stream_read_append(struct chat_redis *r, const char *name,
+			     const char *group, const char *consumer,
+			     const unsigned *quota, unsigned block_ms,
+			     size_t *nreplies);
+int chat_stream_read_collect(struct chat_redis *r, const char *name,
+			     const char *group, size_t nreplies,
+			     unsigned block_ms, struct chat_stream_batch *b,
+			     unsigned *got);
+
+/*
  * Claim for `consumer` up to `count` entries of shard `shard`'s stream
  * that other consumers have left pending for `idle_ms` or more (appended
  * to `b`).  Returns how many, or -1.
@@ -74,6 +96,14 @@ long chat_stream_claim(struct chat_redis *r, const char *name,
 int chat_stream_finish(struct chat_redis *r, const char *name,
 		       const char *group, const struct chat_stream_entry *e,
 		       size_t n);
+/*
+ * The same commands only appended (pipelined): *sent says how many
+ * replies to read (chat_redis_replies).  Returns 0 or -1.
+ */
+int chat_stream_finish_append(struct chat_redis *r, const char *name,
+			      const char *group,
+			      const struct chat_stream_entry *e, size_t n,
+			      size_t *sent);
 
 /* The value of field `field` of an entry, or NULL. */
 const redisReply *chat_stream_field(const struct chat_stream_entry *e,

@@ -5,6 +5,7 @@
  */
 #include "worker.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +37,33 @@
 #define STOP_CHECK_MS 50
 /* How long the indexer waits for entries before it looks at the stop flag. */
 #define INDEX_WAIT_MS 250
+/* Bodies of a batch beyond which the next one is not read ahead of it. */
+#define READ_AHEAD_BYTES (4u << 20)
 
 /*
  * Row ids of chats seen lately, direct-mapped by (application, number).
  * A chat's row keeps its id until the chat is deleted, and the messages
  * of a deleted chat are dropped before they reach MariaDB (see
- * mark_deleted_chats), so an id found here is one to use.
+ * mark_deleted_chats), so an id found here is one to use.  16384 slots,
+ * 384 KiB: their pages become private memory as chats spread over the
+ * table (65536 slots held 1.5 MiB once 1000 chats were seen).
  */
-#define CHAT_IDS 65536
+#define CHAT_IDS 16384
 
 struct chat_id_slot {
 	uint64_t app, number, id;	/* id 0: empty */
+};
+
+/*
+ * A batch of jobs as read: the stream entries (and the replies they point
+ * into) and the jobs parsed from them.
+ */
+struct batch {
+	struct chat_stream_batch read;
+	struct chat_job *jobs;		/* one per entry */
+	size_t cap;
+	size_t bytes;			/* of message bodies */
+	bool checked;			/* deleted chats looked up */
 };
 
 struct chat_worker {
@@ -56,34 +73,64 @@ struct chat_worker {
 	struct chat_buf name;		/* consumer name */
 	unsigned claim_ms;
 	double next_claim_at;
-	struct chat_stream_batch batch;
-	struct chat_job *jobs;		/* one per batch entry */
-	size_t cap;
+	/*
+	 * The pipelined loop (persist_loop) holds three batches: `done`,
+	 * persisted and indexed, whose live events and acknowledgement go
+	 * out with the read of `next` while MariaDB writes `cur`.
+	 */
+	struct batch slots[3];
+	struct batch *done, *cur, *next;
+	bool done_pending;		/* done's events and XACK not sent */
+	bool busy;			/* batches since the heap was trimmed */
+	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS];
 	struct chat_buf why;
 };
+
+static void batch_reset(struct batch *b)
+{
+	chat_stream_batch_reset(&b->read);
+	b->bytes = 0;
+	b->checked = false;
+}
+
+/* Parse the entries read into b->jobs. */
+static void batch_parse(struct batch *b)
+{
+	if (b->read.n > b->cap) {
+		b->cap = b->read.n;
+		b->jobs = xrealloc(b->jobs, b->cap * sizeof(*b->jobs));
+	}
+	b->bytes = 0;
+	for (size_t i = 0; i < b->read.n; i++) {
+		chat_job_parse(&b->jobs[i], &b->read.v[i]);
+		b->bytes += b->jobs[i].body_len;
+	}
+}
 
 /*
  * Messages into chats deleted since they were queued are dropped; so is
  * a chat job of a deleted chat, which can only be one delivered again
  * (a chat is deleted only once persisted) and would bring it back.  One
- * ZSCORE per chat of the batch, in one round trip.
+ * ZSCORE per chat of the batch, appended (pipelined): *sent of them, for
+ * the jobs *order[0..*count) (caller passes them to deleted_read).
+ * Returns 0, or -1 when one could not be appended.
  */
-static int mark_deleted_chats(struct chat_worker *w, struct chat_job *jobs,
-			      size_t n)
+static int deleted_append(struct chat_worker *w, const struct chat_job *jobs,
+			  size_t n, size_t **order, size_t *count,
+			  size_t *sent)
 {
 	struct chat_buf key, num;
-	size_t count, sent = 0;
-	size_t *order = chat_batch_order(jobs, n, chat_batch_writes_chat,
-					 &count);
 	int rc = 0;
 
+	*order = chat_batch_order(jobs, n, chat_batch_writes_chat, count);
+	*sent = 0;
 	chat_buf_init(&key);
 	chat_buf_init(&num);
-	for (size_t i = 0; i < count && rc == 0; i++) {
-		const struct chat_job *j = &jobs[order[i]];
+	for (size_t i = 0; i < *count && rc == 0; i++) {
+		const struct chat_job *j = &jobs[(*order)[i]];
 		const char *argv[3];
 
-		if (i && chat_batch_same_chat(j, &jobs[order[i - 1]]))
+		if (i && chat_batch_same_chat(j, &jobs[(*order)[i - 1]]))
 			continue;
 		chat_buf_reset(&key);
 		chat_buf_reset(&num);
@@ -95,8 +142,22 @@ static int mark_deleted_chats(struct chat_worker *w, struct chat_job *jobs,
 		if (chat_redis_append(w->ctx.redis, 3, argv, NULL))
 			rc = -1;
 		else
-			sent++;
+			++*sent;
 	}
+	chat_buf_release(&key);
+	chat_buf_release(&num);
+	return rc;
+}
+
+/*
+ * Read the `sent` replies of deleted_append into the jobs' skip flags,
+ * and free `order`.  Returns 0 or -1 (a reply missing).
+ */
+static int deleted_read(struct chat_worker *w, struct chat_job *jobs,
+			size_t *order, size_t count, size_t sent)
+{
+	int rc = 0;
+
 	for (size_t i = 0; i < count && sent; i++) {
 		redisReply *r;
 
@@ -115,8 +176,18 @@ static int mark_deleted_chats(struct chat_worker *w, struct chat_job *jobs,
 		freeReplyObject(r);
 	}
 	free(order);
-	chat_buf_release(&key);
-	chat_buf_release(&num);
+	return rc;
+}
+
+/* The deleted chats of a batch, looked up in one round trip. */
+static int mark_deleted_chats(struct chat_worker *w, struct chat_job *jobs,
+			      size_t n)
+{
+	size_t count, sent, *order;
+	int rc = deleted_append(w, jobs, n, &order, &count, &sent);
+
+	if (deleted_read(w, jobs, order, count, sent))
+		rc = -1;
 	return rc;
 }
 
@@ -259,18 +330,20 @@ static int delete_chat(struct chat_worker *w, const struct chat_job *j)
 /*
  * The index entries of a persisted batch, per shard: one for its new
  * messages, then one for its deleted chats (after it: the indexer applies
- * a shard's entries in order).  One round trip.
+ * a shard's entries in order).  Appended (pipelined): *sent replies to
+ * read, each an entry id.  Returns 0 or -1.
  */
-static int queue_index(struct chat_worker *w, const struct chat_job *jobs,
-		       size_t n)
+static int index_append(struct chat_worker *w, const struct chat_job *jobs,
+			size_t n, size_t *sent)
 {
-	size_t count, sent = 0;
+	size_t count;
 	size_t *order = chat_batch_order(jobs, n, chat_batch_is_message,
 					 &count);
 	uint64_t *numbers = xcalloc(count + 1, sizeof(*numbers));
 	struct chat_buf created, deleted;
 	int rc = 0;
 
+	*sent = 0;
 	chat_buf_init(&created);
 	chat_buf_init(&deleted);
 	for (unsigned s = 0; s < CHAT_SHARDS && rc == 0; s++) {
@@ -280,16 +353,14 @@ static int queue_index(struct chat_worker *w, const struct chat_job *jobs,
 					 &created, &deleted);
 		if (created.len) {
 			rc = chat_index_append(w->ctx.redis, s, &created, true);
-			sent += rc == 0;
+			*sent += rc == 0;
 		}
 		if (deleted.len && rc == 0) {
 			rc = chat_index_append(w->ctx.redis, s, &deleted,
 					       false);
-			sent += rc == 0;
+			*sent += rc == 0;
 		}
 	}
-	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_STRING))
-		rc = -1;
 	chat_buf_release(&created);
 	chat_buf_release(&deleted);
 	free(order);
@@ -300,16 +371,20 @@ static int queue_index(struct chat_worker *w, const struct chat_job *jobs,
 /*
  * message.created on the chats' live streams, in number order per chat,
  * once the batch is durable; a failure costs the streams the events, not
- * the batch.
+ * the batch.  With `unread` not NULL the last part is only appended, its
+ * *unread replies for the caller to read.
  */
 static void publish_created(struct chat_worker *w, const struct chat_job *jobs,
-			    size_t n)
+			    size_t n, size_t *unread)
 {
 	size_t count;
 	size_t *order = chat_batch_order(jobs, n, chat_batch_is_message,
 					 &count);
 
-	if (count && chat_live_created(w->ctx.redis, jobs, order, count))
+	if (unread)
+		*unread = 0;
+	if (count && chat_live_created(w->ctx.redis, jobs, order, count,
+				       unread))
 		chat_log_warn("live events not published: %s",
 			      w->ctx.redis->errstr);
 	free(order);
@@ -318,17 +393,18 @@ static void publish_created(struct chat_worker *w, const struct chat_job *jobs,
 /*
  * Record the counters the sync program must redo: the application of
  * every job, and the chat of every message; each once, in one SADD per
- * shard.
+ * shard, appended (pipelined): *sent replies to read.
  */
-static void mark_dirty(struct chat_worker *w, const struct chat_job *jobs,
-		       size_t n)
+static void dirty_append(struct chat_worker *w, const struct chat_job *jobs,
+			 size_t n, size_t *sent)
 {
-	size_t count, sent = 0;
+	size_t count;
 	size_t *order = chat_batch_order(jobs, n, chat_batch_counts_change,
 					 &count);
 	const char **argv = xcalloc(2 * count + 3, sizeof(*argv));
 	struct chat_buf key, markers;
 
+	*sent = 0;
 	chat_buf_init(&key);
 	chat_buf_init(&markers);
 	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
@@ -347,23 +423,26 @@ static void mark_dirty(struct chat_worker *w, const struct chat_job *jobs,
 			argv[argc++] = m;
 		if (chat_redis_append(w->ctx.redis, (int)argc, argv, NULL))
 			break;
-		sent++;
+		++*sent;
 	}
-	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
-		chat_log_warn("could not record counters to sync: %s",
-			      w->ctx.redis->errstr);
 	chat_buf_release(&key);
 	chat_buf_release(&markers);
 	free(argv);
 	free(order);
 }
 
-static int dead_letter(struct chat_worker *w, size_t i, const char *reason)
+static void dirty_read(struct chat_worker *w, size_t sent)
 {
-	const struct chat_stream_entry *e = &w->batch.v[i];
+	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
+		chat_log_warn("could not record counters to sync: %s",
+			      w->ctx.redis->errstr);
+}
 
-	return chat_stream_dead_letter(w->ctx.redis, CHAT_STREAM_JOBS, e,
-				       reason);
+static int dead_letter(struct chat_worker *w, struct batch *b, size_t i,
+		       const char *reason)
+{
+	return chat_stream_dead_letter(w->ctx.redis, CHAT_STREAM_JOBS,
+				       &b->read.v[i], reason);
 }
 
 /*
@@ -373,8 +452,8 @@ static int dead_letter(struct chat_worker *w, size_t i, const char *reason)
  * again, 1 when the job was dead-lettered, -1 when stopped or when the
  * dead letter could not be written.
  */
-static int after_failure(struct chat_worker *w, struct chat_job *jobs,
-			 size_t i, unsigned *tries)
+static int after_failure(struct chat_worker *w, struct batch *b, size_t i,
+			 unsigned *tries)
 {
 	unsigned wait_ms;
 
@@ -385,9 +464,9 @@ static int after_failure(struct chat_worker *w, struct chat_job *jobs,
 	case CHAT_BATCH_DEAD:
 		chat_buf_reset(&w->why);
 		chat_buf_addf(&w->why, "database: %s", w->ctx.db->errstr);
-		if (dead_letter(w, i, w->why.data))
+		if (dead_letter(w, b, i, w->why.data))
 			return -1;
-		jobs[i].dead = "dead-lettered";
+		b->jobs[i].dead = "dead-lettered";
 		return 1;
 	case CHAT_BATCH_WAIT_DB:
 	case CHAT_BATCH_RETRY:
@@ -404,13 +483,13 @@ static int after_failure(struct chat_worker *w, struct chat_job *jobs,
  * or -1 when stopped or when the dead letter could not be written (the
  * batch is then redone).
  */
-static int retry_job(struct chat_worker *w, struct chat_job *jobs, size_t i,
+static int retry_job(struct chat_worker *w, struct batch *b, size_t i,
 		     int (*step)(struct chat_worker *, const struct chat_job *))
 {
 	unsigned tries = 0;
 
-	while (step(w, &jobs[i])) {
-		int rc = after_failure(w, jobs, i, &tries);
+	while (step(w, &b->jobs[i])) {
+		int rc = after_failure(w, b, i, &tries);
 
 		if (rc < 0)
 			return -1;
@@ -430,47 +509,46 @@ static int persist_job(struct chat_worker *w, const struct chat_job *j)
  * its jobs one by one, so that one bad job cannot hold back the others;
  * the one that keeps failing is dead-lettered.
  */
-static int persist_one_by_one(struct chat_worker *w, struct chat_job *jobs,
-			      size_t n)
+static int persist_one_by_one(struct chat_worker *w, struct batch *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if ((chat_batch_live(&jobs[i], CHAT_JOB_CHAT) ||
-		     chat_batch_live(&jobs[i], CHAT_JOB_MESSAGE)) &&
-		    retry_job(w, jobs, i, persist_job))
+	for (size_t i = 0; i < b->read.n; i++)
+		if ((chat_batch_live(&b->jobs[i], CHAT_JOB_CHAT) ||
+		     chat_batch_live(&b->jobs[i], CHAT_JOB_MESSAGE)) &&
+		    retry_job(w, b, i, persist_job))
+			return -1;
+	return 0;
+}
+
+/* The malformed jobs of a batch to the dead letters.  Returns 0 or -1. */
+static int dead_letter_malformed(struct chat_worker *w, struct batch *b)
+{
+	for (size_t i = 0; i < b->read.n; i++)
+		if (b->jobs[i].dead && b->read.v[i].fields &&
+		    dead_letter(w, b, i, b->jobs[i].dead))
 			return -1;
 	return 0;
 }
 
 /*
- * Persist, delete, queue the index entries, acknowledge.  A stop request
- * only cuts short the waits for a store to come back: a batch that is
- * persisted is finished.  Jobs not acknowledged stay pending and are
- * redone (idempotently).
+ * Look up the deleted chats and persist the batch; while Redis or MariaDB
+ * is down, keep the jobs and retry with backoff.  A stop request only
+ * cuts short the waits for a store to come back.  Returns true once
+ * persisted, false when stopped (the jobs stay pending and are redone,
+ * idempotently).
  */
-static void process(struct chat_worker *w)
+static bool persist_batch(struct chat_worker *w, struct batch *b)
 {
-	struct chat_job *jobs = w->jobs;
-	size_t n = w->batch.n;
 	unsigned backoff = chat_backoff_next(0, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
-	bool persisted = false;
 
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i].dead && w->batch.v[i].fields &&
-		    dead_letter(w, i, jobs[i].dead))
-			return;
-	/* Redis or MariaDB down: keep the jobs and retry with backoff. */
-	while (!persisted && !chat_proc_stopping()) {
-		if (mark_deleted_chats(w, jobs, n) == 0) {
-			if (persist(w, jobs, n) == 0) {
-				persisted = true;
-				break;
-			}
+	while (!chat_proc_stopping()) {
+		if (mark_deleted_chats(w, b->jobs, b->read.n) == 0) {
+			if (persist(w, b->jobs, b->read.n) == 0)
+				return true;
 			if (!chat_db_down(w->ctx.db)) {
 				chat_log_warn("batch failed (%s); persisting "
 					      "jobs one by one",
 					      w->ctx.db->errstr);
-				persisted = persist_one_by_one(w, jobs, n) == 0;
-				break;
+				return persist_one_by_one(w, b) == 0;
 			}
 		}
 		chat_log_warn("store unavailable (db: %s, redis: %s); retrying "
@@ -480,85 +558,243 @@ static void process(struct chat_worker *w)
 		backoff = chat_backoff_next(backoff, BACKOFF_MIN_MS,
 					    BACKOFF_MAX_MS);
 	}
-	if (!persisted)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (chat_batch_live(&jobs[i], CHAT_JOB_DELETE_CHAT) &&
-		    retry_job(w, jobs, i, delete_chat))
-			return;
-	if (queue_index(w, jobs, n)) {
+	return false;
+}
+
+/* The chats of the batch's delete jobs, rows and messages.  0 or -1. */
+static int delete_chats(struct chat_worker *w, struct batch *b)
+{
+	for (size_t i = 0; i < b->read.n; i++)
+		if (chat_batch_live(&b->jobs[i], CHAT_JOB_DELETE_CHAT) &&
+		    retry_job(w, b, i, delete_chat))
+			return -1;
+	return 0;
+}
+
+/*
+ * Queue the index entries of persisted batch `b` and record its dirty
+ * counters, in one round trip with the deleted-chat look-ups of batch
+ * `then` (either may be NULL).  Returns 0 when b's index entries are
+ * queued; else b is to be redone (left pending).
+ */
+static int index_batch(struct chat_worker *w, struct batch *b,
+		       struct batch *then)
+{
+	size_t nindex = 0, ndirty = 0, nlook = 0, count = 0, *order = NULL;
+	int rc = 0;
+
+	if (b) {
+		rc = index_append(w, b->jobs, b->read.n, &nindex);
+		dirty_append(w, b->jobs, b->read.n, &ndirty);
+	}
+	if (then && then->read.n)
+		then->checked = deleted_append(w, then->jobs, then->read.n,
+					       &order, &count, &nlook) == 0;
+	if (chat_redis_replies(w->ctx.redis, nindex, REDIS_REPLY_STRING))
+		rc = -1;
+	dirty_read(w, ndirty);
+	if (order && deleted_read(w, then->jobs, order, count, nlook))
+		then->checked = false;
+	if (b && rc)
 		chat_log_warn("index entries not queued (%s); the batch will "
 			      "be redone", w->ctx.redis->errstr);
+	return rc;
+}
+
+/*
+ * A whole batch in turn, waiting for each step (the pending jobs after a
+ * restart, claimed jobs): persist, delete, queue the index entries,
+ * publish, acknowledge.  Jobs not acknowledged stay pending and are
+ * redone (idempotently).
+ */
+static void process(struct chat_worker *w, struct batch *b)
+{
+	if (!persist_batch(w, b) || delete_chats(w, b) ||
+	    index_batch(w, b, NULL))
 		return;
-	}
-	publish_created(w, jobs, n);
-	mark_dirty(w, jobs, n);
+	publish_created(w, b->jobs, b->read.n, NULL);
 	if (chat_stream_finish(w->ctx.redis, CHAT_STREAM_JOBS,
-			       CHAT_GROUP_PERSIST, w->batch.v, n))
+			       CHAT_GROUP_PERSIST, b->read.v, b->read.n))
 		chat_log_warn("jobs not acknowledged (%s); they will be "
 			      "redone", w->ctx.redis->errstr);
 }
 
-/* Parse the batch read into w->jobs and process it. */
-static void process_batch(struct chat_worker *w)
+/* Append the live events and XACK/XDEL of `done`, when pending. */
+static void finish_append(struct chat_worker *w, size_t *live, size_t *acks)
 {
-	if (w->batch.n > w->cap) {
-		w->cap = w->batch.n;
-		w->jobs = xrealloc(w->jobs, w->cap * sizeof(*w->jobs));
-	}
-	for (size_t i = 0; i < w->batch.n; i++)
-		chat_job_parse(&w->jobs[i], &w->batch.v[i]);
-	process(w);
+	struct batch *d = w->done;
+
+	*live = 0;
+	*acks = 0;
+	if (!w->done_pending)
+		return;
+	publish_created(w, d->jobs, d->read.n, live);
+	chat_stream_finish_append(w->ctx.redis, CHAT_STREAM_JOBS,
+				  CHAT_GROUP_PERSIST, d->read.v, d->read.n,
+				  acks);
+}
+
+/* Read the replies of finish_append; `done` is finished. */
+static void finish_read(struct chat_worker *w, size_t live, size_t acks)
+{
+	if (chat_redis_replies(w->ctx.redis, live, REDIS_REPLY_STRING))
+		chat_log_warn("live events not published: %s",
+			      w->ctx.redis->errstr);
+	if (chat_redis_replies(w->ctx.redis, acks, 0) ||
+	    (w->done_pending && !acks))
+		chat_log_warn("jobs not acknowledged (%s); they will be "
+			      "redone", w->ctx.redis->errstr);
+	w->done_pending = false;
+	batch_reset(w->done);
+}
+
+/* Finish `done` now, waiting for it. */
+static void finish_done(struct chat_worker *w)
+{
+	size_t live, acks;
+
+	finish_append(w, &live, &acks);
+	finish_read(w, live, acks);
 }
 
 /* Take over jobs another consumer left pending for too long. */
-static void claim_stale(struct chat_worker *w)
+static void claim_stale(struct chat_worker *w, struct batch *b)
 {
 	for (unsigned s = 0; s < CHAT_SHARDS && !chat_proc_stopping(); s++) {
 		long n;
 
-		chat_stream_batch_reset(&w->batch);
+		batch_reset(b);
 		n = chat_stream_claim(w->ctx.redis, CHAT_STREAM_JOBS,
 				      CHAT_GROUP_PERSIST, w->name.data,
 				      s, w->claim_ms, w->ctx.cfg.worker_batch,
-				      &w->batch);
+				      &b->read);
 		if (n > 0) {
 			chat_log_info("claimed %ld stale jobs", n);
-			process_batch(w);
+			batch_parse(b);
+			if (dead_letter_malformed(w, b) == 0)
+				process(w, b);
 		}
 	}
+	batch_reset(b);
+}
+
+/*
+ * One turn of the pipelined loop.  The live events and acknowledgement
+ * of `done` and the read of `next` are sent to Redis, which works on
+ * them while MariaDB writes `cur` (looked up already); then, in one more
+ * round trip, cur's index entries and dirty counters go out with the
+ * deleted-chat look-ups of `next`, and the batches move on: cur is
+ * acknowledged only after its COMMIT and its index entries.  A batch of
+ * large bodies is not read ahead of (one such batch in memory at once);
+ * with nothing to persist the read waits for jobs.
+ */
+static void turn(struct chat_worker *w)
+{
+	struct batch *cur = w->cur, *next = w->next;
+	bool idle = cur->read.n == 0, ok = false;
+	unsigned wait_ms = idle ? w->ctx.cfg.worker_wait_ms : 0;
+	size_t live, acks, reads = 0;
+
+	finish_append(w, &live, &acks);
+	if (idle || cur->bytes <= READ_AHEAD_BYTES) {
+		unsigned quota[CHAT_SHARDS];
+
+		chat_batch_quotas(w->ctx.cfg.worker_batch, w->asked, w->got,
+				  quota);
+		memcpy(w->asked, quota, sizeof(quota));
+		chat_stream_read_append(w->ctx.redis, CHAT_STREAM_JOBS,
+					CHAT_GROUP_PERSIST, w->name.data,
+					quota, wait_ms, &reads);
+	}
+	chat_redis_send(w->ctx.redis);
+	batch_reset(w->done);	/* what it needed is sent */
+	if (!idle && cur->checked)
+		ok = persist(w, cur->jobs, cur->read.n) == 0;
+	finish_read(w, live, acks);
+	memset(w->got, 0, sizeof(w->got));
+	if (reads && chat_stream_read_collect(w->ctx.redis, CHAT_STREAM_JOBS,
+					      CHAT_GROUP_PERSIST, reads,
+					      wait_ms, &next->read, w->got)) {
+		chat_log_warn("redis unavailable: %s", w->ctx.redis->errstr);
+		batch_reset(next);
+		if (idle)
+			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
+	}
+	batch_parse(next);
+	if (dead_letter_malformed(w, next))
+		batch_reset(next);
+	if (!idle) {
+		/* A failure or an outage: the whole batch, waiting. */
+		if (!ok)
+			ok = persist_batch(w, cur);
+		ok = ok && delete_chats(w, cur) == 0;
+	}
+	if (index_batch(w, ok ? cur : NULL, next) == 0 && ok) {
+		w->done_pending = true;
+	} else {
+		batch_reset(cur);	/* left pending, redone */
+	}
+	/*
+	 * A burst is over: give the pages of its batches back, which the
+	 * heap would otherwise keep (private memory of an idle worker).
+	 */
+	if (!idle || next->read.n) {
+		w->busy = true;
+	} else if (w->busy && !w->done_pending) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		w->busy = false;
+	}
+	w->next = w->done;
+	w->done = cur;
+	w->cur = next;
 }
 
 static void persist_loop(struct chat_worker *w)
 {
-	bool own_pending = true;
-
 	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
 				  CHAT_GROUP_PERSIST);
+	/* After a restart, first what this consumer left unfinished. */
 	while (!chat_proc_stopping()) {
 		double now = chat_now_ms();
+		struct batch *b = w->cur;
 
 		if (now >= w->next_claim_at) {
-			claim_stale(w);
+			claim_stale(w, b);
 			w->next_claim_at = now + w->claim_ms / 2.0;
 		}
-		/* After a restart, first what this consumer left unfinished. */
-		chat_stream_batch_reset(&w->batch);
+		batch_reset(b);
 		if (chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
-				     CHAT_GROUP_PERSIST, w->name.data,
-				     own_pending ? "0" : ">",
-				     w->ctx.cfg.worker_batch,
-				     w->ctx.cfg.worker_wait_ms, &w->batch)) {
+				     CHAT_GROUP_PERSIST, w->name.data, "0",
+				     w->ctx.cfg.worker_batch, 0, &b->read)) {
 			chat_log_warn("redis unavailable: %s",
 				      w->ctx.redis->errstr);
 			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
 			continue;
 		}
-		if (w->batch.n)
-			process_batch(w);
-		else if (own_pending)
-			own_pending = false;
+		if (!b->read.n)
+			break;
+		batch_parse(b);
+		if (dead_letter_malformed(w, b) == 0)
+			process(w, b);
 	}
+	batch_reset(w->cur);
+	while (!chat_proc_stopping()) {
+		double now = chat_now_ms();
+
+		if (now >= w->next_claim_at) {
+			/* Claims may take any idle entry: none of ours. */
+			finish_done(w);
+			if (w->cur->read.n)
+				process(w, w->cur);
+			batch_reset(w->cur);
+			claim_stale(w, w->next);
+			w->next_claim_at = now + w->claim_ms / 2.0;
+		}
+		turn(w);
+	}
+	finish_done(w);
 }
 
 static void *index_loop(void *arg)
@@ -591,7 +827,11 @@ struct chat_worker *chat_worker_new(void)
 	chat_config_for_jobs(&w->ctx.cfg);
 	chat_config_for_jobs(&w->index_ctx.cfg);
 	chat_ctx_use_search(&w->index_ctx);
-	chat_stream_batch_init(&w->batch);
+	for (size_t i = 0; i < 3; i++)
+		chat_stream_batch_init(&w->slots[i].read);
+	w->done = &w->slots[0];
+	w->cur = &w->slots[1];
+	w->next = &w->slots[2];
 	w->chat_ids = xcalloc(CHAT_IDS, sizeof(*w->chat_ids));
 	chat_buf_init(&w->name);
 	chat_buf_init(&w->why);
@@ -631,8 +871,10 @@ void chat_worker_free(struct chat_worker *w)
 {
 	if (!w)
 		return;
-	chat_stream_batch_release(&w->batch);
-	free(w->jobs);
+	for (size_t i = 0; i < 3; i++) {
+		chat_stream_batch_release(&w->slots[i].read);
+		free(w->slots[i].jobs);
+	}
 	free(w->chat_ids);
 	chat_buf_release(&w->name);
 	chat_buf_release(&w->why);

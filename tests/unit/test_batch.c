@@ -12,6 +12,7 @@
 #include "chats.h"
 #include "clock.h"
 #include "messages.h"
+#include "queue.h"
 
 static struct chat_job job(enum chat_job_type type, uint64_t app,
 			   uint64_t chat, uint64_t number, int64_t ts)
@@ -202,6 +203,89 @@ Test(batch, retry_wait_or_dead_letter)
 	cr_assert_eq(chat_batch_after_failure(false, &tries, 100, &wait),
 		     CHAT_BATCH_RETRY);
 	cr_assert_eq(wait, CHAT_BATCH_RETRY_BASE_MS << 6);
+}
+
+static unsigned quota_sum(const unsigned *q)
+{
+	unsigned sum = 0;
+
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		sum += q[s];
+	return sum;
+}
+
+Test(batch, quotas_follow_the_shards_that_have_more)
+{
+	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS] = { 0 };
+	unsigned q[CHAT_SHARDS];
+
+	/* Nothing read yet: an equal share each. */
+	memset(asked, 0, sizeof(asked));
+	chat_batch_quotas(1000, asked, got, q);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		cr_assert_eq(q[s], 1000 / CHAT_SHARDS);
+	/* One shard gave its whole share: it gets what the others leave. */
+	memcpy(asked, q, sizeof(q));
+	got[3] = asked[3];
+	chat_batch_quotas(1000, asked, got, q);
+	cr_assert_eq(q[3], 1000 - (CHAT_SHARDS - 1));
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		if (s != 3)
+			cr_assert_eq(q[s], 1);
+	cr_assert_leq(quota_sum(q), 1000);
+	/* Another shard gave all of its 1: the two share the rest. */
+	memcpy(asked, q, sizeof(q));
+	got[3] = asked[3];
+	got[7] = 1;
+	got[9] = 0;
+	chat_batch_quotas(1000, asked, got, q);
+	cr_assert_eq(q[3], q[7]);
+	cr_assert_eq(q[3], (1000 - (CHAT_SHARDS - 2)) / 2);
+	cr_assert_leq(quota_sum(q), 1000);
+	/* The others are asked for the most any of them gave. */
+	memcpy(asked, q, sizeof(q));
+	memset(got, 0, sizeof(got));
+	got[3] = asked[3];
+	got[7] = 5;
+	chat_batch_quotas(1000, asked, got, q);
+	cr_assert_eq(q[3], 1000 - 5 * (CHAT_SHARDS - 1));
+	cr_assert_eq(q[7], 5);
+	cr_assert_eq(q[0], 5);
+	cr_assert_leq(quota_sum(q), 1000);
+	/* Every shard gave all, or none did: equal shares again. */
+	memcpy(asked, q, sizeof(q));
+	memcpy(got, q, sizeof(q));
+	chat_batch_quotas(1000, asked, got, q);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		cr_assert_eq(q[s], 1000 / CHAT_SHARDS);
+	memset(got, 0, sizeof(got));
+	chat_batch_quotas(1000, asked, got, q);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		cr_assert_eq(q[s], 1000 / CHAT_SHARDS);
+}
+
+Test(batch, quotas_stay_within_a_small_batch)
+{
+	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS] = { 0 };
+	unsigned q[CHAT_SHARDS];
+
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		asked[s] = 10;
+	/*
+	 * Half the shards gave 9 of 10, the other half all, in a batch of
+	 * 40: too small to favour any.
+	 */
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		got[s] = s % 2 ? 10 : 9;
+	chat_batch_quotas(40, asked, got, q);
+	cr_assert_leq(quota_sum(q), 40);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		cr_assert_geq(q[s], 1);
+	cr_assert_geq(q[1], q[0]);
+	/* A batch smaller than the shard count: one each. */
+	chat_batch_quotas(4, asked, got, q);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		cr_assert_eq(q[s], 1);
 }
 
 Test(backoff, doubles_up_to_the_ceiling)
