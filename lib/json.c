@@ -419,6 +419,26 @@ void chat_json_array_add(struct chat_buf *arr, struct json_object *obj)
 	json_object_put(obj);
 }
 
+/*
+ * How CHAT_JSON_TO_STRING (json-c's json_escape_str, '/' left alone)
+ * escapes byte c: the letter after the backslash of a two-byte escape,
+ * 'u' for \u00XX (any other control character), or 0 when c goes as it is.
+ * The one statement of the rule, for the writer and the length.
+ */
+static char escape_of(unsigned char c)
+{
+	switch (c) {
+	case '"': return '"';
+	case '\\': return '\\';
+	case '\b': return 'b';
+	case '\t': return 't';
+	case '\n': return 'n';
+	case '\f': return 'f';
+	case '\r': return 'r';
+	default: return c < 0x20 ? 'u' : 0;
+	}
+}
+
 void chat_json_write_string(struct chat_buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -434,28 +454,18 @@ void chat_json_write_string(struct chat_buf *out, const char *s, size_t len)
 		char e;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+			continue;	/* the common byte, without a call */
+		e = escape_of(c);
 		memcpy(d, s + run, i - run);
 		d += i - run;
 		run = i + 1;
-		switch (c) {
-		case '"': e = '"'; break;
-		case '\\': e = '\\'; break;
-		case '\b': e = 'b'; break;
-		case '\t': e = 't'; break;
-		case '\n': e = 'n'; break;
-		case '\f': e = 'f'; break;
-		case '\r': e = 'r'; break;
-		default: e = 0;
-		}
 		*d++ = '\\';
-		if (e) {
-			*d++ = e;
-		} else {
-			memcpy(d, "u00", 3);
-			d[3] = hex[c >> 4];
-			d[4] = hex[c & 15];
-			d += 5;
+		*d++ = e;
+		if (e == 'u') {
+			memcpy(d, "00", 2);
+			d[2] = hex[c >> 4];
+			d[3] = hex[c & 15];
+			d += 4;
 		}
 	}
 	memcpy(d, s + run, len - run);
@@ -532,14 +542,9 @@ uint64_t chat_json_string_len(const char *s, size_t len)
 	uint64_t n = len;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		char e = escape_of((unsigned char)s[i]);
 
-		/* json-c's json_escape_str, less '/' (NOSLASHESCAPE). */
-		if (c == '"' || c == '\\' || c == '\b' || c == '\t' ||
-		    c == '\n' || c == '\f' || c == '\r')
-			n += 1;
-		else if (c < 0x20)
-			n += 5;
+		n += e == 'u' ? 5 : e != 0;
 	}
 	return n;
 }

@@ -143,8 +143,6 @@ static int read_cluster(struct chat_redis *r, const char *name,
 {
 	struct chat_buf key;
 	char scount[16];
-	size_t before = b->n;
-	int rc = 0;
 
 	snprintf(scount, sizeof(scount), "%u", count);
 	chat_buf_init(&key);
@@ -158,31 +156,10 @@ static int read_cluster(struct chat_redis *r, const char *name,
 		chat_redis_append(r, 9, argv, NULL);
 	}
 	chat_buf_release(&key);
-	for (unsigned s = 0; s < n; s++) {
-		redisReply *reply = chat_redis_reply(r);
-
-		if (!reply)
-			return -1;
-		if (reply->type == REDIS_REPLY_ARRAY) {
-			keep_reply(b, reply);
-			collect_streams(b, reply, got);
-			continue;
-		}
-		if (reply->type != REDIS_REPLY_NIL) {
-			reply_error(r, "XREADGROUP", reply);
-			if (reply->type == REDIS_REPLY_ERROR &&
-			    strncmp(reply->str, "NOGROUP", 7) == 0)
-				rc = -2;
-			else
-				rc = -1;
-		}
-		freeReplyObject(reply);
-	}
-	if (rc == -2)
-		chat_stream_create_groups(r, name, group);
-	if (rc == 0 && b->n == before && block_ms && strcmp(id, ">") == 0)
-		chat_sleep_ms(block_ms);
-	return rc < 0 ? -1 : 0;
+	/* Pending entries (an id other than ">") are never waited for. */
+	return chat_stream_read_collect(r, name, group, n,
+					strcmp(id, ">") == 0 ? block_ms : 0,
+					b, got);
 }
 
 /*
