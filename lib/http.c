@@ -8,11 +8,14 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <fastcgi.h>
+
 #include "clock.h"
 #include "ctx.h"
 #include "json.h"
 #include "log.h"
 #include "proc.h"
+#include "serve.h"
 #include "text.h"
 #include "token.h"
 #include "xalloc.h"
@@ -554,11 +557,27 @@ size_t chat_http_handle(FCGX_Request *fcgi, struct chat_ctx *ctx,
 /* A request or answer this large leaves the heap trimmed after it. */
 #define TRIM_AFTER_BYTES (32 * 1024)
 
+struct program {
+	struct chat_ctx *ctx;
+	const struct chat_route *routes;
+	size_t nroutes;
+};
+
+static void answer(FCGX_Request *fcgi, void *arg)
+{
+	struct program *p = arg;
+
+	/* The smaller blocks of a large request are freed inside the heap:
+	 * their pages go back (a few µs for a heap this size). */
+	if (chat_http_handle(fcgi, p->ctx, p->routes, p->nroutes) >=
+	    TRIM_AFTER_BYTES)
+		malloc_trim(0);
+}
+
 int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		    size_t nroutes)
 {
-	FCGX_Request fcgi;
-	char drain[4096];
+	struct program p = { ctx, routes, nroutes };
 
 	chat_proc_init(0);
 	/*
@@ -576,29 +595,11 @@ int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,
 		chat_log_error("FCGX_Init failed");
 		return 1;
 	}
-	FCGX_InitRequest(&fcgi, 0, FCGI_FAIL_ACCEPT_ON_INTR);
-	while (!chat_proc_stopping()) {
-		if (FCGX_Accept_r(&fcgi) < 0) {
-			if (errno == EINTR || chat_proc_stopping())
-				continue;
-			chat_log_error("FCGX_Accept_r failed");
-			break;
-		}
-		/* The smaller blocks of a large request are freed inside the
-		 * heap: their pages go back (a few µs for a heap this size). */
-		if (chat_http_handle(&fcgi, ctx, routes, nroutes) >=
-		    TRIM_AFTER_BYTES)
-			malloc_trim(0);
-		/*
-		 * Drain what the handler left unread, then detach: libfcgi
-		 * then closes the connection at once instead of waiting for
-		 * nginx to close its end first (a millisecond a request).
-		 */
-		while (FCGX_GetStr(drain, sizeof(drain), fcgi.in) > 0)
-			;
-		FCGX_Detach(&fcgi);
-		FCGX_Finish_r(&fcgi);
+	if (chat_serve(FCGI_LISTENSOCK_FILENO, answer, &p,
+		       chat_proc_stopping) < 0) {
+		chat_log_error("cannot serve the FastCGI socket: %s",
+			       strerror(errno));
+		return 1;
 	}
-	FCGX_Free(&fcgi, 1);
 	return 0;
 }

@@ -3,7 +3,7 @@
  * route table that dispatches it; and the contract's responses.
  *
  * A program declares `struct chat_route` rows (method x path pattern ->
- * handler) and calls chat_http_serve(), which runs the FCGX_Accept_r loop,
+ * handler) and calls chat_http_serve(), which runs the request loop (serve.h),
  * caps and reads the body, matches the path, answers 404 or 405 (with
  * Allow) itself, logs one line per request, and calls the handler.
  */

@@ -76,8 +76,6 @@
 #   BENCH_RUNS         runs per figure, the median reported (3 / 1)
 #   BENCH_CONNECTIONS  wrk connections (64 / 64)
 #   BENCH_THREADS      wrk threads (nproc, at most 4)
-#   BENCH_NOOP_THREADS request threads of the no-op program's second loop
-#                      (twice the CPUs)
 #   BENCH_JOBS         N, message jobs of the worker part (1000000 / 2000;
 #                      a smaller N, e.g. 50000, for a quick full run)
 #   BENCH_HOT          about how many of them go to the searched chat
@@ -339,30 +337,26 @@ stop_worker() {
 noop_bin=$run_dir/bench-noop
 noop_pidf=$run_dir/bench-noop.pid
 
-# Request threads of the no-op program's second loop (BENCH_NOOP_THREADS,
-# default twice the CPUs).
-noop_threads=${BENCH_NOOP_THREADS:-$((ncpu > 8 ? 16 : 2 * ncpu))}
-
 start_noop() {
 	local -a owner=()
 	local -a flags
 	read -r -a flags <<<"$(pkg-config --cflags --libs fcgi)"
-	cc -std=c11 -D_GNU_SOURCE -O2 -pthread -o "$noop_bin" "$here/fcgi-noop.c" \
-		${flags[@]+"${flags[@]}"} >"$work/noop.log" 2>&1 || {
+	cc -std=c11 -D_GNU_SOURCE -O2 -I"$here/../../lib" -o "$noop_bin" \
+		"$here/fcgi-noop.c" "$here/../../lib/serve.c" ${flags[@]+"${flags[@]}"} >"$work/noop.log" 2>&1 || {
 		cat "$work/noop.log" >&2
 		return 1
 	}
 	chmod 755 "$noop_bin"
 	[ "$(id -u)" -ne 0 ] || owner=(-u chat -g chat -U chat -G chat)
 	rm -f "$run_dir/bench-noop.sock" "$run_dir/bench-noop-keep.sock"
-	# The programs' loop (one thread, one connection per request) on
-	# bench-noop.sock (/bench/fcgi); the candidate (request threads,
+	# libfcgi's loop (one connection per request) on bench-noop.sock
+	# (/bench/fcgi, the floor); the programs' loop (lib/serve.c,
 	# connections kept) on bench-noop-keep.sock (/bench/fcgi-keep).
 	spawn-fcgi -s "$run_dir/bench-noop.sock" -M 0660 -F "$CHAT_FCGI_PROCS" \
 		-P "$noop_pidf" ${owner[@]+"${owner[@]}"} -- "$noop_bin" \
 		>"$work/noop.log" 2>&1 &&
 		spawn-fcgi -s "$run_dir/bench-noop-keep.sock" -M 0660 -F "$CHAT_FCGI_PROCS" \
-			-P "$noop_pidf.keep" ${owner[@]+"${owner[@]}"} -- "$noop_bin" "$noop_threads" \
+			-P "$noop_pidf.keep" ${owner[@]+"${owner[@]}"} -- "$noop_bin" serve \
 			>>"$work/noop.log" 2>&1 || {
 		cat "$work/noop.log" >&2
 		return 1
@@ -570,7 +564,8 @@ cpu_pids() {
 		echo "$pid nginx"
 	done
 	for f in applications chats messages search health bench-noop; do
-		grep -Eo '^[0-9]+' "$run_dir/$f.pid" 2>/dev/null | sed 's/$/ fcgi/'
+		grep -hEo '^[0-9]+' "$run_dir/$f.pid" "$run_dir/$f.pid.keep" \
+			2>/dev/null | sed 's/$/ fcgi/'
 	done
 	grep -Eo '^[0-9]+' "$CHAT_VAR/mysql/mysqld.pid" 2>/dev/null | sed 's/$/ mariadb/'
 	grep -Eo '^[0-9]+' "$run_dir/redis.pid" 2>/dev/null | sed 's/$/ redis/'
@@ -801,7 +796,7 @@ read -r -a http_paths <<<"${BENCH_HTTP_PATHS:-ceiling fcgi_floor fcgi_keep post_
 declare -A http_label=(
 	[ceiling]='`GET /bench/ceiling` (nginx alone)'
 	[fcgi_floor]='`GET /bench/fcgi` (nginx + a no-op FastCGI program, one thread, one connection per request: the floor)'
-	[fcgi_keep]='`GET /bench/fcgi-keep` (the same program with a candidate loop: request threads, kept connections)'
+	[fcgi_keep]='`GET /bench/fcgi-keep` (the same program with the programs'"'"' loop, lib/serve.c: kept connections)'
 	[post_message]='`POST …/chats/2/messages`'
 	[post_chat]='`POST …/chats`'
 	[get_message]='`GET …/chats/1/messages/{n}`'
@@ -980,10 +975,10 @@ report() {
 	echo
 	echo "The FastCGI floor is tests/bench/fcgi-noop.c, a program that answers without"
 	echo "doing anything, behind the same nginx with the same process count as the API"
-	echo "programs and their request loop (one connection per request): the issue's"
+	echo "programs, with libfcgi's loop (one connection per request): the issue's"
 	echo "targets are ratios to it. \`/bench/fcgi-keep\` is the same program with the"
-	echo "candidate loop ($noop_threads request threads per process, upstream keepalive,"
-	echo "fastcgi_keep_conn), which the API programs do not run (README, Benchmarks)."
+	echo "programs' own loop (lib/serve.c: every connection watched at once, kept"
+	echo "between requests with upstream keepalive and fastcgi_keep_conn)."
 	echo
 	echo "Half load: bench.lua paced with wrk's delay() hook, one slot every"
 	echo "threads/rate seconds per wrk thread (CLOCK_MONOTONIC via LuaJIT FFI),"

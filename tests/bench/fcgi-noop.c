@@ -3,12 +3,14 @@
  * program that answers every request with a fixed JSON body and does
  * nothing else, with either of two request loops:
  *
- *   fcgi-noop        the programs' loop (lib/http.c): one thread,
- *                    FCGX_Accept_r, FCGX_Detach, FCGX_Finish_r, one
- *                    connection per request (GET /bench/fcgi);
- *   fcgi-noop N      the loop measured as a candidate: N threads each in
- *                    FCGX_Accept_r, the connection kept between requests
- *                    when nginx asks for it (fastcgi_keep_conn,
+ *   fcgi-noop        libfcgi's loop as the programs ran it before
+ *                    lib/serve.c: FCGX_Accept_r, FCGX_Detach,
+ *                    FCGX_Finish_r, one connection per request
+ *                    (GET /bench/fcgi): the floor the targets are
+ *                    ratios to;
+ *   fcgi-noop serve  the programs' loop today, chat_serve (lib/serve.h):
+ *                    every connection nginx holds watched at once, kept
+ *                    between requests (fastcgi_keep_conn,
  *                    GET /bench/fcgi-keep).
  *
  * The difference between its rate behind nginx and nginx's own
@@ -16,17 +18,16 @@
  * difference between it and an API path is what the program's own work
  * costs.
  *
- * Run by tests/bench/bench.sh under spawn-fcgi on
- * $CHAT_VAR/run/bench-noop.sock and bench-noop-keep.sock.
+ * Built by tests/bench/bench.sh with lib/serve.c and run under spawn-fcgi
+ * on $CHAT_VAR/run/bench-noop.sock and bench-noop-keep.sock.
  */
 #include <fcgiapp.h>
-#include <pthread.h>
+#include <fastcgi.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdlib.h>
+#include <string.h>
 
-#define THREADS_MAX 64
+#include "serve.h"
 
 static const char answer[] =
 	"Status: 200 OK\r\n"
@@ -42,49 +43,36 @@ static void on_term(int sig)
 	stop_requested = 1;
 }
 
-static void *serve(void *arg)
+static bool stopping(void)
 {
-	bool keep = arg != NULL;
-	FCGX_Request req;
+	return stop_requested != 0;
+}
 
-	FCGX_InitRequest(&req, 0, keep ? 0 : FCGI_FAIL_ACCEPT_ON_INTR);
-	while (!stop_requested && FCGX_Accept_r(&req) >= 0) {
-		FCGX_PutStr(answer, (int)sizeof(answer) - 1, req.out);
-		if (!keep || !req.keepConnection)
-			FCGX_Detach(&req);
-		FCGX_Finish_r(&req);
-	}
-	FCGX_Free(&req, 1);
-	return NULL;
+static void answer_one(FCGX_Request *req, void *arg)
+{
+	(void)arg;
+	FCGX_PutStr(answer, (int)sizeof(answer) - 1, req->out);
 }
 
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_term };
-	pthread_t tid[THREADS_MAX];
-	int n = argc > 1 ? atoi(argv[1]) : 0;
-	sigset_t stop;
-	int sig;
+	FCGX_Request req;
 
 	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	if (FCGX_Init() != 0)
 		return 1;
-	if (n <= 0) {
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		serve(NULL);
-		return 0;
+	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+		return chat_serve(FCGI_LISTENSOCK_FILENO, answer_one, NULL,
+				  stopping) < 0;
+	FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR);
+	while (!stop_requested && FCGX_Accept_r(&req) >= 0) {
+		answer_one(&req, NULL);
+		FCGX_Detach(&req);
+		FCGX_Finish_r(&req);
 	}
-	if (n > THREADS_MAX)
-		n = THREADS_MAX;
-	/* The threads never see SIGTERM; the process ends when it comes. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	for (int i = 0; i < n; i++)
-		if (pthread_create(&tid[i], NULL, serve, &tid[i]) != 0)
-			return 1;
-	sigwait(&stop, &sig);
+	FCGX_Free(&req, 1);
 	return 0;
 }
