@@ -26,6 +26,7 @@
 struct server {
 	int listen_fd;
 	int epfd;
+	bool tcp;		/* listen_fd is a TCP socket, not a Unix one */
 	bool listening;		/* listen_fd is in the epoll set */
 	size_t nconns;
 	chat_serve_fn *fn;
@@ -90,13 +91,14 @@ static void watch(struct server *s, uint32_t slot)
 }
 
 /*
- * Serve the request waiting on the connection of `slot`; keep watching
- * the connection if nginx keeps it.
+ * Serve the request waiting on the connection of `slot` (in the epoll
+ * set as watched_fd, or -1), or, for a free slot, on a connection
+ * libfcgi accepts itself; keep watching the connection if nginx keeps it.
  */
-static void serve_request(struct server *s, uint32_t slot, bool watched)
+static void serve_request(struct server *s, uint32_t slot, int watched_fd)
 {
 	FCGX_Request *conn = &s->conns[slot];
-	int fd = conn->ipcFd;
+	bool was_open = conn->ipcFd >= 0;
 	char drain[4096];
 
 	/*
@@ -105,10 +107,14 @@ static void serve_request(struct server *s, uint32_t slot, bool watched)
 	 */
 	conn->keepConnection = 1;
 	if (FCGX_Accept_r(conn) < 0) {
-		/* Not a request: libfcgi closed the connection. */
-		forget(s, slot);
+		/* Not a request: libfcgi closed the connection, or had
+		 * none to accept. */
+		if (was_open)
+			forget(s, slot);
 		return;
 	}
+	if (!was_open)
+		s->nconns++;
 	s->fn(conn, s->arg);
 	while (FCGX_GetStr(drain, sizeof(drain), conn->in) > 0)
 		;
@@ -122,7 +128,7 @@ static void serve_request(struct server *s, uint32_t slot, bool watched)
 	FCGX_Finish_r(conn);
 	if (conn->ipcFd < 0)
 		forget(s, slot);
-	else if (!watched || conn->ipcFd != fd)
+	else if (conn->ipcFd != watched_fd)
 		/* Kept; or, after a broken request, another connection that
 		 * libfcgi accepted itself in its place. */
 		watch(s, slot);
@@ -139,11 +145,20 @@ static void accept_one(struct server *s)
 		s->listening = false;
 		return;
 	}
+	while (s->conns[slot].ipcFd >= 0)
+		slot++;
+	if (s->tcp) {
+		/*
+		 * libfcgi accepts a TCP connection itself: it checks the
+		 * peer against FCGI_WEB_SERVER_ADDRS and turns Nagle's
+		 * algorithm off, then reads the request.
+		 */
+		serve_request(s, slot, -1);
+		return;
+	}
 	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;		/* another process took it, or it went */
-	while (s->conns[slot].ipcFd >= 0)
-		slot++;
 	s->conns[slot].ipcFd = fd;
 	s->nconns++;
 	/*
@@ -151,7 +166,7 @@ static void accept_one(struct server *s)
 	 * now, a connection used once is never watched.
 	 */
 	if (peek(fd) > 0)
-		serve_request(s, slot, false);
+		serve_request(s, slot, -1);
 	else
 		watch(s, slot);
 }
@@ -161,7 +176,7 @@ static void on_readable(struct server *s, uint32_t slot)
 {
 	switch (peek(s->conns[slot].ipcFd)) {
 	case 1:
-		serve_request(s, slot, true);
+		serve_request(s, slot, s->conns[slot].ipcFd);
 		break;
 	case 0:
 		drop(s, slot);
@@ -176,10 +191,15 @@ int chat_serve(int listen_fd, chat_serve_fn *fn, void *arg,
 		.listen_fd = listen_fd, .epfd = -1, .fn = fn, .arg = arg,
 	};
 	struct epoll_event ev[EVENTS_MAX];
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
 	int flags, n, rc = -1;
 
 	for (size_t i = 0; i < CHAT_SERVE_CONNS; i++)
 		FCGX_InitRequest(&s.conns[i], listen_fd, 0);
+	if (getsockname(listen_fd, (struct sockaddr *)&sa, &salen) < 0)
+		return -1;
+	s.tcp = sa.ss_family != AF_UNIX;
 	flags = fcntl(listen_fd, F_GETFL);
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return -1;
