@@ -204,6 +204,10 @@ static CURLcode perform(struct chat_es *es, const struct chat_es_node *node,
 	sink->over = false;
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url.data);
+	/* Nothing but HTTP(S): libcurl's other protocols (LDAP, RTMP) are
+	 * the only users of GnuTLS, which the launchers leave uninitialised
+	 * (GNUTLS_NO_IMPLICIT_INIT, tests/harness/env.sh). */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, es->headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);

@@ -78,6 +78,15 @@ fi
 : "${CHAT_REDIS_MAXMEMORY:=1gb}"
 : "${CHAT_WORKERS:=1}"
 
+# Not a setting of ours: libcurl's LDAP and RTMP support link GnuTLS, whose
+# library constructor initialises it (PKCS#11 modules included) in every
+# program that loads libcurl, ~130 KiB of private memory a process.
+# libcurl itself uses OpenSSL, and lib/es.c allows it HTTP(S) only, so
+# GnuTLS is never used: this skips its initialisation. The systemd units
+# and the image's entrypoint set it too.
+GNUTLS_NO_IMPLICIT_INIT=1
+
+export GNUTLS_NO_IMPLICIT_INIT
 export CHAT_VAR CHAT_HTTP_PORT \
 	CHAT_MYSQL_HOST CHAT_MYSQL_PORT CHAT_MYSQL_USER CHAT_MYSQL_PASSWORD \
 	CHAT_MYSQL_DATABASE CHAT_MIGRATE_USER CHAT_MIGRATE_PASSWORD \
