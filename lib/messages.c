@@ -48,7 +48,10 @@ static void bind_row(struct row *row, struct chat_message *m)
 {
 	row->m = m;
 	chat_buf_reset(&m->body);
-	chat_buf_grow(&m->body, CHAT_BODY_MAX_BYTES + 1);
+	/* 64 KiB exactly (the largest body and its NUL): one byte more and
+	 * the buffer doubles to 128 KiB, which malloc maps and unmaps on
+	 * every request (lib/http.c fixes its threshold there). */
+	chat_buf_grow(&m->body, CHAT_BODY_MAX_BYTES);
 	chat_bind_u64(&row->r[0], &m->chat_id);
 	chat_bind_u64(&row->r[1], &m->number);
 	chat_bind_out(&row->r[2], m->body.data, CHAT_BODY_MAX_BYTES + 1,
