@@ -98,7 +98,10 @@ int chat_db_connect(struct chat_db *db)
 	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &rw);
 	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-	if (!mysql_real_connect(conn, cfg->mysql_host, cfg->mysql_user,
+	/* The client library takes the socket only for the host
+	 * "localhost": CHAT_MYSQL_SOCKET wins over CHAT_MYSQL_HOST. */
+	if (!mysql_real_connect(conn, cfg->mysql_socket ? "localhost" :
+				cfg->mysql_host, cfg->mysql_user,
 				cfg->mysql_password, cfg->mysql_database,
 				cfg->mysql_port, cfg->mysql_socket,
 				CLIENT_FOUND_ROWS)) {
