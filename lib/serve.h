@@ -18,7 +18,7 @@
  * stops accepting until nginx closes one.  Every connection nginx keeps
  * idle counts against that, so nginx's `keepalive` × its workers, summed
  * over every nginx in front of one socket, must stay well below processes
- * × CHAT_SERVE_CONNS (the local stack: 2 × 8 against 4 × 64).
+ * × CHAT_SERVE_CONNS (the local stack: 2 × 32 against 4 × 256).
  */
 #ifndef CHAT_SERVE_H
 #define CHAT_SERVE_H
@@ -29,7 +29,7 @@
 #include <fcgiapp.h>
 
 /* Connections one process holds open at most. */
-#define CHAT_SERVE_CONNS 64
+#define CHAT_SERVE_CONNS 256
 
 /*
  * Answers one request: read what it needs from req->in and req->envp,

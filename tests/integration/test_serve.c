@@ -21,6 +21,8 @@
 #include <criterion/criterion.h>
 #include <fastcgi.h>
 
+#include "serve.h"
+
 /* How long one answer may take before the test calls it held. */
 #define ANSWER_MS 10000
 
@@ -200,12 +202,12 @@ Test(serve, a_connection_not_kept_is_closed_after_its_answer)
 Test(serve, a_kept_connection_closed_by_nginx_frees_its_place)
 {
 	/* More connections, one after another, than all the processes
-	 * may hold at once (CHAT_SERVE_CONNS, 64, each): if closing did
+	 * may hold at once (CHAT_SERVE_CONNS each): if closing did
 	 * not give each place back, the last ones would never be
 	 * answered.  Then many at once. */
 	int fds[60];
 
-	for (int i = 0; i < procs() * 64 + 40; i++) {
+	for (int i = 0; i < procs() * CHAT_SERVE_CONNS + 40; i++) {
 		int fd = connect_health();
 
 		send_request(fd, true);
