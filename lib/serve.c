@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The epoll tag of the listening socket; a connection's is its slot. */
@@ -23,11 +24,15 @@
 /* Events taken from one epoll_wait. */
 #define EVENTS_MAX 16
 
+/* How long a stopping process goes on answering what was already sent. */
+#define DRAIN_MS 1000
+
 struct server {
 	int listen_fd;
 	int epfd;
 	bool tcp;		/* listen_fd is a TCP socket, not a Unix one */
 	bool listening;		/* listen_fd is in the epoll set */
+	bool stopping;		/* no new connection is taken */
 	size_t nconns;
 	chat_serve_fn *fn;
 	void *arg;
@@ -70,7 +75,7 @@ static void forget(struct server *s, uint32_t slot)
 {
 	s->conns[slot].ipcFd = -1;
 	s->nconns--;
-	if (!s->listening)
+	if (!s->listening && !s->stopping)
 		listen_again(s);
 }
 
@@ -184,6 +189,39 @@ static void on_readable(struct server *s, uint32_t slot)
 	}
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/*
+ * At a stop: take no new connection, and answer the requests nginx has
+ * already sent on kept connections (for DRAIN_MS at most), so that the
+ * close loses as few as it can.  A request nginx sends on an idle kept
+ * connection just as it closes is still answered 502 by nginx.
+ */
+static void drain(struct server *s)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	long deadline = now_ms() + DRAIN_MS;
+	int n;
+
+	s->stopping = true;
+	if (s->listening) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+		s->listening = false;
+	}
+	while (now_ms() < deadline &&
+	       (n = epoll_wait(s->epfd, ev, EVENTS_MAX, 0)) > 0)
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u32 != LISTENER &&
+			    s->conns[ev[i].data.u32].ipcFd >= 0)
+				on_readable(s, ev[i].data.u32);
+}
+
 int chat_serve(int listen_fd, chat_serve_fn *fn, void *arg,
 	       bool (*stopping)(void))
 {
@@ -217,6 +255,7 @@ int chat_serve(int listen_fd, chat_serve_fn *fn, void *arg,
 				on_readable(&s, ev[i].data.u32);
 		}
 	}
+	drain(&s);
 	rc = 0;
 out:
 	for (uint32_t i = 0; i < CHAT_SERVE_CONNS; i++)

@@ -8,181 +8,34 @@
  * The socket is the health program's, $CHAT_VAR/run/health.sock, served
  * by CHAT_FCGI_PROCS processes (default 4, as stack.sh).
  */
-#include <errno.h>
-#include <poll.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <fastcgi.h>
 
 #include "serve.h"
-
-/* How long one answer may take before the test calls it held. */
-#define ANSWER_MS 10000
-
-static int procs(void)
-{
-	const char *v = getenv("CHAT_FCGI_PROCS");
-	int n = v && *v ? atoi(v) : 4;
-
-	return n > 0 ? n : 4;
-}
-
-static int connect_health(void)
-{
-	const char *var = getenv("CHAT_VAR");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	cr_assert(var && *var, "CHAT_VAR is not set");
-	cr_assert_lt((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path),
-				      "%s/run/health.sock", var),
-		     sizeof(sa.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
-		     "connect %s: %s", sa.sun_path, strerror(errno));
-	return fd;
-}
-
-static void put_header(unsigned char *p, int type, size_t len)
-{
-	FCGI_Header *h = (FCGI_Header *)p;
-
-	memset(h, 0, sizeof(*h));
-	h->version = FCGI_VERSION_1;
-	h->type = (unsigned char)type;
-	h->requestIdB0 = 1;
-	h->contentLengthB1 = (unsigned char)(len >> 8);
-	h->contentLengthB0 = (unsigned char)len;
-}
-
-static size_t put_param(unsigned char *p, const char *name, const char *value)
-{
-	size_t n = strlen(name), v = strlen(value);
-
-	p[0] = (unsigned char)n;
-	p[1] = (unsigned char)v;
-	memcpy(p + 2, name, n);
-	memcpy(p + 2 + n, value, v);
-	return 2 + n + v;
-}
-
-/* Send GET /health on fd as one FastCGI request, keeping or not. */
-static void send_request(int fd, bool keep)
-{
-	unsigned char msg[512], *p = msg;
-	FCGI_BeginRequestBody *begin;
-	size_t plen;
-
-	put_header(p, FCGI_BEGIN_REQUEST, sizeof(*begin));
-	begin = (FCGI_BeginRequestBody *)(p + FCGI_HEADER_LEN);
-	memset(begin, 0, sizeof(*begin));
-	begin->roleB0 = FCGI_RESPONDER;
-	begin->flags = keep ? FCGI_KEEP_CONN : 0;
-	p += FCGI_HEADER_LEN + sizeof(*begin);
-
-	plen = put_param(p + FCGI_HEADER_LEN, "REQUEST_METHOD", "GET");
-	plen += put_param(p + FCGI_HEADER_LEN + plen, "REQUEST_URI", "/health");
-	plen += put_param(p + FCGI_HEADER_LEN + plen, "QUERY_STRING", "");
-	put_header(p, FCGI_PARAMS, plen);
-	p += FCGI_HEADER_LEN + plen;
-	put_header(p, FCGI_PARAMS, 0);
-	p += FCGI_HEADER_LEN;
-	put_header(p, FCGI_STDIN, 0);
-	p += FCGI_HEADER_LEN;
-	cr_assert_eq(write(fd, msg, (size_t)(p - msg)), p - msg,
-		     "write: %s", strerror(errno));
-}
-
-/* Read len bytes within ANSWER_MS; false at the end of the connection. */
-static bool read_full(int fd, unsigned char *buf, size_t len)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n;
-
-		cr_assert_eq(poll(&pfd, 1, ANSWER_MS), 1,
-			     "no answer within %d ms: a process is held",
-			     ANSWER_MS);
-		n = read(fd, buf + got, len - got);
-		if (n == 0)
-			return false;
-		cr_assert_gt(n, 0, "read: %s", strerror(errno));
-		got += (size_t)n;
-	}
-	return true;
-}
-
-/*
- * Read one answer up to its FCGI_END_REQUEST; assert it is a 200 whose
- * body says the stack is up.
- */
-static void expect_answer(int fd)
-{
-	char out[4096] = "";
-	size_t olen = 0;
-
-	for (;;) {
-		unsigned char h[FCGI_HEADER_LEN], body[65536 + 256];
-		size_t len;
-
-		cr_assert(read_full(fd, h, sizeof(h)),
-			  "the connection ended before the answer did");
-		len = ((size_t)h[4] << 8 | h[5]) + h[6];
-		cr_assert(len == 0 || read_full(fd, body, len),
-			  "the connection ended inside a record");
-		if (h[1] == FCGI_END_REQUEST)
-			break;
-		if (h[1] == FCGI_STDOUT && olen + len < sizeof(out)) {
-			memcpy(out + olen, body, len - h[6]);
-			olen += len - h[6];
-			out[olen] = '\0';
-		}
-	}
-	cr_assert(strstr(out, "Status: 200") || !strstr(out, "Status:"),
-		  "not a 200: %s", out);
-	cr_assert(strstr(out, "\"status\":\"ok\""), "unexpected answer: %s",
-		  out);
-}
-
-/* Whether the program closed fd (within ANSWER_MS). */
-static bool closed_by_program(int fd)
-{
-	unsigned char c;
-
-	return !read_full(fd, &c, 1);
-}
+#include "support_fcgi.h"
 
 Test(serve, kept_connections_are_reused_and_never_hold_a_process)
 {
 	/* More kept connections than processes: with a loop that waits
 	 * on its one connection, the later ones would never be answered. */
-	int n = procs() + 2, fds[64], extra;
+	int n = fcgi_procs() + 2, fds[64], extra;
 
 	cr_assert_leq(n, 64);
 	for (int i = 0; i < n; i++) {
-		fds[i] = connect_health();
-		send_request(fds[i], true);
-		expect_answer(fds[i]);
+		fds[i] = fcgi_connect_health();
+		fcgi_send_health(fds[i], true);
+		fcgi_expect_health(fds[i]);
 	}
 	/* Every one of them stays open and takes a second request. */
 	for (int i = n - 1; i >= 0; i--) {
-		send_request(fds[i], true);
-		expect_answer(fds[i]);
+		fcgi_send_health(fds[i], true);
+		fcgi_expect_health(fds[i]);
 	}
 	/* A new connection is answered while all of them sit idle. */
-	extra = connect_health();
-	send_request(extra, false);
-	expect_answer(extra);
+	extra = fcgi_connect_health();
+	fcgi_send_health(extra, false);
+	fcgi_expect_health(extra);
 	close(extra);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
@@ -190,11 +43,11 @@ Test(serve, kept_connections_are_reused_and_never_hold_a_process)
 
 Test(serve, a_connection_not_kept_is_closed_after_its_answer)
 {
-	int fd = connect_health();
+	int fd = fcgi_connect_health();
 
-	send_request(fd, false);
-	expect_answer(fd);
-	cr_assert(closed_by_program(fd),
+	fcgi_send_health(fd, false);
+	fcgi_expect_health(fd);
+	cr_assert(fcgi_closed_by_program(fd),
 		  "the program kept a connection nginx did not ask to keep");
 	close(fd);
 }
@@ -207,17 +60,17 @@ Test(serve, a_kept_connection_closed_by_nginx_frees_its_place)
 	 * answered.  Then many at once. */
 	int fds[60];
 
-	for (int i = 0; i < procs() * CHAT_SERVE_CONNS + 40; i++) {
-		int fd = connect_health();
+	for (int i = 0; i < fcgi_procs() * CHAT_SERVE_CONNS + 40; i++) {
+		int fd = fcgi_connect_health();
 
-		send_request(fd, true);
-		expect_answer(fd);
+		fcgi_send_health(fd, true);
+		fcgi_expect_health(fd);
 		close(fd);
 	}
 	for (int i = 0; i < 60; i++) {
-		fds[i] = connect_health();
-		send_request(fds[i], true);
-		expect_answer(fds[i]);
+		fds[i] = fcgi_connect_health();
+		fcgi_send_health(fds[i], true);
+		fcgi_expect_health(fds[i]);
 	}
 	for (int i = 0; i < 60; i++)
 		close(fds[i]);
@@ -227,12 +80,12 @@ Test(serve, a_connection_with_nothing_sent_holds_nobody)
 {
 	/* A peer that connects and says nothing (as a client stuck
 	 * between connect and write would): the process goes on serving. */
-	int silent = connect_health(), fd;
+	int silent = fcgi_connect_health(), fd;
 
-	for (int i = 0; i < procs() * 2; i++) {
-		fd = connect_health();
-		send_request(fd, false);
-		expect_answer(fd);
+	for (int i = 0; i < fcgi_procs() * 2; i++) {
+		fd = fcgi_connect_health();
+		fcgi_send_health(fd, false);
+		fcgi_expect_health(fd);
 		close(fd);
 	}
 	close(silent);
