@@ -97,20 +97,23 @@ static void watch(struct server *s, uint32_t slot)
 
 /*
  * Serve the request waiting on the connection of `slot` (in the epoll
- * set as watched_fd, or -1), or, for a free slot, on a connection
+ * set already when `watched`), or, for a free slot, on a connection
  * libfcgi accepts itself; keep watching the connection if nginx keeps it.
  */
-static void serve_request(struct server *s, uint32_t slot, int watched_fd)
+static void serve_request(struct server *s, uint32_t slot, bool watched)
 {
 	FCGX_Request *conn = &s->conns[slot];
 	bool was_open = conn->ipcFd >= 0;
-	char drain[4096];
+	char rest[4096];
 
 	/*
 	 * FCGX_Accept_r first ends the request before, closing the
-	 * connection unless it is kept: there is none, so keep it.
+	 * connection unless it is kept: there is none, so keep it.  On a
+	 * connection that turns out broken it closes it and accepts
+	 * another: without a listening socket it cannot, and fails.
 	 */
 	conn->keepConnection = 1;
+	conn->listen_sock = was_open ? -1 : s->listen_fd;
 	if (FCGX_Accept_r(conn) < 0) {
 		/* Not a request: libfcgi closed the connection, or had
 		 * none to accept. */
@@ -121,7 +124,7 @@ static void serve_request(struct server *s, uint32_t slot, int watched_fd)
 	if (!was_open)
 		s->nconns++;
 	s->fn(conn, s->arg);
-	while (FCGX_GetStr(drain, sizeof(drain), conn->in) > 0)
+	while (FCGX_GetStr(rest, sizeof(rest), conn->in) > 0)
 		;
 	/*
 	 * A connection nginx does not keep is closed at once, without
@@ -133,9 +136,7 @@ static void serve_request(struct server *s, uint32_t slot, int watched_fd)
 	FCGX_Finish_r(conn);
 	if (conn->ipcFd < 0)
 		forget(s, slot);
-	else if (conn->ipcFd != watched_fd)
-		/* Kept; or, after a broken request, another connection that
-		 * libfcgi accepted itself in its place. */
+	else if (!watched)
 		watch(s, slot);
 }
 
@@ -158,7 +159,7 @@ static void accept_one(struct server *s)
 		 * peer against FCGI_WEB_SERVER_ADDRS and turns Nagle's
 		 * algorithm off, then reads the request.
 		 */
-		serve_request(s, slot, -1);
+		serve_request(s, slot, false);
 		return;
 	}
 	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -171,7 +172,7 @@ static void accept_one(struct server *s)
 	 * now, a connection used once is never watched.
 	 */
 	if (peek(fd) > 0)
-		serve_request(s, slot, -1);
+		serve_request(s, slot, false);
 	else
 		watch(s, slot);
 }
@@ -181,7 +182,7 @@ static void on_readable(struct server *s, uint32_t slot)
 {
 	switch (peek(s->conns[slot].ipcFd)) {
 	case 1:
-		serve_request(s, slot, s->conns[slot].ipcFd);
+		serve_request(s, slot, true);
 		break;
 	case 0:
 		drop(s, slot);
@@ -234,7 +235,7 @@ int chat_serve(int listen_fd, chat_serve_fn *fn, void *arg,
 	int flags, n, rc = -1;
 
 	for (size_t i = 0; i < CHAT_SERVE_CONNS; i++)
-		FCGX_InitRequest(&s.conns[i], listen_fd, 0);
+		FCGX_InitRequest(&s.conns[i], -1, 0);
 	if (getsockname(listen_fd, (struct sockaddr *)&sa, &salen) < 0)
 		return -1;
 	s.tcp = sa.ss_family != AF_UNIX;

@@ -90,3 +90,28 @@ Test(serve, a_connection_with_nothing_sent_holds_nobody)
 	}
 	close(silent);
 }
+
+Test(serve, a_connection_that_sends_no_fastcgi_is_closed)
+{
+	/* Bytes that are no FastCGI record (version 0xff), on a fresh
+	 * connection and on one kept after a request: each is closed, and
+	 * the program goes on answering. */
+	static const char junk[16] = "\xff\xff\xff\xff\xff\xff\xff\xff"
+				     "\xff\xff\xff\xff\xff\xff\xff\xff";
+	int fresh = fcgi_connect_health(), kept = fcgi_connect_health(), fd;
+
+	fcgi_send_health(kept, true);
+	fcgi_expect_health(kept);
+	cr_assert_eq(write(fresh, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	cr_assert_eq(write(kept, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	cr_assert(fcgi_closed_by_program(fresh), "junk kept a connection open");
+	cr_assert(fcgi_closed_by_program(kept), "junk kept a connection open");
+	close(fresh);
+	close(kept);
+	for (int i = 0; i < fcgi_procs() * 2; i++) {
+		fd = fcgi_connect_health();
+		fcgi_send_health(fd, true);
+		fcgi_expect_health(fd);
+		close(fd);
+	}
+}
