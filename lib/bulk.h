@@ -19,8 +19,7 @@
 /*
  * Body bytes at which a request goes out: far below the engine's
  * http.max_content_length even when JSON escaping makes every byte six,
- * and a request of at most 12 MiB in the worker's memory (the indexer
- * keeps two in flight while it gathers a third).
+ * and a request of at most 12 MiB in the worker's memory.
  */
 #define CHAT_BULK_MAX_BYTES (2u << 20)
 
