@@ -8,9 +8,9 @@
  *   a document that is already indexed, a plain one does; a whole-chat
  *   entry removes the chat's documents; malformed entries are
  *   dead-lettered without holding back the entries behind them; an entry
- *   whose documents take several _bulk requests (some in flight at once)
- *   is applied whole and only then acknowledged, and stays pending while
- *   the engine refuses the writes.
+ *   whose documents take several _bulk requests is applied whole and only
+ *   then acknowledged, and stays pending while the engine refuses the
+ *   writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,9 +381,9 @@ static void unblock(void)
 TestSuite(indexer_many, .init = exclusive_lock, .fini = unblock,
 	  .timeout = 180);
 
-#define MANY 12000
+#define MANY 3000
 
-/* One entry whose documents go out in several requests, some at once. */
+/* One entry whose documents go out in several requests. */
 Test(indexer_many, an_entry_of_several_requests_is_applied_whole)
 {
 	struct tchat c;
@@ -407,8 +407,8 @@ Test(indexer_many, an_entry_of_several_requests_is_applied_whole)
 
 /*
  * While the engine refuses every write (a write block, as when its disk
- * is full), the requests in flight fail and the entry stays pending, none
- * of it acknowledged; once writes are taken again, all of it is applied.
+ * is full), the requests fail and the entry stays pending, none of it
+ * acknowledged; once writes are taken again, all of it is applied.
  */
 Test(indexer_many, refused_requests_leave_the_entry_pending)
 {
