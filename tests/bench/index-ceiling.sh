@@ -24,6 +24,9 @@
 #      request, and times until a search counts all CEIL_N (the index's own
 #      refresh_interval); with CEIL_NOREFRESH=1 also a variant that sets
 #      refresh_interval -1 during the load and refreshes once at the end;
+#      with CEIL_GZIP=1 also one that sends each request gzipped
+#      (Content-Encoding: gzip, compressed beforehand: the engine's side
+#      of it only);
 #   4. prints a Markdown table (median of the rounds, each round's figure
 #      too) and writes it to $CEIL_VAR/report-<date>.md; stops the engine
 #      if it started it.
@@ -34,6 +37,7 @@
 #   CEIL_SIZES   "1000d 2000d 5000d 1024k 4096k"
 #   CEIL_CONNS   "1 2 3"                CEIL_ROUNDS   2
 #   CEIL_NOREFRESH 0                    CEIL_WAIT     600
+#   CEIL_GZIP    0
 #   CHAT_ES_HEAP (search-engine.sh's default)
 #
 # The last line is "N passed, M failed" (loads that produced their figure).
@@ -53,6 +57,7 @@ cd "$repo" || exit 1
 : "${CEIL_CONNS:=1 2 3}"
 : "${CEIL_ROUNDS:=2}"
 : "${CEIL_NOREFRESH:=0}"
+: "${CEIL_GZIP:=0}"
 : "${CEIL_WAIT:=600}"
 
 es=http://127.0.0.1:$CEIL_ES_PORT
@@ -66,7 +71,7 @@ failed=0
 say() { printf 'index-ceiling: %s\n' "$*" >&2; }
 now_ms() { date +%s%3N; }
 
-for tool in curl jq awk split xargs; do
+for tool in curl jq awk split xargs gzip; do
 	command -v "$tool" >/dev/null 2>&1 || {
 		say "missing tool: $tool"
 		echo "0 passed, 1 failed"
@@ -137,10 +142,14 @@ count() {
 }
 
 # Load the requests of directory $1 with $2 in flight, into a fresh index;
-# with $3 = 1, refresh_interval -1 during the load. Prints documents/s
-# until all are counted; fails when they are not within CEIL_WAIT.
+# with $3 = 1, refresh_interval -1 during the load; with $3 = 2, the
+# gzipped requests. Prints documents/s until all are counted; fails when
+# they are not within CEIL_WAIT.
 load() {
-	local dir=$1 conns=$2 norefresh=${3:-0} t0 t1 deadline c errs=$data/errors
+	local dir=$1 conns=$2 norefresh=0 t0 t1 deadline c errs=$data/errors
+	local enc='X-Plain: 1' pat='b.*[0-9]'
+	[ "${3:-0}" = 1 ] && norefresh=1
+	[ "${3:-0}" = 2 ] && enc='Content-Encoding: gzip' pat='b.*.gz'
 	curl -sS -m 60 -X DELETE "$es/$ix" >/dev/null
 	curl -fsS -m 60 -X PUT -H 'Content-Type: application/json' \
 		--data-binary @"$repo/lib/search-index.json" "$es/$ix" >/dev/null || {
@@ -154,10 +163,11 @@ load() {
 	: >"$errs"
 	t0=$(now_ms)
 	# shellcheck disable=SC2016
-	find "$dir" -name 'b.*' | sort | xargs -P "$conns" -I{} sh -c '
+	find "$dir" -name "$pat" | sort | xargs -P "$conns" -I{} sh -c '
 		curl -sS -m 120 -H "Content-Type: application/x-ndjson" \
-			--data-binary @"$1" "$2" | grep -q "\"errors\":false" ||
-			echo "bulk $1 had errors" >>"$3"' _ {} "$es/$ix/_bulk" "$errs"
+			-H "$4" --data-binary @"$1" "$2" |
+			grep -q "\"errors\":false" ||
+			echo "bulk $1 had errors" >>"$3"' _ {} "$es/$ix/_bulk" "$errs" "$enc"
 	if [ -s "$errs" ]; then
 		say "$(head -3 "$errs")"
 		return 1
@@ -192,22 +202,30 @@ if [ "$CEIL_NOREFRESH" = 1 ]; then
 		variants+=("$s:${CEIL_CONNS##* }:1")
 	done
 fi
+if [ "$CEIL_GZIP" = 1 ]; then
+	for s in $CEIL_SIZES; do
+		for f in "$data/bulk-$s"/b.*[0-9]; do
+			gzip -c "$f" >"$f.gz" || exit 1
+		done
+		variants+=("$s:${CEIL_CONNS##* }:2")
+	done
+fi
 
 for ((round = 1; round <= CEIL_ROUNDS; round++)); do
 	for v in "${variants[@]}"; do
 		IFS=: read -r s c nr <<<"$v"
 		if r=$(load "$data/bulk-$s" "$c" "$nr"); then
-			say "round $round: $s × $c (no refresh: $nr): $r documents/s"
+			say "round $round: $s × $c (variant $nr): $r documents/s"
 			res[$v]+="$r "
 		else
-			say "round $round: $s × $c (no refresh: $nr): failed"
+			say "round $round: $s × $c (variant $nr): failed"
 		fi
 	done
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
-lines=("| request size | requests | documents a request | in flight | refresh during load | documents/s (median) | each round |"
+lines=("| request size | requests | documents a request | in flight | variant | documents/s (median) | each round |"
 	"|---|---:|---:|---:|---|---:|---|")
 for v in "${variants[@]}"; do
 	IFS=: read -r s c nr <<<"$v"
@@ -219,7 +237,7 @@ for v in "${variants[@]}"; do
 	else
 		passed=$((passed + 1))
 	fi
-	lines+=("| $s | ${reqs[$s]} | $((CEIL_N / ${reqs[$s]})) | $c | $([ "$nr" = 1 ] && echo 'off, one at the end' || echo '500ms') | $m | ${res[$v]:-} |")
+	lines+=("| $s | ${reqs[$s]} | $((CEIL_N / ${reqs[$s]})) | $c | $(case $nr in 1) echo 'refresh off, one at the end' ;; 2) echo 'gzipped' ;; *) echo 'as is' ;; esac) | $m | ${res[$v]:-} |")
 done
 
 report=$CEIL_VAR/report-$(date -u +%Y%m%dT%H%M%SZ).md
