@@ -27,8 +27,8 @@
 #      with CEIL_GZIP=1 also one that sends each request gzipped
 #      (Content-Encoding: gzip, compressed beforehand: the engine's side
 #      of it only);
-#   4. prints a Markdown table (median of the rounds, each round's figure
-#      too) and writes it to $CEIL_VAR/report-<date>.md; stops the engine
+#   4. prints a Markdown table (median of the rounds, the lower middle
+#      one for an even count, and each round's figure) and writes it to $CEIL_VAR/report-<date>.md; stops the engine
 #      if it started it.
 #
 # Settings (defaults):
