@@ -7,11 +7,15 @@
  *   (rows edited or deleted behind the API); a "new" entry never replaces
  *   a document that is already indexed, a plain one does; a whole-chat
  *   entry removes the chat's documents; malformed entries are
- *   dead-lettered without holding back the entries behind them.
+ *   dead-lettered without holding back the entries behind them; an entry
+ *   whose documents take several _bulk requests is applied whole and only
+ *   then acknowledged, and stays pending while the engine refuses the
+ *   writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -284,5 +288,160 @@ Test(indexer, malformed_entries_are_dead_lettered)
 		free(text[i]);
 	}
 	free(good);
+	tchat_free(&c);
+}
+
+/*
+ * Rows 1..n of chat c written straight into MariaDB ("<word> <number>"),
+ * as a worker batch would leave them: more than one _bulk request of the
+ * indexer (FLUSH_DOCS in lib/indexer.c) once an entry names them all.
+ */
+static void rows_by_sql(const struct tchat *c, unsigned n, const char *word)
+{
+	char *app = http_path("%llu", (unsigned long long)tapp_id(c->token));
+	char *chat = http_path("%llu", (unsigned long long)c->number);
+	char *sql = http_path("INSERT INTO messages (chat_id, number, body, "
+			      "created_at, updated_at) SELECT c.id, s.seq, "
+			      "CONCAT(?, ' ', s.seq), NOW(), NOW() FROM chats c "
+			      "JOIN seq_1_to_%u s WHERE c.application_id = ? "
+			      "AND c.number = ?", n);
+
+	cr_assert_eq(tdb_exec(sql, word, app, chat, NULL), (int64_t)n,
+		     "rows of %s not written", c->messages);
+	free(sql);
+	free(app);
+	free(chat);
+}
+
+/* Whether index entry `id` of app's shard is delivered and not acknowledged. */
+static bool entry_pending(uint64_t app, const char *id)
+{
+	struct chat_buf key;
+	redisReply *r;
+	bool pending;
+
+	chat_buf_init(&key);
+	chat_job_key(&key, chat_queue_shard(app), CHAT_STREAM_INDEX);
+	r = tredis("XPENDING %s %s %s %s 1", key.data, CHAT_GROUP_INDEX, id,
+		   id);
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "XPENDING %s", key.data);
+	pending = r->elements == 1;
+	freeReplyObject(r);
+	chat_buf_release(&key);
+	return pending;
+}
+
+/* Poll until the chat has `want` documents; false after WAIT_MS * 6. */
+static bool wait_count(const struct tchat *c, long want)
+{
+	for (int i = 0; i < WAIT_MS * 6 / 100; i++) {
+		if (tes_count(NULL, tapp_id(c->token), c->number) == want)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+/* Poll until the entry is acknowledged; false after WAIT_MS. */
+static bool wait_acked(uint64_t app, const char *id)
+{
+	for (int i = 0; i < WAIT_MS / 50; i++) {
+		if (!entry_pending(app, id))
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+static void exclusive_lock(void)
+{
+	tlock(true);
+}
+
+static char *blocked_index;
+
+/* The index takes writes again, whatever the test did. */
+static void unblock(void)
+{
+	char *path;
+
+	if (!blocked_index)
+		return;
+	path = http_path("/%s/_settings", blocked_index);
+	tes_request("PUT", path, "{\"index.blocks.write\":null}");
+	free(path);
+	free(blocked_index);
+	blocked_index = NULL;
+}
+
+/*
+ * Tests of entries with many messages, alone: they keep the indexer busy
+ * for seconds, which the other tests' waits would have to allow for.
+ */
+TestSuite(indexer_many, .init = exclusive_lock, .fini = unblock,
+	  .timeout = 180);
+
+#define MANY 3000
+
+/* One entry whose documents go out in several requests. */
+Test(indexer_many, an_entry_of_several_requests_is_applied_whole)
+{
+	struct tchat c;
+	uint64_t app;
+	char *m, *id;
+
+	tchat_new(&c, NULL, "indexer several requests");
+	app = tapp_id(c.token);
+	rows_by_sql(&c, MANY, "pangolin");
+	m = http_path("%llu/%llu/1-%u", (unsigned long long)app,
+		      (unsigned long long)c.number, MANY);
+	id = add_entry(app, m, true);
+	cr_assert(wait_count(&c, MANY), "%ld of %d documents indexed",
+		  tes_count(NULL, app, c.number), MANY);
+	cr_assert(wait_acked(app, id), "entry %s still pending", id);
+	free(m);
+	free(id);
+	tchat_free(&c);
+}
+
+
+/*
+ * While the engine refuses every write (a write block, as when its disk
+ * is full), the requests fail and the entry stays pending, none of it
+ * acknowledged; once writes are taken again, all of it is applied.
+ */
+Test(indexer_many, refused_requests_leave_the_entry_pending)
+{
+	struct tchat c;
+	uint64_t app;
+	char *m, *id, *path;
+	long status;
+
+	tchat_new(&c, NULL, "indexer blocked");
+	app = tapp_id(c.token);
+	rows_by_sql(&c, MANY, "echidna");
+	blocked_index = tes_alias_index(NULL);
+	cr_assert_not_null(blocked_index, "no index behind the alias");
+	path = http_path("/%s/_settings", blocked_index);
+	status = tes_request("PUT", path, "{\"index.blocks.write\":true}");
+	cr_assert_eq(status, 200, "PUT %s: %ld", path, status);
+	m = http_path("%llu/%llu/1-%u", (unsigned long long)app,
+		      (unsigned long long)c.number, MANY);
+	id = add_entry(app, m, true);
+	/* Delivered to the indexer, refused, and still pending after a while. */
+	for (int i = 0; i < WAIT_MS / 50 && !entry_pending(app, id); i++)
+		usleep(50 * 1000);
+	cr_assert(entry_pending(app, id), "entry %s never delivered", id);
+	usleep(1500 * 1000);
+	cr_assert(entry_pending(app, id),
+		  "entry %s acknowledged while writes were refused", id);
+	cr_assert_eq(tes_count(NULL, app, c.number), 0);
+	unblock();
+	cr_assert(wait_count(&c, MANY), "%ld of %d documents indexed",
+		  tes_count(NULL, app, c.number), MANY);
+	cr_assert(wait_acked(app, id), "entry %s still pending", id);
+	free(path);
+	free(m);
+	free(id);
 	tchat_free(&c);
 }
