@@ -64,40 +64,24 @@ es=http://127.0.0.1:$CEIL_ES_PORT
 data=$CEIL_VAR/data
 ix=ceiling
 mkdir -p "$data" || exit 1
-engine_started=0
 passed=0
 failed=0
 
 say() { printf 'index-ceiling: %s\n' "$*" >&2; }
 now_ms() { date +%s%3N; }
+# shellcheck source=engine-alone.sh
+. "$here/engine-alone.sh"
 
-for tool in curl jq awk split xargs gzip; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		say "missing tool: $tool"
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-done
+engine_alone_check_tools curl jq awk split xargs gzip
 
 cleanup() {
 	curl -sS -m 60 -X DELETE "$es/$ix" >/dev/null 2>&1
-	if [ "$engine_started" = 1 ]; then
-		CHAT_ES_PORT=$CEIL_ES_PORT CHAT_ES_DIR=$CEIL_VAR/es \
-			bash "$repo/tests/harness/search-engine.sh" stop >&2
-	fi
+	engine_alone_down
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! curl -fsS -m 5 "$es/" >/dev/null 2>&1; then
-	CHAT_ES_PORT=$CEIL_ES_PORT CHAT_ES_DIR=$CEIL_VAR/es \
-		CHAT_ES_TRANSPORT_PORT=$((CEIL_ES_PORT + 100)) \
-		bash "$repo/tests/harness/search-engine.sh" start >&2 || {
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-	engine_started=1
-fi
+engine_alone_up "$CEIL_ES_PORT" "$CEIL_VAR/es"
 
 # ---------------------------------------------------------------- bodies
 

@@ -106,42 +106,26 @@ cd "$repo" || exit 1
 es=http://127.0.0.1:$ALT_ES_PORT
 data=$ALT_VAR/data
 mkdir -p "$data" || exit 1
-engine_started=0
 passed=0
 failed=0
 declare -a lines=()
 
 say() { printf 'search-alt: %s\n' "$*" >&2; }
 now_ms() { date +%s%3N; }
+# shellcheck source=engine-alone.sh
+. "$here/engine-alone.sh"
 
-for tool in curl jq wrk awk split; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		say "missing tool: $tool"
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-done
+engine_alone_check_tools curl jq wrk awk split
 
 cleanup() {
-	if [ "$engine_started" = 1 ]; then
-		CHAT_ES_PORT=$ALT_ES_PORT CHAT_ES_DIR=$ALT_VAR/es \
-			bash "$repo/tests/harness/search-engine.sh" stop >&2
-	fi
+	engine_alone_down
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- engine
 
-if ! curl -fsS -m 5 "$es/" >/dev/null 2>&1; then
-	CHAT_ES_PORT=$ALT_ES_PORT CHAT_ES_DIR=$ALT_VAR/es \
-		CHAT_ES_TRANSPORT_PORT=$((ALT_ES_PORT + 100)) \
-		bash "$repo/tests/harness/search-engine.sh" start >&2 || {
-		echo "0 passed, 1 failed"
-		exit 1
-	}
-	engine_started=1
-fi
+engine_alone_up "$ALT_ES_PORT" "$ALT_VAR/es"
 
 # ---------------------------------------------------------------- mappings
 
