@@ -23,7 +23,7 @@
  * blocks (ASAN_OPTIONS quarantine_size_mb, 256 MB by default), none of
  * which the plain build has.  The ceilings are then 4 x the plain ones
  * plus the process's quarantine size (the worker, 85 MB at most in a
- * plain build, peaked at 515-672 MB under ASan over four full runs), and
+ * plain build, peaked at 515-711 MB under ASan over five full runs), and
  * the test says so in its log; the plain ceilings hold for a plain build
  * (SANITIZE= make test).
  */
