@@ -15,8 +15,9 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 /* The epoll tag of the listening socket; a connection's is its slot. */
 #define LISTENER UINT32_MAX
@@ -190,14 +191,6 @@ static void on_readable(struct server *s, uint32_t slot)
 	}
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /*
  * At a stop: take no new connection, and answer the requests nginx has
  * already sent on kept connections (for DRAIN_MS at most), so that the
@@ -207,7 +200,7 @@ static long now_ms(void)
 static void drain(struct server *s)
 {
 	struct epoll_event ev[EVENTS_MAX];
-	long deadline = now_ms() + DRAIN_MS;
+	double deadline = chat_now_ms() + DRAIN_MS;
 	int n;
 
 	s->stopping = true;
@@ -215,7 +208,7 @@ static void drain(struct server *s)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
 		s->listening = false;
 	}
-	while (now_ms() < deadline &&
+	while (chat_now_ms() < deadline &&
 	       (n = epoll_wait(s->epfd, ev, EVENTS_MAX, 0)) > 0)
 		for (int i = 0; i < n; i++)
 			if (ev[i].data.u32 != LISTENER &&

@@ -4,8 +4,9 @@
  * the process.
  *
  * nginx keeps a connection open between requests when its location says
- * `fastcgi_keep_conn on` and its upstream has `keepalive` (chat-http.conf,
- * chat-api.conf); that saves a connect, an accept and a close a request.
+ * `fastcgi_keep_conn on` and its upstream has `keepalive` (an option,
+ * chat-http.conf says how and what it costs); that saves a connect, an
+ * accept and a close a request.
  * libfcgi's own loop then waits on that one connection for the next
  * request, so a process held by an idle connection serves nobody else.
  * Here the process watches the listening socket and all its open
@@ -18,7 +19,8 @@
  * stops accepting until nginx closes one.  Every connection nginx keeps
  * idle counts against that, so nginx's `keepalive` × its workers, summed
  * over every nginx in front of one socket, must stay well below processes
- * × CHAT_SERVE_CONNS (the local stack: 2 × 32 against 4 × 256).
+ * × CHAT_SERVE_CONNS (chat-http.conf's keepalive 32 and 2 workers: 64
+ * against 4 × 256).
  */
 #ifndef CHAT_SERVE_H
 #define CHAT_SERVE_H

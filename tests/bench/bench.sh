@@ -341,8 +341,10 @@ start_noop() {
 	local -a owner=()
 	local -a flags
 	read -r -a flags <<<"$(pkg-config --cflags --libs fcgi)"
-	cc -std=c11 -D_GNU_SOURCE -O2 -I"$here/../../lib" -o "$noop_bin" \
-		"$here/fcgi-noop.c" "$here/../../lib/serve.c" ${flags[@]+"${flags[@]}"} >"$work/noop.log" 2>&1 || {
+	local lib=$here/../../lib
+	cc -std=c11 -D_GNU_SOURCE -O2 -pthread -I"$lib" -o "$noop_bin" \
+		"$here/fcgi-noop.c" "$lib/serve.c" "$lib/clock.c" "$lib/proc.c" \
+		${flags[@]+"${flags[@]}"} >"$work/noop.log" 2>&1 || {
 		cat "$work/noop.log" >&2
 		return 1
 	}

@@ -18,15 +18,15 @@
  * difference between it and an API path is what the program's own work
  * costs.
  *
- * Built by tests/bench/bench.sh with lib/serve.c and run under spawn-fcgi
- * on $CHAT_VAR/run/bench-noop.sock and bench-noop-keep.sock.
+ * Built by tests/bench/bench.sh with lib/serve.c, clock.c and proc.c, and
+ * run under spawn-fcgi on $CHAT_VAR/run/bench-noop.sock and
+ * bench-noop-keep.sock.
  */
 #include <fcgiapp.h>
 #include <fastcgi.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <string.h>
 
+#include "proc.h"
 #include "serve.h"
 
 static const char answer[] =
@@ -34,19 +34,6 @@ static const char answer[] =
 	"Content-Type: application/json; charset=utf-8\r\n"
 	"\r\n"
 	"{\"status\":\"ok\"}";
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static bool stopping(void)
-{
-	return stop_requested != 0;
-}
 
 static void answer_one(FCGX_Request *req, void *arg)
 {
@@ -56,19 +43,16 @@ static void answer_one(FCGX_Request *req, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_term };
 	FCGX_Request req;
 
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	chat_proc_init(0);
 	if (FCGX_Init() != 0)
 		return 1;
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return chat_serve(FCGI_LISTENSOCK_FILENO, answer_one, NULL,
-				  stopping) < 0;
+				  chat_proc_stopping) < 0;
 	FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR);
-	while (!stop_requested && FCGX_Accept_r(&req) >= 0) {
+	while (!chat_proc_stopping() && FCGX_Accept_r(&req) >= 0) {
 		answer_one(&req, NULL);
 		FCGX_Detach(&req);
 		FCGX_Finish_r(&req);

@@ -360,8 +360,9 @@ static void stop_search_60s(const char *search_path)
 	assert_progress("search engine down", 5000);
 	assert_quick_503("GET", search_path, NULL, "search engine down");
 	/* A health process answers from its last pings for up to 1 s
-	 * (cgi-bin/health.c), and nginx's kept connection may lead to the
-	 * one that answered stack.sh's check just before. */
+	 * (cgi-bin/health.c), and the check may reach the one that
+	 * answered stack.sh's own just before (always, with connections
+	 * kept). */
 	cr_assert(wait_for_status("GET", "/health", NULL, 503, 3000),
 		  "/health did not say 503 within 3 s of the search engine "
 		  "going down");
