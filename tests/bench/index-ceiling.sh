@@ -90,8 +90,7 @@ rows=$data/rows-$CEIL_N.tsv
 	-v chats="$CEIL_CHATS" -v seed=42 -f "$here/rows.awk" \
 	"$here/words.txt" >"$rows" || exit 1
 
-# The requests of size $1 into directory $2, one file each. Bodies are
-# ASCII letters and spaces: their JSON length is their length.
+# The requests of size $1 into directory $2, one file each (bulk.awk).
 bulk_files() {
 	local size=$1 dir=$2 docs=0 bytes=0
 	case $size in
@@ -101,24 +100,7 @@ bulk_files() {
 	esac
 	rm -rf "$dir" && mkdir -p "$dir" || return 1
 	LC_ALL=C awk -F '\t' -v docs="$docs" -v bytes="$bytes" -v dir="$dir" \
-		-v ts=1700000000 '
-	function out(s) {
-		if (used && ((docs && n >= docs) || (bytes && used + length(s) > bytes))) {
-			close(f)
-			used = 0
-			n = 0
-		}
-		if (!used)
-			f = sprintf("%s/b.%06d", dir, ++k)
-		printf "%s", s > f
-		used += length(s)
-		n++
-	}
-	{
-		out(sprintf("{\"create\":{\"_id\":\"1-%d-%d\"}}\n{\"app\":1,\"chat\":%d,\"number\":%d,\"body\":\"%s\",\"created_at\":%d,\"updated_at\":%d,\"json_len\":%d}\n",
-			$1, $2, $1, $2, $3, ts, ts, length($3)))
-	}
-	END { close(f); print k }' "$rows"
+		-v app=1 -v ts=1700000000 -f "$here/bulk.awk" "$rows"
 }
 
 count() {
