@@ -4,6 +4,9 @@
  */
 #include "indexer.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +32,16 @@
 /* Messages looked up in MariaDB together. */
 #define WANTS_MAX 4096
 /* A _bulk request goes out at this many documents (or CHAT_BULK_MAX_BYTES). */
+#ifndef FLUSH_DOCS	/* -D for benchmarks of other sizes */
 #define FLUSH_DOCS 5000
+#endif
 /*
  * _bulk requests of new documents in flight at once, each on a sender
  * thread with its own connection (README "Indexing, round 2").
  */
+#ifndef IN_FLIGHT
 #define IN_FLIGHT 2
+#endif
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
@@ -229,6 +236,7 @@ struct chat_indexer {
 	struct chat_bulk create, replace;
 	struct slot slots[IN_FLIGHT];
 	unsigned next_slot;	/* the one the next create batch goes to */
+	bool busy;		/* entries applied since the last trim */
 	struct chat_buf why;
 };
 
@@ -705,7 +713,20 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 	/* Nothing is left in flight: a failed step's entries stay pending. */
 	if (n < 0)
 		drain(ix, true);
-	if (n < ENTRIES)
+	/*
+	 * A burst is over (the read came back short of a full one): give
+	 * back the batches' memory and the pages the sender threads' heaps
+	 * kept, which the worker's own trim does not see when it ran before
+	 * the indexer caught up.
+	 */
+	if (n > 0)
+		ix->busy = true;
+	if (n >= 0 && n < ENTRIES && ix->busy) {
 		shrink(ix);
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		ix->busy = false;
+	}
 	return n;
 }
