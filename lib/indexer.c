@@ -33,7 +33,7 @@
 #define WANTS_MAX 4096
 /* A _bulk request goes out at this many documents (or CHAT_BULK_MAX_BYTES). */
 #ifndef FLUSH_DOCS	/* -D for benchmarks of other sizes */
-#define FLUSH_DOCS 5000
+#define FLUSH_DOCS 1000
 #endif
 /*
  * _bulk requests of new documents in flight at once, each on a sender
