@@ -19,7 +19,8 @@
 /*
  * Body bytes at which a request goes out: far below the engine's
  * http.max_content_length even when JSON escaping makes every byte six,
- * and a request of at most 12 MiB in the worker's memory.
+ * and a request of at most 12 MiB in the worker's memory (the indexer
+ * keeps two in flight while it gathers a third).
  */
 #define CHAT_BULK_MAX_BYTES (2u << 20)
 

@@ -26,8 +26,8 @@ struct chat_config;
  * The longest reply read from the engine, in bytes.  The largest a
  * program asks for is a search's second step, about one page
  * (CHAT_PAGE_BYTES_MAX, json.h) and the metadata of its documents, or a
- * _bulk answer of a thousand items; anything longer is refused, not
- * buffered.
+ * _bulk answer of a few thousand items (each its status and error type);
+ * anything longer is refused, not buffered.
  */
 #define CHAT_ES_REPLY_MAX (4 * 1024 * 1024)
 

@@ -4,11 +4,15 @@
  */
 #include "indexer.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bulk.h"
+#include "bulk_sender.h"
 #include "chats.h"
 #include "clock.h"
 #include "ctx.h"
@@ -28,7 +32,16 @@
 /* Messages looked up in MariaDB together. */
 #define WANTS_MAX 4096
 /* A _bulk request goes out at this many documents (or CHAT_BULK_MAX_BYTES). */
+#ifndef FLUSH_DOCS	/* -D for benchmarks of other sizes */
 #define FLUSH_DOCS 1000
+#endif
+/*
+ * _bulk requests of new documents in flight at once, each on a sender
+ * thread with its own connection (README "Indexing, round 2").
+ */
+#ifndef IN_FLIGHT
+#define IN_FLIGHT 2
+#endif
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 
@@ -202,6 +215,12 @@ struct want {
 	bool found;
 };
 
+/* A request in flight: the sender and the documents it holds. */
+struct slot {
+	struct chat_bulk_sender *sender;	/* NULL: send on ctx->es */
+	struct chat_bulk bulk;
+};
+
 struct chat_indexer {
 	struct chat_ctx *ctx;
 	char *consumer;
@@ -215,6 +234,9 @@ struct chat_indexer {
 	size_t nwants, capwants;
 	/* New messages; edits and deletes.  Tags: the batch entry. */
 	struct chat_bulk create, replace;
+	struct slot slots[IN_FLIGHT];
+	unsigned next_slot;	/* the one the next create batch goes to */
+	bool busy;		/* entries applied since the last trim */
 	struct chat_buf why;
 };
 
@@ -230,6 +252,13 @@ struct chat_indexer *chat_indexer_new(struct chat_ctx *ctx,
 	chat_stream_batch_init(&ix->batch);
 	chat_bulk_init(&ix->create, true);
 	chat_bulk_init(&ix->replace, false);
+	for (unsigned i = 0; i < IN_FLIGHT; i++) {
+		chat_bulk_init(&ix->slots[i].bulk, true);
+		ix->slots[i].sender = chat_bulk_sender_new(&ctx->cfg);
+		if (!ix->slots[i].sender)
+			chat_log_warn("indexer: no sender thread; sending "
+				      "on the indexer's own");
+	}
 	chat_buf_init(&ix->why);
 	return ix;
 }
@@ -242,6 +271,10 @@ void chat_indexer_free(struct chat_indexer *ix)
 	free(ix->wants);
 	chat_bulk_release(&ix->create);
 	chat_bulk_release(&ix->replace);
+	for (unsigned i = 0; i < IN_FLIGHT; i++) {
+		chat_bulk_sender_free(ix->slots[i].sender);
+		chat_bulk_release(&ix->slots[i].bulk);
+	}
 	chat_buf_release(&ix->why);
 	free(ix->consumer);
 	free(ix);
@@ -279,12 +312,12 @@ static void add_doc(struct chat_indexer *ix, size_t entry,
 	chat_bulk_add(create ? &ix->create : &ix->replace, doc, entry);
 }
 
-/* Send one group of documents.  0, or -1 when the engine cannot. */
-static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
+/*
+ * After the engine answered for `d`: dead-letter the documents it refused
+ * for good (it answers, so the document is wrong), then empty `d`.
+ */
+static int dead_letter_refused(struct chat_indexer *ix, struct chat_bulk *d)
 {
-	if (chat_bulk_send(d, ix->ctx->es))
-		return back_off_engine(ix);
-	/* Refused for good (the engine answers, this document is wrong). */
 	for (size_t i = 0; i < d->n; i++) {
 		const struct chat_stream_entry *e = &ix->batch.v[d->tag[i]];
 
@@ -302,9 +335,83 @@ static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
 	return 0;
 }
 
+/* Send one group of documents and wait.  0, or -1 when the engine cannot. */
+static int send_docs(struct chat_indexer *ix, struct chat_bulk *d)
+{
+	if (chat_bulk_send(d, ix->ctx->es))
+		return back_off_engine(ix);
+	return dead_letter_refused(ix, d);
+}
+
+/*
+ * Wait for the request in flight in `sl`, if any, and deal with its
+ * answer; with `quiet`, only wait (a failure is being handled already).
+ */
+static int collect(struct chat_indexer *ix, struct slot *sl, bool quiet)
+{
+	int rc;
+
+	if (!sl->sender || !chat_bulk_sender_busy(sl->sender))
+		return 0;
+	rc = chat_bulk_sender_wait(sl->sender, quiet ? NULL : ix->ctx->es);
+	if (quiet) {
+		chat_bulk_reset(&sl->bulk);
+		return 0;
+	}
+	if (rc) {
+		chat_bulk_reset(&sl->bulk);
+		return back_off_engine(ix);
+	}
+	return dead_letter_refused(ix, &sl->bulk);
+}
+
+/* Wait for every request in flight.  0, or -1 when one failed. */
+static int drain(struct chat_indexer *ix, bool quiet)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < IN_FLIGHT; i++)
+		if (collect(ix, &ix->slots[i], quiet || rc))
+			rc = -1;
+	return rc;
+}
+
+/*
+ * Send the new documents gathered so far without waiting for the answer:
+ * the next slot takes them once its request before is answered.  New
+ * documents are created only where none is (create_only), so requests of
+ * them may be taken by the engine in any order; edits and deletes are
+ * sent only when none is in flight (flush).
+ */
+static int send_creates(struct chat_indexer *ix)
+{
+	struct slot *sl = &ix->slots[ix->next_slot];
+	struct chat_bulk t;
+
+	if (ix->create.n == 0)
+		return 0;
+	if (!sl->sender)
+		return send_docs(ix, &ix->create);
+	if (collect(ix, sl, false))
+		return -1;
+	/* The slot's emptied batch is the one to fill next. */
+	t = sl->bulk;
+	sl->bulk = ix->create;
+	ix->create = t;
+	chat_bulk_sender_start(sl->sender, &sl->bulk);
+	ix->next_slot = (ix->next_slot + 1) % IN_FLIGHT;
+	return 0;
+}
+
+/*
+ * Send everything gathered and wait until the engine took it: the new
+ * documents first, then the edits and deletes (a row read after a
+ * create's may be the newer, so it goes after it).
+ */
 static int flush(struct chat_indexer *ix)
 {
-	if (send_docs(ix, &ix->create) || send_docs(ix, &ix->replace))
+	if (send_creates(ix) || drain(ix, false) ||
+	    send_docs(ix, &ix->replace))
 		return -1;
 	return 0;
 }
@@ -315,7 +422,20 @@ static int flush_if_full(struct chat_indexer *ix)
 	    chat_bulk_bytes(&ix->create) + chat_bulk_bytes(&ix->replace) <
 	    CHAT_BULK_MAX_BYTES)
 		return 0;
-	return flush(ix);
+	return ix->replace.n ? flush(ix) : send_creates(ix);
+}
+
+/* Give back the memory of the batches (the queue ran dry). */
+static void shrink(struct chat_indexer *ix)
+{
+	chat_bulk_release(&ix->create);
+	chat_bulk_init(&ix->create, true);
+	chat_bulk_release(&ix->replace);
+	chat_bulk_init(&ix->replace, false);
+	for (unsigned i = 0; i < IN_FLIGHT; i++) {
+		chat_bulk_release(&ix->slots[i].bulk);
+		chat_bulk_init(&ix->slots[i].bulk, true);
+	}
 }
 
 static int cmp_u64(uint64_t a, uint64_t b)
@@ -547,7 +667,7 @@ static void claim(struct chat_indexer *ix)
 	}
 }
 
-long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
+static long step(struct chat_indexer *ix, unsigned block_ms)
 {
 	struct chat_stream_batch *b = &ix->batch;
 	int rc = 0;
@@ -584,4 +704,29 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 		return back_off(ix, "Redis", ix->ctx->redis->errstr);
 	ix->backoff_ms = 0;
 	return (long)b->n;
+}
+
+long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
+{
+	long n = step(ix, block_ms);
+
+	/* Nothing is left in flight: a failed step's entries stay pending. */
+	if (n < 0)
+		drain(ix, true);
+	/*
+	 * A burst is over (the read came back short of a full one): give
+	 * back the batches' memory and the pages the sender threads' heaps
+	 * kept, which the worker's own trim does not see when it ran before
+	 * the indexer caught up.
+	 */
+	if (n > 0)
+		ix->busy = true;
+	if (n >= 0 && n < ENTRIES && ix->busy) {
+		shrink(ix);
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		ix->busy = false;
+	}
+	return n;
 }
