@@ -37,7 +37,7 @@
 #endif
 /*
  * _bulk requests of new documents in flight at once, each on a sender
- * thread with its own connection (README "Indexing, round 2").
+ * thread with its own connection (README "Indexing, round 3").
  */
 #ifndef IN_FLIGHT
 #define IN_FLIGHT 2
