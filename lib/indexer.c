@@ -32,16 +32,12 @@
 /* Messages looked up in MariaDB together. */
 #define WANTS_MAX 4096
 /* A _bulk request goes out at this many documents (or CHAT_BULK_MAX_BYTES). */
-#ifndef FLUSH_DOCS	/* -D for benchmarks of other sizes */
 #define FLUSH_DOCS 1000
-#endif
 /*
  * _bulk requests of new documents in flight at once, each on a sender
  * thread with its own connection (README "Indexing, round 3").
  */
-#ifndef IN_FLIGHT
 #define IN_FLIGHT 2
-#endif
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 

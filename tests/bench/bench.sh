@@ -668,11 +668,10 @@ wrk_part() {
 # service's is (the first of three counted runs had a p99 of 54 ms where
 # the next two had 18 and 14).
 part_search_latency() {
-	BENCH_TOKEN=$APP_TOKEN BENCH_CHAT=1 BENCH_MAX=$HOT_MAX \
-		wrk_once search_latency 1 1 "$BENCH_DURATION" 0 || return 1
+	http_env search_latency
+	wrk_once search_latency 1 1 "$BENCH_DURATION" 0 || return 1
 	say "search_latency warm-up run (not counted): $W_rps req/s, p99 $W_p99 ms"
-	BENCH_TOKEN=$APP_TOKEN BENCH_CHAT=1 BENCH_MAX=$HOT_MAX \
-		wrk_part search_latency search_latency 1 1 0 || return 1
+	wrk_part search_latency search_latency 1 1 0 || return 1
 	R[search_docs]=$(es_count "$APP_ID")
 	R[search_chat_docs]=$(es_count "$APP_ID" 1)
 }
