@@ -26,7 +26,9 @@
 #      refresh_interval -1 during the load and refreshes once at the end;
 #      with CEIL_GZIP=1 also one that sends each request gzipped
 #      (Content-Encoding: gzip, compressed beforehand: the engine's side
-#      of it only);
+#      of it only); for each line of CEIL_JQ, a jq program, also one whose
+#      index is created with lib/search-index.json changed by it (a
+#      setting or a mapping to compare: the documents sent stay the same);
 #   4. prints a Markdown table (median of the rounds, the lower middle
 #      one for an even count, and each round's figure) and writes it to $CEIL_VAR/report-<date>.md; stops the engine
 #      if it started it.
@@ -37,7 +39,7 @@
 #   CEIL_SIZES   "1000d 2000d 5000d 1024k 4096k"
 #   CEIL_CONNS   "1 2 3"                CEIL_ROUNDS   2
 #   CEIL_NOREFRESH 0                    CEIL_WAIT     600
-#   CEIL_GZIP    0
+#   CEIL_GZIP    0                      CEIL_JQ       (none)
 #   CHAT_ES_HEAP (search-engine.sh's default)
 #
 # The last line is "N passed, M failed" (loads that produced their figure).
@@ -58,6 +60,7 @@ cd "$repo" || exit 1
 : "${CEIL_ROUNDS:=2}"
 : "${CEIL_NOREFRESH:=0}"
 : "${CEIL_GZIP:=0}"
+: "${CEIL_JQ:=}"
 : "${CEIL_WAIT:=600}"
 
 es=http://127.0.0.1:$CEIL_ES_PORT
@@ -109,16 +112,22 @@ count() {
 
 # Load the requests of directory $1 with $2 in flight, into a fresh index;
 # with $3 = 1, refresh_interval -1 during the load; with $3 = 2, the
-# gzipped requests. Prints documents/s until all are counted; fails when
-# they are not within CEIL_WAIT.
+# gzipped requests; with $3 = jK, an index made by line K of CEIL_JQ.
+# Prints documents/s until all are counted; fails when they are not within
+# CEIL_WAIT.
 load() {
 	local dir=$1 conns=$2 norefresh=0 t0 t1 deadline c errs=$data/errors
 	local enc='X-Plain: 1' pat='b.*[0-9]'
 	[ "${3:-0}" = 1 ] && norefresh=1
+	local mapping=$repo/lib/search-index.json
 	[ "${3:-0}" = 2 ] && enc='Content-Encoding: gzip' pat='b.*.gz'
+	if [[ ${3:-0} == j* ]]; then
+		mapping=$data/index-${3}.json
+		jq "$(jq_line "${3#j}")" "$repo/lib/search-index.json" >"$mapping" || return 1
+	fi
 	curl -sS -m 60 -X DELETE "$es/$ix" >/dev/null
 	curl -fsS -m 60 -X PUT -H 'Content-Type: application/json' \
-		--data-binary @"$repo/lib/search-index.json" "$es/$ix" >/dev/null || {
+		--data-binary @"$mapping" "$es/$ix" >/dev/null || {
 		say "create $ix failed"
 		return 1
 	}
@@ -152,6 +161,9 @@ load() {
 	awk -v n="$CEIL_N" -v ms=$((t1 - t0)) 'BEGIN { printf "%.0f\n", n / (ms / 1000) }'
 }
 
+# Line $1 (from 1) of CEIL_JQ.
+jq_line() { sed -n "${1}p" <<<"$CEIL_JQ"; }
+
 # ---------------------------------------------------------------- run
 
 say "engine $es: $(curl -sS "$es/" | jq -r '.version.distribution + " " + .version.number'); $CEIL_N documents"
@@ -176,6 +188,12 @@ if [ "$CEIL_GZIP" = 1 ]; then
 		variants+=("$s:${CEIL_CONNS##* }:2")
 	done
 fi
+njq=$(grep -c . <<<"$CEIL_JQ")
+for ((k = 1; k <= njq; k++)); do
+	for s in $CEIL_SIZES; do
+		variants+=("$s:${CEIL_CONNS##* }:j$k")
+	done
+done
 
 for ((round = 1; round <= CEIL_ROUNDS; round++)); do
 	for v in "${variants[@]}"; do
@@ -203,7 +221,7 @@ for v in "${variants[@]}"; do
 	else
 		passed=$((passed + 1))
 	fi
-	lines+=("| $s | ${reqs[$s]} | $((CEIL_N / ${reqs[$s]})) | $c | $(case $nr in 1) echo 'refresh off, one at the end' ;; 2) echo 'gzipped' ;; *) echo 'as is' ;; esac) | $m | ${res[$v]:-} |")
+	lines+=("| $s | ${reqs[$s]} | $((CEIL_N / ${reqs[$s]})) | $c | $(case $nr in 1) echo 'refresh off, one at the end' ;; 2) echo 'gzipped' ;; j*) echo "\`$(jq_line "${nr#j}" | sed 's/|/\\|/g')\`" ;; *) echo 'as is' ;; esac) | $m | ${res[$v]:-} |")
 done
 
 report=$CEIL_VAR/report-$(date -u +%Y%m%dT%H%M%SZ).md
