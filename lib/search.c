@@ -13,6 +13,15 @@
  *    "hello_" is "hello".  Each is a character class or a possessive run
  *    of one: an alternation inside a repeated group makes Java's regex
  *    recurse per character, which overflows its stack on long bodies.
+ *  - The word fields (body, body.prefix) need no rewritten text, only its
+ *    words: the chat_words tokenizer finds them with one pattern (a word
+ *    character, then word characters or connector runs that another word
+ *    character follows, possessively), where the char filters and a
+ *    whitespace split took two passes over the text per field.  Both give
+ *    the same tokens (test_search_lib: word_fields_split_as_the_char_
+ *    filters_do); each pass over every body is a large part of the
+ *    engine's indexing work (tests/bench/index-ceiling.sh, README
+ *    "Indexing, round 4").
  *  - body.tri is the 3-grams of the whole normalised text, spaces
  *    included ("hello world" gives hel ell llo "lo " "o w" " wo" wor ...),
  *    lowercased.  A query word of three or more characters is a

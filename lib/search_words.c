@@ -2,8 +2,9 @@
  * search_words.c - split a search query into words: runs of letters,
  * digits and combining marks, joined by connector punctuation such as
  * `_` (Unicode's word rules: `h_llo` is one word), UTF-8 aware,
- * duplicates dropped.  The index mapping's chat_word_breaks char filter
- * (lib/search-index.json) splits bodies the same way.
+ * duplicates dropped.  The index mapping (lib/search-index.json) splits
+ * bodies the same way: its chat_word_breaks and chat_connectors char
+ * filters for the 3-grams, its chat_words tokenizer for the words.
  */
 #include "search_words.h"
 

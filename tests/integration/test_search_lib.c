@@ -752,6 +752,123 @@ Test(search, bad_alias_is_refused)
 	}
 }
 
+/*
+ * The tokens of `text` by `/{index}/_analyze` with `how` (a field, or an
+ * analysis chain) as "token@position " for each.
+ */
+static void analyze(const char *how, const char *text, struct chat_buf *out)
+{
+	struct json_object *req = json_tokener_parse(how);
+	struct json_object *ans, *tokens;
+	struct chat_buf resp;
+	char path[300];
+	const char *s;
+	size_t len = 0;
+	long status = 0;
+
+	cr_assert_not_null(req, "%s", how);
+	json_object_object_add(req, "text", json_object_new_string(text));
+	s = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN,
+					      &len);
+	snprintf(path, sizeof(path), "/%s/_analyze", cfg.es_index);
+	chat_buf_init(&resp);
+	cr_assert_eq(chat_es_request(es, "POST", path, s, len, &status,
+				     &resp), 0, "%s", es->errstr);
+	cr_assert_eq(status, 200, "%s: HTTP %ld %s", how, status, resp.data);
+	ans = json_tokener_parse(resp.data);
+	cr_assert(json_object_object_get_ex(ans, "tokens", &tokens), "%s",
+		  resp.data);
+	chat_buf_reset(out);
+	for (size_t i = 0; i < json_object_array_length(tokens); i++) {
+		struct json_object *t = json_object_array_get_idx(tokens, i);
+		struct json_object *tok, *pos;
+
+		cr_assert(json_object_object_get_ex(t, "token", &tok));
+		cr_assert(json_object_object_get_ex(t, "position", &pos));
+		chat_buf_addf(out, "%s@%d ", json_object_get_string(tok),
+			      json_object_get_int(pos));
+	}
+	json_object_put(ans);
+	json_object_put(req);
+	chat_buf_release(&resp);
+}
+
+/*
+ * The word fields (body, body.prefix) find their words with one pattern
+ * (the chat_words tokenizer) where the 3-grams need the text rewritten by
+ * the chat_word_breaks and chat_connectors char filters; both must say
+ * the same words.  Each is compared, token by token and position by
+ * position, with the char filters followed by a whitespace split, on
+ * bodies made to hit the rules' edges: connectors at either end of a
+ * word, alone, in runs, beside separators; combining marks, variation
+ * selectors, emoji, other scripts' letters and digits; and random strings
+ * of those pieces.
+ */
+Test(search, word_fields_split_as_the_char_filters_do)
+{
+	static const char *const fixed[] = {
+		"hello_ world", "_ab", "ab_", "a _ b", "a__b", "h_llo",
+		"__", "_", "x_,_y", "\xe2\x80\xbf" "a\xe2\x80\xbf" "b\xe2\x80\xbf",
+		"e\xcc\x81t\xc3\xa9_", "\xf0\x9f\x98\x80_a_\xf0\x9f\x98\x80",
+		"a\xef\xb8\x8f" "b", "\xd9\xa3_\xd0\x96", "AND OR\tNOT\n*?:",
+		"r\xc3\xa9sum\xc3\xa9 \xef\xbc\xbf" "x\xef\xbc\xbf",
+	};
+	/* UTF-8 pieces: letters, digits, marks, connectors, separators. */
+	static const char *const pieces[] = {
+		"a", "B", "\xc3\xa9", "_", "\xe2\x80\xbf", "\xef\xb8\xb3", " ",
+		",", "\n", "-", "\xcc\x81", "\xef\xb8\x8f", "\xf0\x9f\x98\x80",
+		"\xd0\x96", "1", "\xd9\xa3", "\xe2\x80\x8d", "\t",
+		"\xc2\xa0", "\xf3\xa0\x84\x80", "\xc3\x9f", "\xc4\xb0",
+	};
+	static const char *const pairs[][2] = {
+		{"{\"field\": \"body\"}",
+		 "{\"char_filter\": [\"chat_word_breaks\", \"chat_connectors\"],"
+		 " \"tokenizer\": {\"type\": \"whitespace\","
+		 " \"max_token_length\": 65536},"
+		 " \"filter\": [\"lowercase\", \"chat_word_cap\"]}"},
+		{"{\"field\": \"body.prefix\"}",
+		 "{\"char_filter\": [\"chat_word_breaks\", \"chat_connectors\"],"
+		 " \"tokenizer\": {\"type\": \"whitespace\","
+		 " \"max_token_length\": 65536},"
+		 " \"filter\": [\"lowercase\", \"chat_prefix\"]}"},
+	};
+	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]), NRANDOM = 150 };
+	unsigned seed = 7;
+	struct chat_buf text, a, b;
+	size_t nonempty = 0;
+
+	chat_buf_init(&text);
+	chat_buf_init(&a);
+	chat_buf_init(&b);
+	for (int i = 0; i < NFIXED + NRANDOM + 1; i++) {
+		chat_buf_reset(&text);
+		if (i < NFIXED) {
+			chat_buf_addf(&text, "%s", fixed[i]);
+		} else if (i < NFIXED + NRANDOM) {
+			int n = 1 + rand_r(&seed) % 14;
+
+			while (n--)
+				chat_buf_addf(&text, "%s", pieces[rand_r(&seed)
+					% (sizeof(pieces) / sizeof(pieces[0]))]);
+		} else {
+			/* A word over chat_word_cap's 1,000 characters. */
+			chat_buf_addf(&text, "_%s_ x", long_word);
+		}
+		for (size_t k = 0; k < 2; k++) {
+			analyze(pairs[k][0], text.data, &a);
+			analyze(pairs[k][1], text.data, &b);
+			cr_assert_str_eq(a.data, b.data, "%s of \"%s\"",
+					 pairs[k][0], text.data);
+			nonempty += a.len > 0;
+		}
+	}
+	/* Most of them have words: the comparison is not of empty lists. */
+	cr_assert_gt(nonempty, NFIXED + NRANDOM);
+	chat_buf_release(&text);
+	chat_buf_release(&a);
+	chat_buf_release(&b);
+}
+
 /* Create the run's index and fixture; 0 or -1 with the reason printed. */
 static int setup(void)
 {
