@@ -117,9 +117,8 @@ count() {
 # CEIL_WAIT.
 load() {
 	local dir=$1 conns=$2 norefresh=0 t0 t1 deadline c errs=$data/errors
-	local enc='X-Plain: 1' pat='b.*[0-9]'
+	local enc='X-Plain: 1' pat='b.*[0-9]' mapping=$repo/lib/search-index.json
 	[ "${3:-0}" = 1 ] && norefresh=1
-	local mapping=$repo/lib/search-index.json
 	[ "${3:-0}" = 2 ] && enc='Content-Encoding: gzip' pat='b.*.gz'
 	if [[ ${3:-0} == j* ]]; then
 		mapping=$data/index-${3}.json
