@@ -68,7 +68,8 @@
 # CHAT_WORKER_WAIT_MS and CHAT_ES_HEAP. The stack is started without workers
 # (CHAT_WORKERS=0): this script runs the one worker itself, as
 # $CHAT_VAR/run/worker.1.pid, so that `stack.sh stop` would stop it too.
-# Its data (MariaDB, Redis, index) is wiped before each run unless
+# It has one nginx and one live relay, as an API host has
+# (CHAT_LIMITS_NGINX=0). Its data (MariaDB, Redis, index) is wiped before each run unless
 # BENCH_KEEP=1; reports are kept.
 #
 # Settings (full / --smoke defaults):
@@ -154,6 +155,9 @@ export CHAT_REDIS_PORT=${CHAT_BENCH_REDIS_PORT:-12380}
 export CHAT_ES_PORT=${CHAT_BENCH_ES_PORT:-12250}
 export CHAT_ES_URL=http://127.0.0.1:$CHAT_ES_PORT
 export CHAT_WORKERS=0
+# One nginx and one live relay, as on an API host: the second nginx of the
+# limits' tests would double the live streams' work behind every create.
+export CHAT_LIMITS_NGINX=0
 # One token at full speed: the per-token and per-address limits out of the way.
 export CHAT_TOKEN_RATE=100000r/s CHAT_TOKEN_BURST=100000 \
 	CHAT_TOKEN_READ_RATE=100000r/s CHAT_TOKEN_READ_BURST=100000 \

@@ -34,7 +34,8 @@
 #             (default CHAT_HTTP_PORT + 1), config in $CHAT_VAR/nginx-limits:
 #             the same files with the per-token and per-address limits set
 #             low by CHAT_LIMITS_* (below), in front of the same programs,
-#             for the tests of the limits (tests/integration/test_limits.c)
+#             for the tests of the limits (tests/integration/test_limits.c);
+#             left out, with its relay, when CHAT_LIMITS_NGINX=0
 #
 # Usage: tests/harness/stack.sh start|stop|status|logs|run
 #
@@ -71,6 +72,8 @@
 #   CHAT_JOBS_DIR       where worker and sync are (default jobs/)
 #   CHAT_DOCS_DIR       what /api-docs serves (default var/docs, which
 #                       `make docs` builds)
+#   CHAT_LIMITS_NGINX=0    no nginx-limits and no relay of its own: one
+#                       nginx, as on an API host (the benchmarks)
 #   CHAT_LIMITS_HTTP_PORT  port of nginx-limits (default CHAT_HTTP_PORT + 1)
 #   CHAT_LIMITS_TOKEN_RATE, _BURST, CHAT_LIMITS_ADDR_CONN  its limits (2r/s
 #                       and 5 for every class, 4 requests per address)
@@ -101,6 +104,7 @@ CHAT_CGI_DIR=${CHAT_CGI_DIR:-$repo/cgi-bin}
 CHAT_JOBS_DIR=${CHAT_JOBS_DIR:-$repo/jobs}
 CHAT_DOCS_DIR=${CHAT_DOCS_DIR:-$repo/var/docs}
 CHAT_SKIP_SEARCH=${CHAT_SKIP_SEARCH:-0}
+CHAT_LIMITS_NGINX=${CHAT_LIMITS_NGINX:-1}
 CHAT_LIMITS_HTTP_PORT=${CHAT_LIMITS_HTTP_PORT:-$((CHAT_HTTP_PORT + 1))}
 CHAT_LIMITS_TOKEN_RATE=${CHAT_LIMITS_TOKEN_RATE:-2r/s}
 CHAT_LIMITS_TOKEN_BURST=${CHAT_LIMITS_TOKEN_BURST:-5}
@@ -113,7 +117,8 @@ stack_env=$run_dir/stack.env
 saved_settings=(CHAT_CGI_DIR CHAT_JOBS_DIR CHAT_DOCS_DIR CHAT_SKIP_SEARCH
 	CHAT_HTTP_PORT CHAT_MYSQL_PORT CHAT_REDIS_PORT CHAT_ES_PORT CHAT_ES_URL
 	CHAT_ES_NODES CHAT_ES_TRANSPORT_PORT
-	CHAT_SYNC_INTERVAL CHAT_LIMITS_HTTP_PORT CHAT_REDIS_CLUSTER CHAT_REDIS_CLUSTER_PORT
+	CHAT_SYNC_INTERVAL CHAT_LIMITS_NGINX CHAT_LIMITS_HTTP_PORT
+	CHAT_REDIS_CLUSTER CHAT_REDIS_CLUSTER_PORT
 	CHAT_REDIS_NODE_TIMEOUT CHAT_REDIS_NODES)
 # A start that restarts some parts of a running stack (a test does) keeps
 # its Redis: the cluster settings it was started with, unless given anew.
@@ -1147,9 +1152,9 @@ cmd_start() {
 	start_host_programs
 	start_sync
 	start_nginx nginx
-	start_nginx nginx-limits
+	[ "$CHAT_LIMITS_NGINX" = 0 ] || start_nginx nginx-limits
 	start_relay nginx
-	start_relay nginx-limits
+	[ "$CHAT_LIMITS_NGINX" = 0 ] || start_relay nginx-limits
 	wait_http
 	say "stack is up in $CHAT_VAR (http://127.0.0.1:$CHAT_HTTP_PORT)"
 }
@@ -1281,7 +1286,9 @@ cmd_status() {
 		part "sync timer" absent "jobs/sync not built"
 	fi
 	for name in nginx nginx-limits; do
-		if [ -x "$(relay_prog)" ] || [ -s "$run_dir/live-relay.$name.pid" ]; then
+		if [ "$name" = nginx-limits ] && [ "$CHAT_LIMITS_NGINX" = 0 ]; then
+			part "live relay $name" skip "CHAT_LIMITS_NGINX=0"
+		elif [ -x "$(relay_prog)" ] || [ -s "$run_dir/live-relay.$name.pid" ]; then
 			part "live relay $name" "$(updown pidfile_alive "$run_dir/live-relay.$name.pid" "$(relay_prog)")" ""
 		else
 			part "live relay $name" absent "not built"
@@ -1289,8 +1296,12 @@ cmd_status() {
 	done
 	part nginx "$(updown pidfile_alive "$nginx_pid" "$(nginx_pattern nginx)")" \
 		"127.0.0.1:$CHAT_HTTP_PORT"
-	part nginx-limits "$(updown pidfile_alive "$(nginx_pid_of nginx-limits)" "$(nginx_pattern nginx-limits)")" \
-		"127.0.0.1:$CHAT_LIMITS_HTTP_PORT"
+	if [ "$CHAT_LIMITS_NGINX" = 0 ]; then
+		part nginx-limits skip "CHAT_LIMITS_NGINX=0"
+	else
+		part nginx-limits "$(updown pidfile_alive "$(nginx_pid_of nginx-limits)" "$(nginx_pattern nginx-limits)")" \
+			"127.0.0.1:$CHAT_LIMITS_HTTP_PORT"
+	fi
 
 	local body code state=down
 	body=$(mktemp)
