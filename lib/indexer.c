@@ -4,9 +4,6 @@
  */
 #include "indexer.h"
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +17,7 @@
 #include "job.h"
 #include "log.h"
 #include "messages.h"
+#include "proc.h"
 #include "queue.h"
 #include "redis.h"
 #include "search.h"
@@ -233,6 +231,7 @@ struct chat_indexer {
 	struct slot slots[IN_FLIGHT];
 	unsigned next_slot;	/* the one the next create batch goes to */
 	bool busy;		/* entries applied since the last trim */
+	double next_trim_at;	/* chat_proc_trim_due */
 	struct chat_buf why;
 };
 
@@ -717,11 +716,10 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 	 */
 	if (n > 0)
 		ix->busy = true;
-	if (n >= 0 && n < ENTRIES && ix->busy) {
+	if (n >= 0 && n < ENTRIES && ix->busy &&
+	    chat_proc_trim_due(&ix->next_trim_at)) {
 		shrink(ix);
-#ifdef __GLIBC__
-		malloc_trim(0);
-#endif
+		chat_proc_trim();
 		ix->busy = false;
 	}
 	return n;

@@ -5,6 +5,14 @@
 
 #include <pthread.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "clock.h"
+
+/* Shortest time between two trims of one caller. */
+#define TRIM_EVERY_MS 1000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -41,4 +49,21 @@ void chat_proc_block_stop(sigset_t *old)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+bool chat_proc_trim_due(double *next_at)
+{
+	double now = chat_now_ms();
+
+	if (now < *next_at)
+		return false;
+	*next_at = now + TRIM_EVERY_MS;
+	return true;
+}
+
+void chat_proc_trim(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }

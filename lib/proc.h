@@ -30,4 +30,16 @@ bool chat_proc_stopping(void);
  */
 void chat_proc_block_stop(sigset_t *old);
 
+/*
+ * Whether a process done with a burst may give its heap's free pages back
+ * now (chat_proc_trim): at most once a second per `*next_at` (the
+ * caller's, 0 at first; moved on when it says yes).  A worker fed at a
+ * steady trickle ends a "burst" with every short batch; trimming each
+ * time cost it more than its work, the pages given back being faulted in
+ * again by the next batch.
+ */
+bool chat_proc_trim_due(double *next_at);
+/* malloc_trim(0) where the C library has it. */
+void chat_proc_trim(void);
+
 #endif

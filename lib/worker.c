@@ -5,7 +5,6 @@
  */
 #include "worker.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +81,7 @@ struct chat_worker {
 	struct batch *done, *cur, *next;
 	bool done_pending;		/* done's events and XACK not sent */
 	bool busy;			/* batches since the heap was trimmed */
+	double next_trim_at;		/* chat_proc_trim_due */
 	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS];
 	struct chat_buf why;
 };
@@ -740,10 +740,9 @@ static void turn(struct chat_worker *w)
 	 */
 	if (!idle || next->read.n) {
 		w->busy = true;
-	} else if (w->busy && !w->done_pending) {
-#ifdef __GLIBC__
-		malloc_trim(0);
-#endif
+	} else if (w->busy && !w->done_pending &&
+		   chat_proc_trim_due(&w->next_trim_at)) {
+		chat_proc_trim();
 		w->busy = false;
 	}
 	w->next = w->done;
