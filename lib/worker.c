@@ -750,6 +750,22 @@ static void turn(struct chat_worker *w)
 	w->cur = next;
 }
 
+/*
+ * After a turn that read jobs but not a full batch, wait out the rest of
+ * CHAT_WORKER_WAIT_MS from the turn's start: jobs arriving at a steady
+ * rate then gather into batches of several, instead of one turn (a
+ * transaction, an index entry and a bulk request, their round trips) for
+ * every job or two.  A full batch, or none, goes on at once.
+ */
+static void linger(const struct chat_worker *w, double started)
+{
+	size_t n = w->cur->read.n;
+	double left = started + w->ctx.cfg.worker_wait_ms - chat_now_ms();
+
+	if (n && n < w->ctx.cfg.worker_batch && left >= 1)
+		chat_sleep_ms((unsigned)left);
+}
+
 static void persist_loop(struct chat_worker *w)
 {
 	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
@@ -792,6 +808,7 @@ static void persist_loop(struct chat_worker *w)
 			w->next_claim_at = now + w->claim_ms / 2.0;
 		}
 		turn(w);
+		linger(w, now);
 	}
 	finish_done(w);
 }
