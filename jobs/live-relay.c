@@ -7,8 +7,13 @@
  * It reads the stream without a consumer group (every host's relay reads
  * every event), from its newest entry at start, then from the last entry
  * it handled: after a Redis outage it reconnects and goes on from there.
- * An event nchan does not take is tried TRIES times, then logged and
- * skipped: a slow or restarting nginx never holds the others up for long.
+ * The events of one read go to nchan in groups (lib/nchan.h), in order.
+ * An event of a group that nchan did not take (refused, or the
+ * connection lost before its answer) is sent again on its own, tried
+ * TRIES times in all, then logged and skipped: a slow or restarting
+ * nginx never holds the others up for long.  Such an event can reach its
+ * stream after later ones of its group, and one whose answer was lost
+ * can reach it twice.
  *
  * Settings: CHAT_LIVE_SOCKET (required), and the Redis ones of
  * lib/config.h.
@@ -43,13 +48,19 @@ static void on_term(int sig)
 	stop_requested = 1;
 }
 
+static bool is_close(const struct chat_live_entry *e)
+{
+	return strcmp(e->event, CHAT_LIVE_CLOSE) == 0;
+}
+
+/* One event on its own, after its group's try: TRIES - 1 more tries. */
 static void relay_one(struct chat_nchan *n, const struct chat_live_entry *e)
 {
-	bool close = strcmp(e->event, CHAT_LIVE_CLOSE) == 0;
+	bool close = is_close(e);
 
-	for (unsigned t = 0; t < TRIES; t++) {
-		if (t)
-			chat_sleep_ms(TRY_PAUSE_MS * t);
+	for (unsigned t = 1; t < TRIES; t++) {
+		if (t > 1)
+			chat_sleep_ms(TRY_PAUSE_MS * (t - 1));
 		if ((close ? chat_nchan_close(n, e->channel) :
 			     chat_nchan_publish(n, e->channel, e->event,
 						e->data, e->data_len)) == 0)
@@ -59,6 +70,45 @@ static void relay_one(struct chat_nchan *n, const struct chat_live_entry *e)
 	}
 	chat_log_warn("live event %s (%s) of %s not published: %s", e->id,
 		      e->event, e->channel, chat_nchan_errstr(n));
+}
+
+/* A group of events, in the order read. */
+struct group {
+	struct chat_live_entry e[CHAT_NCHAN_GROUP];
+	size_t n;
+};
+
+/* Send the group; each event nchan did not take goes again on its own. */
+static void flush(struct chat_nchan *n, struct group *g)
+{
+	bool ok[CHAT_NCHAN_GROUP];
+
+	if (!g->n)
+		return;
+	if (chat_nchan_send(n, ok))
+		for (size_t i = 0; i < g->n; i++)
+			if (!ok[i])
+				relay_one(n, &g->e[i]);
+	g->n = 0;
+}
+
+/* Queue one event, sending the group first when it is full. */
+static void relay(struct chat_nchan *n, struct group *g,
+		  const struct chat_live_entry *e)
+{
+	int rc = is_close(e) ? chat_nchan_add_close(n, e->channel) :
+			       chat_nchan_add_publish(n, e->channel, e->event,
+						      e->data, e->data_len);
+
+	if (rc) {
+		chat_log_warn("live event %s (%s) of %s not published: %s",
+			      e->id, e->event, e->channel,
+			      chat_nchan_errstr(n));
+		return;
+	}
+	g->e[g->n++] = *e;
+	if (chat_nchan_full(n))
+		flush(n, g);
 }
 
 /* Where to start: the stream's newest entry, once Redis answers. */
@@ -81,6 +131,7 @@ static int start_at(struct chat_redis *r, struct chat_buf *last)
 static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 {
 	struct chat_buf last;
+	struct group g = { .n = 0 };
 	unsigned block = BLOCK_MS;
 	bool down = false;
 
@@ -113,7 +164,7 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 			int rc = chat_live_entry_at(reply, i, &e);
 
 			if (rc == 1)
-				relay_one(n, &e);
+				relay(n, &g, &e);
 			else if (rc == 0)
 				chat_log_warn("malformed live event %s "
 					      "skipped", e.id ? e.id : "?");
@@ -122,6 +173,7 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 				chat_buf_adds(&last, e.id);
 			}
 		}
+		flush(n, &g);	/* the entries point into the reply */
 		freeReplyObject(reply);
 	}
 out:
