@@ -268,6 +268,7 @@ static size_t exchange(struct chat_nchan *n, bool *ok, bool *clean)
 	size_t sent = 0, answered = 0;
 	long skip = 0;			/* body bytes still to skip */
 	bool in_body = false, closes = false;
+	int send_errno = 0;		/* the write side failed: read on */
 	double deadline = chat_now_ms() + n->timeout_ms;
 
 	n->in_len = 0;
@@ -302,9 +303,13 @@ static size_t exchange(struct chat_nchan *n, bool *ok, bool *clean)
 					 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 			if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				snprintf(n->errstr, sizeof(n->errstr),
-					 "send: %s", strerror(errno));
-				break;
+				/*
+				 * The answers nchan wrote before it went are
+				 * still to be read: what it took is not sent
+				 * again.
+				 */
+				send_errno = errno;
+				sent = n->out.len;
 			}
 			if (w > 0) {
 				sent += (size_t)w;
@@ -322,8 +327,10 @@ static size_t exchange(struct chat_nchan *n, bool *ok, bool *clean)
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (got <= 0) {
-			snprintf(n->errstr, sizeof(n->errstr), "%s after %zu "
-				 "of %zu answers", got ? strerror(errno) :
+			snprintf(n->errstr, sizeof(n->errstr), "%s%s after %zu "
+				 "of %zu answers", send_errno ? "send: " : "",
+				 send_errno ? strerror(send_errno) :
+				 got ? strerror(errno) :
 				 "nchan closed the connection", answered,
 				 n->queued);
 			break;
