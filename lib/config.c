@@ -71,6 +71,8 @@ void chat_config_load(struct chat_config *cfg)
 					 3600000);
 	cfg->worker_batch = uint_env("CHAT_WORKER_BATCH", 1000, 1, 10000);
 	cfg->worker_wait_ms = uint_env("CHAT_WORKER_WAIT_MS", 5, 1, 10000);
+	/* Capped well inside the contract's second for an edit to show. */
+	cfg->index_wait_ms = uint_env("CHAT_INDEX_WAIT_MS", 50, 0, 250);
 	cfg->worker_tries = uint_env("CHAT_WORKER_TRIES", 5, 1, 1000);
 	cfg->worker_name = str_env("CHAT_WORKER_NAME", NULL);
 	cfg->worker_claim_ms = uint_env("CHAT_WORKER_CLAIM_MS", 30000, 100,

@@ -42,6 +42,8 @@ struct chat_config {
 					   requests (chat_config_for_jobs) */
 	unsigned worker_batch;		/* jobs per worker batch */
 	unsigned worker_wait_ms;	/* longest wait to fill a batch */
+	unsigned index_wait_ms;		/* shortest time between two index
+					   steps that are not full */
 	unsigned worker_tries;		/* before a job is dead-lettered */
 	const char *worker_name;	/* the worker's consumer name; NULL:
 					   worker-<host name> */

@@ -38,6 +38,8 @@ struct chat_indexer;
 
 /* Most message numbers one entry may stand for. */
 #define CHAT_INDEX_ENTRY_MAX 20000
+/* Most entries one step reads (one can stand for a whole worker batch). */
+#define CHAT_INDEX_STEP_ENTRIES 64
 
 /*
  * Append numbers[0..n) (ascending) to `b` in the entry format, with runs

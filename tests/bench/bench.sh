@@ -65,7 +65,7 @@
 # other CHAT_* variable of the caller is dropped (so a shell set up for the
 # development stack cannot point the benchmark at it) except the knobs
 # CHAT_FCGI_PROCS, CHAT_TIMEOUT_MS, CHAT_WORKER_BATCH,
-# CHAT_WORKER_WAIT_MS and CHAT_ES_HEAP. The stack is started without workers
+# CHAT_WORKER_WAIT_MS, CHAT_INDEX_WAIT_MS and CHAT_ES_HEAP. The stack is started without workers
 # (CHAT_WORKERS=0): this script runs the one worker itself, as
 # $CHAT_VAR/run/worker.1.pid, so that `stack.sh stop` would stop it too.
 # It has one nginx and one live relay, as an API host has
@@ -144,7 +144,8 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 while IFS= read -r var; do
 	case $var in
 	CHAT_FCGI_PROCS | CHAT_TIMEOUT_MS | CHAT_WORKER_BATCH | \
-		CHAT_WORKER_WAIT_MS | CHAT_ES_HEAP | CHAT_BENCH_*) ;;
+		CHAT_WORKER_WAIT_MS | CHAT_INDEX_WAIT_MS | CHAT_ES_HEAP | \
+		CHAT_BENCH_*) ;;
 	CHAT_*) unset "$var" ;;
 	esac
 done < <(compgen -e)

@@ -80,6 +80,26 @@ Test(config, worker_name_and_claim)
 	unsetenv("CHAT_WORKER_CLAIM_MS");
 }
 
+Test(config, index_wait)
+{
+	struct chat_config cfg;
+
+	unsetenv("CHAT_INDEX_WAIT_MS");
+	chat_config_load(&cfg);
+	cr_assert_eq(cfg.index_wait_ms, 50);
+	setenv("CHAT_INDEX_WAIT_MS", "0", 1);
+	chat_config_load(&cfg);
+	cr_assert_eq(cfg.index_wait_ms, 0, "0 turns the wait off");
+	setenv("CHAT_INDEX_WAIT_MS", "250", 1);
+	chat_config_load(&cfg);
+	cr_assert_eq(cfg.index_wait_ms, 250);
+	/* Longer would eat into the second an edit has to show. */
+	setenv("CHAT_INDEX_WAIT_MS", "251", 1);
+	chat_config_load(&cfg);
+	cr_assert_eq(cfg.index_wait_ms, 50);
+	unsetenv("CHAT_INDEX_WAIT_MS");
+}
+
 Test(config, url_list_without_credentials)
 {
 	shown("http://a:1,http://b:2", "http://a:1,http://b:2");
