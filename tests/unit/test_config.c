@@ -80,24 +80,28 @@ Test(config, worker_name_and_claim)
 	unsetenv("CHAT_WORKER_CLAIM_MS");
 }
 
-Test(config, index_wait)
+/* CHAT_INDEX_WAIT_MS as read from `value` (NULL: unset). */
+static unsigned index_wait(const char *value)
 {
 	struct chat_config cfg;
 
+	if (value)
+		setenv("CHAT_INDEX_WAIT_MS", value, 1);
+	else
+		unsetenv("CHAT_INDEX_WAIT_MS");
+	chat_config_load(&cfg);
 	unsetenv("CHAT_INDEX_WAIT_MS");
-	chat_config_load(&cfg);
-	cr_assert_eq(cfg.index_wait_ms, 50);
-	setenv("CHAT_INDEX_WAIT_MS", "0", 1);
-	chat_config_load(&cfg);
-	cr_assert_eq(cfg.index_wait_ms, 0, "0 turns the wait off");
-	setenv("CHAT_INDEX_WAIT_MS", "250", 1);
-	chat_config_load(&cfg);
-	cr_assert_eq(cfg.index_wait_ms, 250);
+	return cfg.index_wait_ms;
+}
+
+Test(config, index_wait)
+{
+	cr_assert_eq(index_wait(NULL), 50);
+	cr_assert_eq(index_wait("0"), 0, "0 turns the wait off");
+	cr_assert_eq(index_wait("250"), 250);
 	/* Longer would eat into the second an edit has to show. */
-	setenv("CHAT_INDEX_WAIT_MS", "251", 1);
-	chat_config_load(&cfg);
-	cr_assert_eq(cfg.index_wait_ms, 50);
-	unsetenv("CHAT_INDEX_WAIT_MS");
+	cr_assert_eq(index_wait("251"), 50);
+	cr_assert_eq(index_wait("5ms"), 50);
 }
 
 Test(config, url_list_without_credentials)

@@ -326,6 +326,19 @@ static void peer_wait_closed(int count)
 	cr_assert_geq(atomic_load(&peer.closed), count);
 }
 
+/* The peer on its script, and a client of it. */
+static struct chat_nchan *started(const struct step *steps, size_t n_steps)
+{
+	peer_start(steps, n_steps);
+	return chat_nchan_new(peer.path, TIMEOUT_MS);
+}
+
+static void error_has(struct chat_nchan *n, const char *part)
+{
+	cr_assert(strstr(chat_nchan_errstr(n), part), "%s",
+		  chat_nchan_errstr(n));
+}
+
 TestSuite(nchan, .timeout = 30, .fini = peer_cleanup);
 
 static const char *reason(int status)
@@ -434,8 +447,7 @@ Test(nchan, group_written_as_queued_and_all_taken)
 	for (size_t i = 0; i < CHAT_NCHAN_GROUP - 1; i++)
 		answers[i] = i % 2 ? accepted() : status_only(201);
 	answers[CHAT_NCHAN_GROUP - 1] = status_only(200);
-	peer_start(steps, 1);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 1);
 	for (size_t i = 0; i < CHAT_NCHAN_GROUP - 1; i++) {
 		make_data(&data[i], i);
 		snprintf(channel, sizeof(channel), "%zu/%zu", i % 3 + 1,
@@ -490,8 +502,7 @@ Test(nchan, connection_kept_between_groups)
 	struct chat_nchan *n;
 	bool ok[2] = { false };
 
-	peer_start(steps, 2);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 2);
 	add_publishes(n, 2);
 	cr_assert_eq(chat_nchan_send(n, ok), 0, "%s", chat_nchan_errstr(n));
 	cr_assert(all_ok(ok, 2));
@@ -524,8 +535,7 @@ Test(nchan, answers_read_one_byte_at_a_time)
 	struct chat_nchan *n;
 	bool ok[8] = { false };
 
-	peer_start(steps, 1);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 1);
 	add_publishes(n, 7);
 	cr_assert_eq(chat_nchan_add_close(n, "3"), 0);
 	cr_assert_eq(chat_nchan_send(n, ok), 0, "%s", chat_nchan_errstr(n));
@@ -547,13 +557,11 @@ Test(nchan, a_refused_request_fails_only_itself)
 	struct chat_nchan *n;
 	bool ok[5] = { false };
 
-	peer_start(steps, 1);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 1);
 	add_publishes(n, 5);
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	cr_assert(ok[0] && ok[1] && !ok[2] && ok[3] && ok[4]);
-	cr_assert(strstr(chat_nchan_errstr(n), "507"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "507");
 	chat_nchan_free(n);
 	peer_done();
 }
@@ -573,8 +581,7 @@ Test(nchan, what_counts_as_taken)
 	struct chat_nchan *n;
 	bool ok[6] = { false };
 
-	peer_start(steps, 1);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 1);
 	cr_assert_eq(chat_nchan_add_close(n, "1"), 0);
 	add_publishes(n, 1);
 	cr_assert_eq(chat_nchan_add_close(n, "1"), 0);
@@ -586,8 +593,7 @@ Test(nchan, what_counts_as_taken)
 	cr_assert(ok[2] && ok[3]);
 	cr_assert_not(ok[4]);
 	cr_assert_not(ok[5]);
-	cr_assert(strstr(chat_nchan_errstr(n), "404"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "404");
 	chat_nchan_free(n);
 	peer_done();
 }
@@ -602,8 +608,7 @@ Test(nchan, one_request_as_a_group_of_its_own)
 				{ .requests = 1, .answers = a3 } };
 	struct chat_nchan *n;
 
-	peer_start(steps, 3);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 3);
 	cr_assert_eq(chat_nchan_publish(n, "5", "message", "[]", 2), 0,
 		     "%s", chat_nchan_errstr(n));
 	cr_assert_eq(chat_nchan_close(n, "5"), 0, "%s", chat_nchan_errstr(n));
@@ -628,14 +633,12 @@ Test(nchan, connection_lost_midway_then_made_again)
 	struct chat_nchan *n;
 	bool ok[5] = { false };
 
-	peer_start(steps, 2);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 2);
 	add_publishes(n, 5);
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	cr_assert(ok[0] && ok[1] && ok[2]);
 	cr_assert(!ok[3] && !ok[4]);
-	cr_assert(strstr(chat_nchan_errstr(n), "3 of 5"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "3 of 5");
 	cr_assert_eq(chat_nchan_queued(n), 0);
 	add_publishes(n, 2);
 	cr_assert_eq(chat_nchan_send(n, ok), 0, "%s", chat_nchan_errstr(n));
@@ -657,8 +660,7 @@ Test(nchan, idle_connection_closed_by_the_server_is_replaced)
 	struct chat_nchan *n;
 	bool ok[2] = { false };
 
-	peer_start(steps, 2);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 2);
 	add_publishes(n, 2);
 	cr_assert_eq(chat_nchan_send(n, ok), 0, "%s", chat_nchan_errstr(n));
 	cr_assert(all_ok(ok, 2));
@@ -688,14 +690,12 @@ Test(nchan, connection_close_answer_ends_the_group)
 	struct chat_nchan *n;
 	bool ok[3] = { false };
 
-	peer_start(steps, 2);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 2);
 	add_publishes(n, 3);
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	cr_assert(ok[0]);
 	cr_assert(!ok[1] && !ok[2]);
-	cr_assert(strstr(chat_nchan_errstr(n), "1 of 3"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "1 of 3");
 	peer_wait_closed(1);
 	add_publishes(n, 1);
 	cr_assert_eq(chat_nchan_send(n, ok), 0, "%s", chat_nchan_errstr(n));
@@ -719,8 +719,7 @@ Test(nchan, big_body_skipped)
 	a1[0] = accepted();
 	a1[1] = answer(202, "Content-Type: text/plain\r\n", big.data);
 	a1[2] = status_only(201);
-	peer_start(steps, 2);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 2);
 	add_publishes(n, 3);
 	cr_assert_eq(chat_nchan_send(n, ok), 0, "%s", chat_nchan_errstr(n));
 	cr_assert(all_ok(ok, 3));
@@ -745,8 +744,7 @@ Test(nchan, answers_read_while_the_group_is_still_written)
 	struct chat_nchan *n;
 	bool ok[3] = { false };
 
-	peer_start(steps, 3);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 3);
 	for (size_t i = 0; i < 3; i++) {
 		memset(data, 'a' + (int)i, SIZE);
 		cr_assert_eq(chat_nchan_add_publish(n, "9", "message", data,
@@ -783,8 +781,7 @@ Test(nchan, answers_before_a_failed_write_still_count)
 	bool ok[3] = { false };
 
 	memset(data, 'x', SIZE);
-	peer_start(steps, 1);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 1);
 	cr_assert_eq(chat_nchan_add_publish(n, "9", "message", "{}", 2), 0);
 	for (size_t i = 0; i < 2; i++)
 		cr_assert_eq(chat_nchan_add_publish(n, "9", "message", data,
@@ -792,8 +789,7 @@ Test(nchan, answers_before_a_failed_write_still_count)
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	cr_assert(ok[0], "the answer read: %s", chat_nchan_errstr(n));
 	cr_assert(!ok[1] && !ok[2]);
-	cr_assert(strstr(chat_nchan_errstr(n), "1 of 3"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "1 of 3");
 	chat_nchan_free(n);
 	peer_done();
 	free(data);
@@ -836,8 +832,7 @@ Test(nchan, unreadable_answers_fail_without_hanging)
 		steps[i] = (struct step){ .requests = 2, .answers = answers[i],
 					  .then_close = true };
 	}
-	peer_start(steps, N_BAD);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, N_BAD);
 	for (size_t i = 0; i < N_BAD; i++) {
 		bool ok[2] = { true, true };
 		double t0 = chat_now_ms();
@@ -869,8 +864,7 @@ Test(nchan, bad_names_queue_nothing)
 	struct chat_nchan *n;
 	bool ok[2] = { false };
 
-	peer_start(steps, 1);
-	n = chat_nchan_new(peer.path, TIMEOUT_MS);
+	n = started(steps, 1);
 	for (size_t i = 0; i < sizeof(channels) / sizeof(channels[0]); i++) {
 		cr_assert_eq(chat_nchan_add_publish(n, channels[i], "message",
 						    "{}", 2), -1, "%s",
@@ -914,8 +908,7 @@ Test(nchan, group_limits)
 	cr_assert(chat_nchan_full(n));
 	cr_assert_eq(chat_nchan_add_close(n, "1"), -1);
 	cr_assert_eq(chat_nchan_add_publish(n, "1", "message", "{}", 2), -1);
-	cr_assert(strstr(chat_nchan_errstr(n), "full"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "full");
 	cr_assert_eq(chat_nchan_queued(n), CHAT_NCHAN_GROUP);
 	chat_nchan_free(n);
 
@@ -953,8 +946,7 @@ Test(nchan, nothing_listening)
 	add_publishes(n, 2);
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	cr_assert(!ok[0] && !ok[1]);
-	cr_assert(strstr(chat_nchan_errstr(n), "connect"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "connect");
 	cr_assert_eq(chat_nchan_queued(n), 0);
 	cr_assert_lt(chat_now_ms() - t0, TIMEOUT_MS / 2);
 	/* A socket there, but no one listening (a stopped nginx's). */
@@ -967,8 +959,7 @@ Test(nchan, nothing_listening)
 	add_publishes(n, 1);
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	cr_assert_not(ok[0]);
-	cr_assert(strstr(chat_nchan_errstr(n), "connect"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "connect");
 	cr_assert_lt(chat_now_ms() - t0, TIMEOUT_MS / 2);
 	close(fd);
 	chat_nchan_free(n);
@@ -989,8 +980,7 @@ Test(nchan, silent_server_times_out)
 	cr_assert_eq(chat_nchan_send(n, ok), -1);
 	took = chat_now_ms() - t0;
 	cr_assert(!ok[0] && !ok[1]);
-	cr_assert(strstr(chat_nchan_errstr(n), "timed out"), "%s",
-		  chat_nchan_errstr(n));
+	error_has(n, "timed out");
 	cr_assert_geq(took, 290, "took %.0f ms", took);
 	cr_assert_lt(took, 1500, "took %.0f ms", took);
 	chat_nchan_free(n);
