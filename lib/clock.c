@@ -21,6 +21,14 @@ void chat_sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+void chat_sleep_rest_ms(double started, unsigned ms)
+{
+	double left = started + ms - chat_now_ms();
+
+	if (left >= 1)
+		chat_sleep_ms((unsigned)left);
+}
+
 unsigned chat_backoff_next(unsigned cur, unsigned min, unsigned max)
 {
 	if (!cur)

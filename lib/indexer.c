@@ -25,6 +25,8 @@
 #include "text.h"
 #include "xalloc.h"
 
+/* Entries read per step (one can stand for a whole worker batch). */
+#define ENTRIES 64
 /* Messages looked up in MariaDB together. */
 #define WANTS_MAX 4096
 /* A _bulk request goes out at this many documents (or CHAT_BULK_MAX_BYTES). */
@@ -653,8 +655,7 @@ static void claim(struct chat_indexer *ix)
 	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
 		long n = chat_stream_claim(ix->ctx->redis, CHAT_STREAM_INDEX,
 					   CHAT_GROUP_INDEX, ix->consumer, s,
-					   ix->claim_ms,
-					   CHAT_INDEX_STEP_ENTRIES, &ix->batch);
+					   ix->claim_ms, ENTRIES, &ix->batch);
 
 		if (n > 0)
 			chat_log_info("indexer: claimed %ld stale entries", n);
@@ -680,8 +681,8 @@ static long step(struct chat_indexer *ix, unsigned block_ms)
 	if (b->n == 0) {
 		if (chat_stream_read(ix->ctx->redis, CHAT_STREAM_INDEX,
 				     CHAT_GROUP_INDEX, ix->consumer,
-				     ix->own_pending ? "0" : ">",
-				     CHAT_INDEX_STEP_ENTRIES, block_ms, b))
+				     ix->own_pending ? "0" : ">", ENTRIES,
+				     block_ms, b))
 			return back_off(ix, "Redis", ix->ctx->redis->errstr);
 		if (b->n == 0 && ix->own_pending) {
 			ix->own_pending = false;
@@ -702,6 +703,7 @@ static long step(struct chat_indexer *ix, unsigned block_ms)
 
 long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 {
+	double started = chat_now_ms();
 	long n = step(ix, block_ms);
 
 	/* Nothing is left in flight: a failed step's entries stay pending. */
@@ -715,11 +717,13 @@ long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms)
 	 */
 	if (n > 0)
 		ix->busy = true;
-	if (n >= 0 && n < CHAT_INDEX_STEP_ENTRIES && ix->busy &&
+	if (n >= 0 && n < ENTRIES && ix->busy &&
 	    chat_proc_trim_due(&ix->next_trim_at)) {
 		shrink(ix);
 		chat_proc_trim();
 		ix->busy = false;
 	}
+	if (n > 0 && n < ENTRIES)
+		chat_sleep_rest_ms(started, ix->ctx->cfg.index_wait_ms);
 	return n;
 }

@@ -38,8 +38,6 @@ struct chat_indexer;
 
 /* Most message numbers one entry may stand for. */
 #define CHAT_INDEX_ENTRY_MAX 20000
-/* Most entries one step reads (one can stand for a whole worker batch). */
-#define CHAT_INDEX_STEP_ENTRIES 64
 
 /*
  * Append numbers[0..n) (ascending) to `b` in the entry format, with runs
@@ -103,7 +101,11 @@ void chat_indexer_free(struct chat_indexer *ix);
  * `block_ms` for new ones, and apply them.  Returns how many entries were
  * applied, or -1 when the engine, MariaDB or Redis is unavailable: the
  * entries not applied stay pending, and chat_indexer_wait_ms says how
- * long to pause before the next call.
+ * long to pause before the next call.  After a step that applied entries
+ * but read fewer than it could, it first waits out the rest of
+ * CHAT_INDEX_WAIT_MS from the step's start, so that at a steady rate the
+ * documents of several worker batches go to the engine in one _bulk
+ * request.
  */
 long chat_indexer_step(struct chat_indexer *ix, unsigned block_ms);
 /* Milliseconds until the indexer wants to be called again after a -1. */

@@ -327,12 +327,14 @@ static size_t exchange(struct chat_nchan *n, bool *ok, bool *clean)
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (got <= 0) {
+			const char *why = got ? strerror(errno) :
+						"nchan closed the connection";
+
+			if (send_errno)
+				why = strerror(send_errno);
 			snprintf(n->errstr, sizeof(n->errstr), "%s%s after %zu "
 				 "of %zu answers", send_errno ? "send: " : "",
-				 send_errno ? strerror(send_errno) :
-				 got ? strerror(errno) :
-				 "nchan closed the connection", answered,
-				 n->queued);
+				 why, answered, n->queued);
 			break;
 		}
 		deadline = chat_now_ms() + n->timeout_ms;

@@ -760,10 +760,9 @@ static void turn(struct chat_worker *w)
 static void linger(const struct chat_worker *w, double started)
 {
 	size_t n = w->cur->read.n;
-	double left = started + w->ctx.cfg.worker_wait_ms - chat_now_ms();
 
-	if (n && n < w->ctx.cfg.worker_batch && left >= 1)
-		chat_sleep_ms((unsigned)left);
+	if (n && n < w->ctx.cfg.worker_batch)
+		chat_sleep_rest_ms(started, w->ctx.cfg.worker_wait_ms);
 }
 
 static void persist_loop(struct chat_worker *w)
@@ -813,21 +812,6 @@ static void persist_loop(struct chat_worker *w)
 	finish_done(w);
 }
 
-/*
- * After an index step that applied entries but not a full read, wait out
- * the rest of CHAT_INDEX_WAIT_MS from the step's start: the documents of
- * the worker batches made meanwhile then go to the engine in one _bulk
- * request, not one small request per batch (README "Round 5").
- */
-static void index_linger(const struct chat_worker *w, long applied,
-			 double started)
-{
-	double left = started + w->ctx.cfg.index_wait_ms - chat_now_ms();
-
-	if (applied > 0 && applied < CHAT_INDEX_STEP_ENTRIES && left >= 1)
-		chat_sleep_ms((unsigned)left);
-}
-
 static void *index_loop(void *arg)
 {
 	struct chat_worker *w = arg;
@@ -837,13 +821,8 @@ static void *index_loop(void *arg)
 	chat_stream_create_groups(w->index_ctx.redis, CHAT_STREAM_INDEX,
 				  CHAT_GROUP_INDEX);
 	while (!chat_proc_stopping()) {
-		double started = chat_now_ms();
-		long applied = chat_indexer_step(ix, INDEX_WAIT_MS);
-
-		if (applied >= 0) {
-			index_linger(w, applied, started);
+		if (chat_indexer_step(ix, INDEX_WAIT_MS) >= 0)
 			continue;
-		}
 		/* A store is down: pause, in slices, to notice a stop. */
 		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);
 		     !chat_proc_stopping() && chat_now_ms() < until;)

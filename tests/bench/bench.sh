@@ -65,12 +65,12 @@
 # other CHAT_* variable of the caller is dropped (so a shell set up for the
 # development stack cannot point the benchmark at it) except the knobs
 # CHAT_FCGI_PROCS, CHAT_TIMEOUT_MS, CHAT_WORKER_BATCH,
-# CHAT_WORKER_WAIT_MS, CHAT_INDEX_WAIT_MS and CHAT_ES_HEAP. The stack is started without workers
-# (CHAT_WORKERS=0): this script runs the one worker itself, as
-# $CHAT_VAR/run/worker.1.pid, so that `stack.sh stop` would stop it too.
-# It has one nginx and one live relay, as an API host has
-# (CHAT_LIMITS_NGINX=0). Its data (MariaDB, Redis, index) is wiped before each run unless
-# BENCH_KEEP=1; reports are kept.
+# CHAT_WORKER_WAIT_MS, CHAT_INDEX_WAIT_MS and CHAT_ES_HEAP. The stack is
+# started without workers (CHAT_WORKERS=0): this script runs the one
+# worker itself, as $CHAT_VAR/run/worker.1.pid, so that `stack.sh stop`
+# would stop it too. It has one nginx and one live relay, as an API host
+# has (CHAT_LIMITS_NGINX=0). Its data (MariaDB, Redis, index) is wiped
+# before each run unless BENCH_KEEP=1; reports are kept.
 #
 # Settings (full / --smoke defaults):
 #   BENCH_DURATION     seconds per wrk run (5 / 2)
