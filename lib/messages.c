@@ -122,16 +122,18 @@ enum chat_found chat_messages_get_by_chat_id(struct chat_db *db,
 
 /*
  * The chat's row is a constant of the plan (its unique key is given whole),
- * then the page is a range scan of the messages' unique key, in its order:
- * no sort, whatever the chat's size.  A left join, to tell an empty page
- * from a missing chat in the same statement, made MariaDB sort every
- * message after `after` instead.
+ * then the page is a range of the messages' primary key (chat_id, number),
+ * the rows themselves in their order (sql/006): no sort, no look-up by
+ * row, whatever the chat's size (tests/integration/test_reads.c counts
+ * the rows read).  A left join, to tell an empty page from a missing chat
+ * in the same statement, made MariaDB sort every message after `after`
+ * instead.
  */
 static const char list_sql[] =
 	"SELECT " MESSAGE_COLUMNS " FROM chats c JOIN messages m "
-	/* Else MariaDB looks up chat_id alone and filters every row before
-	 * `after` (rows examined grew with the page). */
-	"FORCE INDEX (uq_messages_chat_number) ON m.chat_id = c.id "
+	/* With the old unique key, MariaDB sometimes looked up chat_id
+	 * alone and filtered every row before `after`. */
+	"FORCE INDEX (PRIMARY) ON m.chat_id = c.id "
 	"WHERE c.application_id = ? AND c.number = ? AND m.number > ? "
 	"ORDER BY m.number LIMIT ?";
 
