@@ -42,6 +42,13 @@
 #   durability     POST …/chats as in HTTP, once per durability mode:
 #                  appendfsync everysec, appendfsync always, and
 #                  CHAT_REDIS_DURABLE=replica with a replica started for it
+#   pairs          (only when BENCH_PARTS names it, after worker) two sides
+#                  of one change, side by side on this stack: in each of
+#                  BENCH_PAIR_ROUNDS rounds, BENCH_PAIR_A switches the stack
+#                  to side A and each of BENCH_PAIR_PATHS runs once, then
+#                  the same for B; req/s and CPU time per request by group
+#                  for each run, their medians, and B ÷ A. In turn, so that
+#                  the machine's drift falls on both sides
 #   RSS            VmHWM (peak RSS) and USS (private memory now:
 #                  Private_Clean + Private_Dirty of /proc/PID/smaps_rollup)
 #                  of every FastCGI process (the largest of each program)
@@ -94,10 +101,25 @@
 #   BENCH_SOURCE       what the report says was measured (default: the
 #                      commit, and whether lib/ cgi-bin/ jobs/ nginx/ differ)
 #   BENCH_PARTS        the parts to run, of: worker mysql search sync redis
-#                      http half durable rss (default all; mysql and search use the
-#                      worker part's rows, half uses http's rates)
+#                      http half pairs durable rss (default all but pairs /
+#                      all; mysql, search and pairs use the worker part's
+#                      rows, half uses http's rates)
 #   BENCH_HTTP_PATHS   the HTTP paths measured (default all: ceiling fcgi_floor
 #                      fcgi_keep post_message post_chat get_message list search)
+#   BENCH_PAIR_CGI_B   the pairs part's side B runs the FastCGI programs of
+#                      this directory (another checkout's cgi-bin, built),
+#                      side A this checkout's: two builds compared (the
+#                      part restarts the API host, stack.sh stop-host and
+#                      start-host, at each change of side)
+#   BENCH_PAIR_A, BENCH_PAIR_B  besides, or instead: bash commands that
+#                      switch the stack to each side (an nginx directive,
+#                      a MariaDB setting), run with the stack's CHAT_*
+#                      settings and BENCH_STACK (the path of stack.sh) in
+#                      their environment. Neither set: A against A, which
+#                      shows the noise
+#   BENCH_PAIR_ROUNDS  rounds of the pairs part (3 / 1)
+#   BENCH_PAIR_PATHS   its paths, of the API paths of BENCH_HTTP_PATHS
+#                      (get_message list)
 #   BENCH_LEAVE_UP=1   leave the stack (and the worker) running at the end,
 #                      to profile against it; stop it with
 #                      CHAT_VAR=var/bench tests/harness/stack.sh stop
@@ -125,14 +147,18 @@ if [ "$mode" = smoke ]; then
 	: "${BENCH_DURATION:=2}" "${BENCH_RUNS:=1}" "${BENCH_JOBS:=2000}"
 	: "${BENCH_CHATS:=20}" "${BENCH_SYNC_CHATS:=1000}"
 	: "${BENCH_REDIS_REQUESTS:=5000}" "${BENCH_WAIT:=120}"
-	: "${BENCH_WARM:=2000}"
+	: "${BENCH_WARM:=2000}" "${BENCH_PAIR_ROUNDS:=1}"
+	# Every part, the pairs too (A against A), so that none can rot.
+	: "${BENCH_PARTS:=worker mysql search sync redis http half pairs durable rss}"
 else
 	: "${BENCH_DURATION:=5}" "${BENCH_RUNS:=3}" "${BENCH_JOBS:=1000000}"
 	: "${BENCH_CHATS:=1000}" "${BENCH_SYNC_CHATS:=100000}"
 	: "${BENCH_REDIS_REQUESTS:=200000}" "${BENCH_WAIT:=1800}"
 	: "${BENCH_WARM:=100000}"
-	: "${BENCH_HOT:=$((BENCH_JOBS / 10))}"
+	: "${BENCH_HOT:=$((BENCH_JOBS / 10))}" "${BENCH_PAIR_ROUNDS:=3}"
 fi
+: "${BENCH_PAIR_A:=:}" "${BENCH_PAIR_B:=:}"
+read -r -a pair_paths <<<"${BENCH_PAIR_PATHS:-get_message list}"
 : "${BENCH_HOT:=$((BENCH_JOBS / 2))}"
 : "${BENCH_CONNECTIONS:=64}"
 ncpu=$(nproc 2>/dev/null || echo 1)
@@ -900,6 +926,103 @@ part_http_half() {
 	case $1 in post_*) wait_drained "$BENCH_WAIT" || return 1 ;; esac
 }
 
+# pair_programs DIR: the API host's FastCGI programs become those of DIR
+# (its nginx, relay and worker restarted with them).
+pair_cgi=$repo/cgi-bin
+pair_programs() {
+	[ "$1" != "$pair_cgi" ] || return 0
+	"$stack" stop-host && CHAT_CGI_DIR=$1 "$stack" start-host || return 1
+	pair_cgi=$1
+}
+
+# The pairs part: R[pair_S_K_runs], each round's req/s of path K on side
+# S (a or b); R[pair_S_K_rps] and R[pair_S_K_cpu_GROUP], the medians.
+part_pairs() {
+	local r side cmd k g n cgi
+	local log=$CHAT_VAR/log/pairs.log
+	local -A before=() after=() runs=()
+	export BENCH_STACK=$stack
+	for ((r = 1; r <= BENCH_PAIR_ROUNDS; r++)); do
+		for side in a b; do
+			cmd=$BENCH_PAIR_A cgi=$repo/cgi-bin
+			[ "$side" = a ] || cmd=$BENCH_PAIR_B cgi=${BENCH_PAIR_CGI_B:-$repo/cgi-bin}
+			pair_programs "$cgi" >>"$log" 2>&1 || {
+				say "pairs: the programs of $cgi did not start (see $log)"
+				return 1
+			}
+			bash -c "$cmd" </dev/null >>"$log" 2>&1 || {
+				say "pairs: the command of side $side failed (its output: $log)"
+				return 1
+			}
+			start_worker || return 1
+			# An nginx reloaded by the command: its old workers gone.
+			sleep 2
+			for k in "${pair_paths[@]}"; do
+				http_env "$k"
+				while read -r g n; do before[$g]=$n; done < <(cpu_snap)
+				wrk_once "$k" "$BENCH_CONNECTIONS" "$BENCH_THREADS" "$BENCH_DURATION" 0 ||
+					return 1
+				while read -r g n; do after[$g]=$n; done < <(cpu_snap)
+				say "pairs round $r, side $side, $k: $W_rps req/s, $W_err errors of $W_req"
+				if [ "$W_req" -eq 0 ] || [ $((W_err * 100)) -gt "$W_req" ]; then
+					return 1
+				fi
+				runs[${side}_$k]+=" $W_rps"
+				for g in "${cpu_groups[@]}"; do
+					runs[${side}_${k}_$g]+=" $(fcalc "(${after[$g]:-0} - ${before[$g]:-0}) * 1000000 / $clk_tck / $W_req" 0)"
+				done
+				case $k in post_*) wait_drained "$BENCH_WAIT" || return 1 ;; esac
+			done
+		done
+	done
+	pair_programs "$repo/cgi-bin" >>"$log" 2>&1 && start_worker || return 1
+	# shellcheck disable=SC2086  # the runs' figures, split into arguments
+	for side in a b; do
+		for k in "${pair_paths[@]}"; do
+			R[pair_${side}_${k}_runs]=${runs[${side}_$k]# }
+			R[pair_${side}_${k}_rps]=$(median ${runs[${side}_$k]})
+			for g in "${cpu_groups[@]}"; do
+				R[pair_${side}_${k}_cpu_$g]=$(fcalc "$(median ${runs[${side}_${k}_$g]})" 0)
+			done
+		done
+	done
+}
+
+# report_pairs: the pairs part's table, when it ran.
+report_pairs() {
+	local k side g tot row a_tot=0 b_tot=0 ratio
+	local -a in_request=(nginx fcgi mariadb redis)
+	[ -n "${R[pair_a_${pair_paths[0]}_rps]:-}" ] || return 0
+	echo "## Pairs: side A against side B, in turn on one stack"
+	echo
+	echo "- A: the programs of $repo/cgi-bin; then \`${BENCH_PAIR_A}\`"
+	echo "- B: the programs of ${BENCH_PAIR_CGI_B:-$repo/cgi-bin}; then \`${BENCH_PAIR_B}\`"
+	echo "- $BENCH_PAIR_ROUNDS rounds of A then B, each path once a side and round, ${BENCH_DURATION} s at $BENCH_CONNECTIONS connections; CPU µs per request, medians over the rounds"
+	echo
+	echo "| path | side | req/s by round | median req/s | nginx | FastCGI program | MariaDB | Redis | in the request | worker + live relays | search engine |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for k in "${pair_paths[@]}"; do
+		for side in a b; do
+			tot=0 row=''
+			for g in "${in_request[@]}"; do
+				tot=$((tot + ${R[pair_${side}_${k}_cpu_$g]:-0}))
+				row+=" ${R[pair_${side}_${k}_cpu_$g]:-0} |"
+			done
+			if [ "$side" = a ]; then a_tot=$tot; else b_tot=$tot; fi
+			printf '| %s | %s | %s | %s |%s %s | %s | %s |\n' "${http_label[$k]}" \
+				"${side^^}" "${R[pair_${side}_${k}_runs]// /, }" \
+				"${R[pair_${side}_${k}_rps]}" "$row" "$tot" \
+				"${R[pair_${side}_${k}_cpu_jobs]:-0}" \
+				"${R[pair_${side}_${k}_cpu_search]:-0}"
+		done
+		ratio='–'
+		[ "$a_tot" -eq 0 ] || ratio=$(fcalc "$b_tot / $a_tot" 2)
+		printf '| | B ÷ A | | %s | | | | | %s | | |\n' \
+			"$(fcalc "${R[pair_b_${k}_rps]} / ${R[pair_a_${k}_rps]}" 2)" "$ratio"
+	done
+	echo
+}
+
 part_rss() {
 	local name pid hwm anon u best best_anon best_uss n
 	for name in applications chats messages health; do
@@ -1039,6 +1162,7 @@ report() {
 	echo "same $BENCH_CONNECTIONS connections, aiming at half the req/s measured above"
 	echo "(wrk2 is not in Debian). Latency is from the request's send, as wrk measures it."
 	echo
+	report_pairs
 	echo "## Durability modes: POST …/chats"
 	echo
 	echo "| appendfsync everysec (default) | appendfsync always | CHAT_REDIS_DURABLE=replica (WAIT 1 ${CHAT_REDIS_WAIT_MS:-100}) |"
@@ -1116,6 +1240,7 @@ else
 			case $k in ceiling | fcgi_floor | fcgi_keep) continue ;; esac
 			wanted half && run_part "http $k (half load)" part_http_half "$k"
 		done
+		wanted pairs && run_part pairs part_pairs
 		wanted durable && run_part "durability modes" part_durability
 		wanted rss && run_part RSS part_rss
 	fi

@@ -54,7 +54,9 @@
 #   start-host, stop-host  only the parts of one API host (the FastCGI
 #           programs, the workers, nginx) in front of stores that run
 #           elsewhere: CHAT_MYSQL_HOST, CHAT_REDIS_HOST, CHAT_ES_URL
-#           (tests/harness/hosts.sh, README "Scaling out")
+#           (tests/harness/hosts.sh, README "Scaling out"); a
+#           CHAT_CGI_DIR given to start-host wins over the one the stack
+#           was started with (the same host, another build)
 #
 # Settings are the CHAT_* variables of env.sh. Besides those:
 #   CHAT_REDIS_CLUSTER=N  a Redis Cluster of N masters (3 or more) and N
@@ -100,6 +102,9 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=env.sh
 . "$here/env.sh"
 
+# Given to start-host, where the programs are wins over the saved setting
+# below: a host restarted with another build (make bench's pairs part).
+given_cgi_dir=${CHAT_CGI_DIR:-}
 CHAT_CGI_DIR=${CHAT_CGI_DIR:-$repo/cgi-bin}
 CHAT_JOBS_DIR=${CHAT_JOBS_DIR:-$repo/jobs}
 CHAT_DOCS_DIR=${CHAT_DOCS_DIR:-$repo/var/docs}
@@ -132,6 +137,9 @@ CHAT_REDIS_NODES=${CHAT_REDIS_NODES:-}
 if [ "${1:-}" != start ] && [ -r "$stack_env" ]; then
 	# shellcheck source=/dev/null
 	. "$stack_env"
+	if [ "${1:-}" = start-host ] && [ -n "$given_cgi_dir" ]; then
+		CHAT_CGI_DIR=$given_cgi_dir
+	fi
 fi
 log_dir=$CHAT_VAR/log
 mysql_dir=$CHAT_VAR/mysql
