@@ -938,9 +938,9 @@ pair_programs() {
 # The pairs part: R[pair_S_K_runs], each round's req/s of path K on side
 # S (a or b); R[pair_S_K_rps] and R[pair_S_K_cpu_GROUP], the medians.
 part_pairs() {
-	local r side cmd k g n cgi
+	local r side cmd k g cgi
 	local log=$CHAT_VAR/log/pairs.log
-	local -A before=() after=() runs=()
+	local -A runs=()
 	export BENCH_STACK=$stack
 	for ((r = 1; r <= BENCH_PAIR_ROUNDS; r++)); do
 		for side in a b; do
@@ -959,17 +959,11 @@ part_pairs() {
 			sleep 2
 			for k in "${pair_paths[@]}"; do
 				http_env "$k"
-				while read -r g n; do before[$g]=$n; done < <(cpu_snap)
-				wrk_once "$k" "$BENCH_CONNECTIONS" "$BENCH_THREADS" "$BENCH_DURATION" 0 ||
-					return 1
-				while read -r g n; do after[$g]=$n; done < <(cpu_snap)
-				say "pairs round $r, side $side, $k: $W_rps req/s, $W_err errors of $W_req"
-				if [ "$W_req" -eq 0 ] || [ $((W_err * 100)) -gt "$W_req" ]; then
-					return 1
-				fi
-				runs[${side}_$k]+=" $W_rps"
+				BENCH_RUNS=1 wrk_part "pairs_${r}_${side}_$k" "$k" \
+					"$BENCH_CONNECTIONS" "$BENCH_THREADS" 0 || return 1
+				runs[${side}_$k]+=" ${R[pairs_${r}_${side}_${k}_rps]}"
 				for g in "${cpu_groups[@]}"; do
-					runs[${side}_${k}_$g]+=" $(fcalc "(${after[$g]:-0} - ${before[$g]:-0}) * 1000000 / $clk_tck / $W_req" 0)"
+					runs[${side}_${k}_$g]+=" ${R[pairs_${r}_${side}_${k}_cpu_$g]}"
 				done
 				case $k in post_*) wait_drained "$BENCH_WAIT" || return 1 ;; esac
 			done
