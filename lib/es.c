@@ -252,7 +252,7 @@ int chat_es_request(struct chat_es *es, const char *method, const char *path,
 		tried |= 1u << i;
 		rc = perform(es, node, method, path, body, len, status, &sink);
 		if (sink.over) {
-			chat_es_set_err(es, CHAT_ES_ERR_IO, "search engine "
+			chat_es_set_err(es, CHAT_ES_ERR_LONG, "search engine "
 					"reply longer than %zu bytes; not "
 					"read", sink.max);
 			chat_buf_reset(resp);

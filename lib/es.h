@@ -60,9 +60,11 @@ struct chat_es {
 /* What kind of failure the last one was (es->err). */
 enum chat_es_err {
 	CHAT_ES_OK = 0,
-	CHAT_ES_ERR_IO,		/* not reached, no answer in time, reply too
-				   long: the request may be tried again */
+	CHAT_ES_ERR_IO,		/* not reached, no answer in time: the
+				   request may be tried again */
 	CHAT_ES_ERR_ANSWER,	/* an answer other than the expected one */
+	CHAT_ES_ERR_LONG,	/* a reply longer than es->reply_max, not
+				   read (the node is not at fault) */
 };
 
 /*

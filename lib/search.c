@@ -784,19 +784,31 @@ static struct json_object *word_query(const char *type, const char *field,
 }
 
 /*
- * What every search asks for besides the query, the window and the size:
- * no document, only its id and the length of its body as the contract's
- * JSON writes it (json-c with CHAT_JSON_TO_STRING: \uXXXX for a control
- * character, two bytes for \" \\ \b \t \n \f \r, UTF-8 for the rest).
- * From these the page is chosen before any body is read.  The length is
- * stored with each document (json_len, doc values only, written by
- * add_bulk_doc with chat_json_string_len); a document indexed before the
- * field existed (by an earlier version, until jobs/reindex rebuilt the
- * index) has it computed from its _source as it always was: Java strings
- * are UTF-16, so a surrogate half counts two of a pair's four bytes.
- * Reading _source for every hit was the dearer part of the script.
+ * A search asks in one request for the page's hits with their documents
+ * (search_docs_fixed): the query, the hits and their bodies from one
+ * searcher, in one round trip.  Its reply is read only up to about a
+ * page (page_reply_max); a longer one means the bodies of these hits
+ * are large, and the page is then chosen before any body is read, in two
+ * requests (search_ids_fixed, then _mget): the ids of the hits with the
+ * length of each body as the contract's JSON writes it (json-c with
+ * CHAT_JSON_TO_STRING: \uXXXX for a control character, two bytes for
+ * \" \\ \b \t \n \f \r, UTF-8 for the rest), then the documents of those
+ * that fit.  The length is stored with each document (json_len, doc
+ * values only, written by add_bulk_doc with chat_json_string_len); a
+ * document indexed before the field existed (by an earlier version,
+ * until jobs/reindex rebuilt the index) has it computed from its _source
+ * as it always was: Java strings are UTF-16, so a surrogate half counts
+ * two of a pair's four bytes.  Reading _source for every hit was the
+ * dearer part of the script.
  */
-static const char search_fixed[] =
+#define SEARCH_SORT \
+	" \"sort\": [{\"_score\": \"desc\"}, {\"number\": \"asc\"}]}"
+
+static const char search_docs_fixed[] =
+	"{\"track_total_hits\": false, \"_source\": [\"number\", \"body\","
+	" \"created_at\", \"updated_at\"]," SEARCH_SORT;
+
+static const char search_ids_fixed[] =
 	"{\"track_total_hits\": false, \"_source\": false,"
 	" \"script_fields\": {\"json_len\": {\"script\": {\"lang\": \"painless\","
 	" \"source\": \"if (doc.containsKey('json_len') &&"
@@ -807,18 +819,45 @@ static const char search_fixed[] =
 	" c == 13) { n += 2; } else if (c < 32) { n += 6; }"
 	" else if (c < 128) { n += 1; }"
 	" else if (c < 2048 || Character.isSurrogate(c)) { n += 2; }"
-	" else { n += 3; } } return n;\"}}},"
-	" \"sort\": [{\"_score\": \"desc\"}, {\"number\": \"asc\"}]}";
+	" else { n += 3; } } return n;\"}}}," SEARCH_SORT;
 
 /* A Message object's bytes besides its body, with the comma before it. */
 #define MESSAGE_OVERHEAD 128
 
-static struct json_object *search_body(uint64_t app, uint64_t chat,
-				       const char *q,
+/*
+ * What the engine writes around a hit's document in a one-step reply
+ * (index, id, score, sort values), at most, in bytes.
+ */
+#define HIT_OVERHEAD 512
+
+/*
+ * The longest one-step reply read for `size` hits: a page of bodies and
+ * the frame of every hit.  A longer one holds more than a page.
+ */
+static size_t page_reply_max(unsigned size)
+{
+	return CHAT_PAGE_BYTES_MAX + (size_t)size * HIT_OVERHEAD + 4096;
+}
+
+/*
+ * Whether a message whose body is `size` bytes written joins a page of
+ * `take` messages and *bytes bytes so far: while the page stays within
+ * CHAT_PAGE_BYTES_MAX, and the first always.  If so, *bytes counts it.
+ */
+static bool page_takes(uint64_t *bytes, size_t take, uint64_t size)
+{
+	if (take > 0 && *bytes + size + MESSAGE_OVERHEAD > CHAT_PAGE_BYTES_MAX)
+		return false;
+	*bytes += size + MESSAGE_OVERHEAD;
+	return true;
+}
+
+static struct json_object *search_body(const char *fixed, uint64_t app,
+				       uint64_t chat, const char *q,
 				       const struct chat_search_word *words,
 				       size_t n, unsigned from, unsigned size)
 {
-	struct json_object *body = json_tokener_parse(search_fixed);
+	struct json_object *body = json_tokener_parse(fixed);
 	struct json_object *must = json_object_new_array();
 	struct json_object *should = json_object_new_array();
 	struct json_object *boolq;
@@ -866,9 +905,110 @@ static struct json_object *hit_message(struct json_object *hit)
 	return msg;
 }
 
+/* The hits array of a search's 200 answer `obj`, or NULL (es says why). */
+static struct json_object *answer_hits(struct chat_es *es,
+				       struct json_object *obj)
+{
+	struct json_object *arr = get(obj, "hits", "hits");
+	struct json_object *failed = get(obj, "_shards", "failed");
+
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
+		set_err(es, "search: unexpected answer");
+		return NULL;
+	}
+	/* With one shard, a failed shard means no answer at all. */
+	if (failed && json_object_get_int(failed) > 0) {
+		set_err(es, "search: %d shard(s) failed",
+			json_object_get_int(failed));
+		return NULL;
+	}
+	return arr;
+}
+
+int chat_search_read_page(struct chat_es *es, const struct chat_buf *resp,
+			  unsigned limit, struct json_object *arr,
+			  size_t *nhits)
+{
+	struct json_object *obj = parse(resp);
+	struct json_object *hits = answer_hits(es, obj);
+	uint64_t bytes = 2;	/* the brackets */
+	size_t len, take = 0;
+	int rc = -1;
+
+	*nhits = 0;
+	if (!hits)
+		goto out;
+	len = json_object_array_length(hits);
+	for (size_t i = 0; i < len && take < limit; i++) {
+		struct json_object *h = json_object_array_get_idx(hits, i);
+		struct json_object *body = get(h, "_source", "body");
+		struct json_object *msg = hit_message(h);
+
+		if (!msg) {
+			set_err(es, "search: a hit without its document");
+			goto out;
+		}
+		if (!page_takes(&bytes, take, chat_json_string_len(
+				json_object_get_string(body),
+				(size_t)json_object_get_string_len(body)))) {
+			json_object_put(msg);
+			break;
+		}
+		json_object_array_add(arr, msg);
+		take++;
+	}
+	*nhits = len;
+	rc = 0;
+out:
+	json_object_put(obj);
+	return rc;
+}
+
 /*
- * Step one: the ids and body sizes of hits [from, from + size).  *hits
- * (caller frees) point into *answer (caller puts).
+ * The page in one request: its messages appended to `arr`, *take of
+ * them, of *nhits hits.  Returns 1, with nothing appended, when the
+ * reply was longer than page_reply_max: ask in two steps.
+ */
+static int page_one_step(struct chat_es *es, const char *alias,
+			 const char *pref, struct json_object *body,
+			 unsigned size, unsigned limit,
+			 struct json_object *arr, size_t *take, size_t *nhits)
+{
+	struct chat_buf path, resp;
+	size_t reply_max = es->reply_max;
+	long status = 0;
+	int rc = -1;
+
+	chat_buf_init(&path);
+	chat_buf_init(&resp);
+	chat_buf_addf(&path, "/%s/_search?preference=%s", alias, pref);
+	if (page_reply_max(size) < reply_max)
+		es->reply_max = page_reply_max(size);
+	rc = send_json(es, "POST", path.data, body, &status, &resp);
+	es->reply_max = reply_max;
+	if (rc) {
+		if (es->err == CHAT_ES_ERR_LONG)
+			rc = 1;
+		goto out;
+	}
+	rc = -1;
+	if (status != 200) {
+		set_err_answer(es, "search", status, &resp);
+		goto out;
+	}
+	if (chat_search_read_page(es, &resp, limit, arr, nhits))
+		goto out;
+	*take = json_object_array_length(arr);
+	rc = 0;
+out:
+	chat_buf_release(&path);
+	chat_buf_release(&resp);
+	return rc;
+}
+
+/*
+ * Step one of two: the ids and body sizes of hits [from, from + size).
+ * *hits (caller frees) point into *answer (caller puts).
  */
 static int search_ids(struct chat_es *es, const char *alias,
 		      const char *pref, struct json_object *body,
@@ -902,24 +1042,15 @@ int chat_search_read_ids(struct chat_es *es, const struct chat_buf *resp,
 			 struct json_object **answer,
 			 struct chat_search_hit **hits, size_t *nhits)
 {
-	struct json_object *arr, *failed;
+	struct json_object *arr;
 	size_t len;
 
 	*hits = NULL;
 	*nhits = 0;
 	*answer = parse(resp);
-	arr = get(*answer, "hits", "hits");
-	failed = get(*answer, "_shards", "failed");
-	if (!arr || !json_object_is_type(arr, json_type_array)) {
-		set_err(es, "search: unexpected answer");
+	arr = answer_hits(es, *answer);
+	if (!arr)
 		goto fail;
-	}
-	/* With one shard, a failed shard means no answer at all. */
-	if (failed && json_object_get_int(failed) > 0) {
-		set_err(es, "search: %d shard(s) failed",
-			json_object_get_int(failed));
-		goto fail;
-	}
 	len = json_object_array_length(arr);
 	*hits = xcalloc(len + 1, sizeof(**hits));
 	for (size_t i = 0; i < len; i++) {
@@ -947,7 +1078,7 @@ fail:
 	return -1;
 }
 
-/* Step two: the documents of hits[0..n), in that order, into `arr`. */
+/* Step two of two: the documents of hits[0..n), in that order, into `arr`. */
 static int fetch_docs(struct chat_es *es, const char *alias,
 		      const char *pref, const struct chat_search_hit *hits,
 		      size_t n, struct json_object *arr)
@@ -1010,6 +1141,36 @@ out:
 	return rc;
 }
 
+/*
+ * The page in two requests, as page_one_step: the sizes of the hits,
+ * then the documents of those that fit (one deleted in between is left
+ * out, but still counted in *take).
+ */
+static int page_two_steps(struct chat_es *es, const char *alias,
+			  const char *pref, struct json_object *body,
+			  unsigned limit, struct json_object *arr,
+			  size_t *take, size_t *nhits)
+{
+	struct json_object *answer = NULL;
+	struct chat_search_hit *hits = NULL;
+	uint64_t bytes = 2;	/* the brackets */
+	int rc = -1;
+
+	*take = 0;
+	if (search_ids(es, alias, pref, body, &answer, &hits, nhits))
+		goto out;
+	while (*take < *nhits && *take < limit &&
+	       page_takes(&bytes, *take, hits[*take].size))
+		(*take)++;
+	if (*take && fetch_docs(es, alias, pref, hits, *take, arr))
+		goto out;
+	rc = 0;
+out:
+	json_object_put(answer);
+	free(hits);
+	return rc;
+}
+
 int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 		     const char *q, size_t qlen, unsigned offset,
 		     unsigned limit, struct json_object **results,
@@ -1017,12 +1178,10 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 {
 	const char *alias = alias_of(es);
 	struct chat_search_word words[CHAT_SEARCH_MAX_WORDS];
-	struct json_object *body = NULL, *answer = NULL;
+	struct json_object *body = NULL;
 	struct json_object *arr = json_object_new_array();
-	struct chat_search_hit *hits = NULL;
 	struct chat_buf pref;
 	size_t n, nhits = 0, take = 0;
-	uint64_t bytes = 2;	/* the brackets */
 	unsigned size;
 	int rc = -1;
 
@@ -1039,7 +1198,6 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 	/* One hit more than the page tells whether another page follows. */
 	size = limit + 1 < MAX_RESULTS - offset ? limit + 1
 						: MAX_RESULTS - offset;
-	body = search_body(app, chat, q, words, n, offset, size);
 	/*
 	 * With replicas, each copy of a shard refreshes on its own: the
 	 * searches of one chat, and both steps of each, go to the same copy
@@ -1047,20 +1205,21 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 	 * step two reads the searcher of step one.
 	 */
 	chat_buf_addf(&pref, "chat-%" PRIu64 "-%" PRIu64, app, chat);
-	if (search_ids(es, alias, pref.data, body, &answer, &hits, &nhits))
-		goto out;
-	/* As many as fit in a page; the first even when it alone does not. */
-	while (take < nhits && take < limit &&
-	       (take == 0 || bytes + hits[take].size + MESSAGE_OVERHEAD <=
-				     CHAT_PAGE_BYTES_MAX)) {
-		bytes += hits[take].size + MESSAGE_OVERHEAD;
-		take++;
+	body = search_body(search_docs_fixed, app, chat, q, words, n, offset,
+			   size);
+	rc = page_one_step(es, alias, pref.data, body, size, limit, arr,
+			   &take, &nhits);
+	if (rc == 1) {
+		json_object_put(body);
+		body = search_body(search_ids_fixed, app, chat, q, words, n,
+				   offset, size);
+		rc = page_two_steps(es, alias, pref.data, body, limit, arr,
+				    &take, &nhits);
 	}
-	if (take && fetch_docs(es, alias, pref.data, hits, take, arr))
+	if (rc)
 		goto out;
 	if (take < nhits && offset + take < MAX_RESULTS)
 		*next = offset + (unsigned)take;
-	rc = 0;
 out:
 	if (rc == 0) {
 		*results = arr;
@@ -1068,8 +1227,6 @@ out:
 	}
 	json_object_put(arr);
 	json_object_put(body);
-	json_object_put(answer);
-	free(hits);
 	chat_buf_release(&pref);
 	return rc;
 }

@@ -151,11 +151,12 @@ int chat_search_delete_chat(struct chat_es *es, uint64_t app, uint64_t chat);
  * engine.  Only the first CHAT_SEARCH_MAX_WORDS distinct words count (the
  * engine limits the clauses of a query).  On failure *results is NULL.
  *
- * Two requests: the ids of the hits with the written length of each body
- * (json_len, stored with each document; computed from the body for one
- * indexed before that field existed), then the documents of the ones
- * that fit (_mget).  No reply is ever much larger than a page (es.h:
- * CHAT_ES_REPLY_MAX).
+ * One request, the hits with their documents, read only up to about a
+ * page; when the reply is longer (large bodies), two instead: the ids of
+ * the hits with the written length of each body (json_len, stored with
+ * each document; computed from the body for one indexed before that
+ * field existed), then the documents of the ones that fit (_mget).  No
+ * reply is ever much larger than a page (es.h: CHAT_ES_REPLY_MAX).
  */
 int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 		     const char *q, size_t qlen, unsigned offset,
@@ -173,6 +174,17 @@ int chat_search_query(struct chat_es *es, uint64_t app, uint64_t chat,
  * or JSON of another shape, is a failure (-1, es->errstr set), never a
  * crash.  Only es->errstr is used: `es` may be a zeroed struct.
  */
+/*
+ * A one-step search's 200 answer (hits with their documents): the Message
+ * objects of the hits from the first, at most `limit` and as many as fit
+ * in a page (chat_search_page), appended to `arr`; *nhits is the number
+ * of hits in the answer.  A hit without its number or string body
+ * among those read is a failure; `arr` may then hold some (the caller
+ * drops it).
+ */
+int chat_search_read_page(struct chat_es *es, const struct chat_buf *resp,
+			  unsigned limit, struct json_object *arr,
+			  size_t *nhits);
 /* A hit of a search's first step: its id and the size of its body as
  * JSON, best first. */
 struct chat_search_hit {

@@ -6,14 +6,16 @@
  * engine is trusted to be the engine, but a proxy, a different version or
  * a broken node may answer anything.
  *
- * Input: the first byte picks the reader (mod 6: hits, bulk, alias,
- * error, health, documents); for bulk the second byte is the number of documents
- * (low 4 bits), with create_only in bit 4, and the third says which
- * documents have a body (bit i for document i, i < 8); the rest is the
- * answer's body.
+ * Input: the first byte picks the reader (mod 7: hits, bulk, alias,
+ * error, health, documents, a page of hits with their documents); for
+ * bulk the second byte is the number of documents (low 4 bits), with
+ * create_only in bit 4, and the third says which documents have a body
+ * (bit i for document i, i < 8); for a page the second byte is its
+ * limit; the rest is the answer's body.
  *
  * Checked against search.h: a success gives what it promises (hits with
- * an id; Message objects with a number and a string body; one index name),
+ * an id; Message objects with a number and a string body, a page no more
+ * than its limit and its hits; one index name),
  * a failure says why in errstr; a bulk whose items do not match the
  * documents fails every document.
  */
@@ -57,12 +59,9 @@ static void check_ids(struct chat_es *es, const struct chat_buf *resp)
 	json_object_put(answer);
 }
 
-static void check_docs(struct chat_es *es, const struct chat_buf *resp)
+/* Message objects in `res`, as a handler writes them next. */
+static void check_messages(struct json_object *res)
 {
-	struct json_object *res = json_object_new_array();
-	int rc = chat_search_read_docs(es, resp, res);
-
-	CHECK(rc == 0 || (rc == -1 && es->errstr[0]));
 	for (size_t i = 0; i < json_object_array_length(res); i++) {
 		struct json_object *m = json_object_array_get_idx(res, i), *v;
 
@@ -75,6 +74,34 @@ static void check_docs(struct chat_es *es, const struct chat_buf *resp)
 	}
 	/* What a handler does with it next. */
 	CHECK(json_object_to_json_string(res) != NULL);
+}
+
+static void check_docs(struct chat_es *es, const struct chat_buf *resp)
+{
+	struct json_object *res = json_object_new_array();
+	int rc = chat_search_read_docs(es, resp, res);
+
+	CHECK(rc == 0 || (rc == -1 && es->errstr[0]));
+	check_messages(res);
+	json_object_put(res);
+}
+
+static void check_page(struct chat_es *es, const struct chat_buf *resp,
+		       unsigned limit)
+{
+	struct json_object *res = json_object_new_array();
+	size_t nhits = 1;
+	int rc = chat_search_read_page(es, resp, limit, res, &nhits);
+
+	if (rc == 0) {
+		CHECK(json_object_array_length(res) <= limit);
+		CHECK(json_object_array_length(res) <= nhits);
+		CHECK(nhits == 0 || limit == 0 ||
+		      json_object_array_length(res) > 0);
+	} else {
+		CHECK(rc == -1 && nhits == 0 && es->errstr[0]);
+	}
+	check_messages(res);
 	json_object_put(res);
 }
 
@@ -136,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3)
 		return 0;
-	which = data[0] % 6;
+	which = data[0] % 7;
 	shape = data[1];
 	bodies = data[2];
 	memset(&es, 0, sizeof(es));
@@ -148,6 +175,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 5:
 		check_docs(&es, &resp);
+		break;
+	case 6:
+		check_page(&es, &resp, shape);
 		break;
 	case 1:
 		check_bulk(&es, &resp, shape, bodies);

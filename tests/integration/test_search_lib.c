@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "es.h"
+#include "json.h"
 #include "search.h"
 #include "search_index.h"	/* lib/search-index.json, compiled in */
 
@@ -338,6 +339,57 @@ Test(search, message_objects)
 					    "body", &v));
 	cr_assert_str_eq(json_object_get_string(v), fixtures[11].body);
 	json_object_put(res);
+}
+
+/*
+ * A page is at most about 1 MiB of JSON (../shared/API.md).  Four
+ * messages of 65,535 bytes, all U+0001 but for one word, are ~384 KiB
+ * each as JSON, in the engine's reply too: the reply of a first page of
+ * 20 is longer than a page and is not read, so that page is asked for
+ * again in two steps (sizes, then the two bodies that fit); the second
+ * page's reply, two bodies, is read in one.  Both give the messages in
+ * order, each once, with a next page only after the first.
+ */
+Test(search, pages_of_large_bodies_in_one_or_two_steps)
+{
+	enum { N = 4, CHAT = 60, LEN = 65535 };
+	struct chat_search_doc docs[N];
+	struct json_object *res = NULL, *v;
+	static char body[LEN];
+	unsigned offset = 0, next = 0;
+	uint64_t want = 1;
+
+	memset(body, 0x01, sizeof(body));
+	memcpy(body, "bulky", 5);
+	for (uint64_t i = 0; i < N; i++) {
+		docs[i] = doc(APP, CHAT, i + 1, "");
+		docs[i].body = body;
+		docs[i].body_len = sizeof(body);
+	}
+	index_docs(docs, N, false);
+	refresh();
+	for (unsigned page = 0; page < 2; page++, offset = next) {
+		cr_assert_eq(chat_search_page(es, APP, CHAT, "bulky", 5, offset,
+					      20, &res, &next), 0,
+			     "page %u: %s", page, es->errstr);
+		cr_assert_eq(json_object_array_length(res), 2,
+			     "page %u: %zu messages", page,
+			     json_object_array_length(res));
+		cr_assert_leq(strlen(json_object_to_json_string_ext(res,
+					CHAT_JSON_TO_STRING)),
+			      CHAT_PAGE_BYTES_MAX);
+		for (size_t i = 0; i < 2; i++, want++) {
+			struct json_object *m = json_object_array_get_idx(res, i);
+
+			cr_assert(json_object_object_get_ex(m, "number", &v));
+			cr_assert_eq(json_object_get_uint64(v), want);
+			cr_assert(json_object_object_get_ex(m, "body", &v));
+			cr_assert_eq(json_object_get_string_len(v), LEN);
+		}
+		json_object_put(res);
+		cr_assert_eq(next, page == 0 ? 2u : 0u, "page %u: next %u",
+			     page, next);
+	}
 }
 
 Test(search, operators_and_syntax_are_plain_text)
