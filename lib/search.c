@@ -925,6 +925,27 @@ static struct json_object *answer_hits(struct chat_es *es,
 	return arr;
 }
 
+/* POST a search `body`: 0 when the engine answered 200, into *resp. */
+static int post_search(struct chat_es *es, const char *alias,
+		       const char *pref, struct json_object *body,
+		       struct chat_buf *resp)
+{
+	struct chat_buf path;
+	long status = 0;
+	int rc = -1;
+
+	chat_buf_init(&path);
+	chat_buf_addf(&path, "/%s/_search?preference=%s", alias, pref);
+	if (send_json(es, "POST", path.data, body, &status, resp) == 0) {
+		if (status == 200)
+			rc = 0;
+		else
+			set_err_answer(es, "search", status, resp);
+	}
+	chat_buf_release(&path);
+	return rc;
+}
+
 int chat_search_read_page(struct chat_es *es, const struct chat_buf *resp,
 			  unsigned limit, struct json_object *arr,
 			  size_t *nhits)
@@ -974,34 +995,21 @@ static int page_one_step(struct chat_es *es, const char *alias,
 			 unsigned size, unsigned limit,
 			 struct json_object *arr, size_t *take, size_t *nhits)
 {
-	struct chat_buf path, resp;
+	struct chat_buf resp;
 	size_t reply_max = es->reply_max;
-	long status = 0;
-	int rc = -1;
+	int rc;
 
-	chat_buf_init(&path);
 	chat_buf_init(&resp);
-	chat_buf_addf(&path, "/%s/_search?preference=%s", alias, pref);
 	if (page_reply_max(size) < reply_max)
 		es->reply_max = page_reply_max(size);
-	rc = send_json(es, "POST", path.data, body, &status, &resp);
+	rc = post_search(es, alias, pref, body, &resp);
 	es->reply_max = reply_max;
-	if (rc) {
-		if (es->err == CHAT_ES_ERR_LONG)
-			rc = 1;
-		goto out;
-	}
-	rc = -1;
-	if (status != 200) {
-		set_err_answer(es, "search", status, &resp);
-		goto out;
-	}
-	if (chat_search_read_page(es, &resp, limit, arr, nhits))
-		goto out;
-	*take = json_object_array_length(arr);
-	rc = 0;
-out:
-	chat_buf_release(&path);
+	if (rc)
+		rc = es->err == CHAT_ES_ERR_LONG ? 1 : -1;
+	else if (chat_search_read_page(es, &resp, limit, arr, nhits))
+		rc = -1;
+	else
+		*take = json_object_array_length(arr);
 	chat_buf_release(&resp);
 	return rc;
 }
@@ -1015,25 +1023,15 @@ static int search_ids(struct chat_es *es, const char *alias,
 		      struct json_object **answer,
 		      struct chat_search_hit **hits, size_t *nhits)
 {
-	struct chat_buf path, resp;
-	long status = 0;
+	struct chat_buf resp;
 	int rc = -1;
 
 	*answer = NULL;
 	*hits = NULL;
 	*nhits = 0;
-	chat_buf_init(&path);
 	chat_buf_init(&resp);
-	chat_buf_addf(&path, "/%s/_search?preference=%s", alias, pref);
-	if (send_json(es, "POST", path.data, body, &status, &resp))
-		goto out;
-	if (status != 200) {
-		set_err_answer(es, "search", status, &resp);
-		goto out;
-	}
-	rc = chat_search_read_ids(es, &resp, answer, hits, nhits);
-out:
-	chat_buf_release(&path);
+	if (post_search(es, alias, pref, body, &resp) == 0)
+		rc = chat_search_read_ids(es, &resp, answer, hits, nhits);
 	chat_buf_release(&resp);
 	return rc;
 }
