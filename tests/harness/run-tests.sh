@@ -89,7 +89,8 @@ stack_vars=()
 finished=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/chat-tests.XXXXXX") || exit 1
 
-say() { printf 'run-tests: %s\n' "$*"; }
+# Each line carries the minutes and seconds since the run began.
+say() { printf 'run-tests: [%02d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 summary() {
 	printf '%d passed, %d failed\n' "$passed" "$failed"
