@@ -571,7 +571,7 @@ static void answer(FCGX_Request *fcgi, void *arg)
 	 * their pages go back (a few µs for a heap this size). */
 	if (chat_http_handle(fcgi, p->ctx, p->routes, p->nroutes) >=
 	    TRIM_AFTER_BYTES)
-		malloc_trim(0);
+		chat_proc_trim();
 }
 
 int chat_http_serve(struct chat_ctx *ctx, const struct chat_route *routes,

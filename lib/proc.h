@@ -39,7 +39,8 @@ void chat_proc_block_stop(sigset_t *old);
  * again by the next batch.
  */
 bool chat_proc_trim_due(double *next_at);
-/* malloc_trim(0) where the C library has it. */
+/* malloc_trim(0) where the C library has it and owns the heap (not
+ * under AddressSanitizer). */
 void chat_proc_trim(void);
 
 #endif
