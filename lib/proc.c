@@ -63,8 +63,9 @@ bool chat_proc_trim_due(double *next_at)
 
 /*
  * Under AddressSanitizer every allocation is the sanitizer's: glibc's heap
- * holds nothing to give back, and its malloc_trim, not intercepted, walks
- * arenas the sanitizer's build never set up (a worker crashed in it).
+ * holds nothing to give back, and glibc's malloc_trim, which the
+ * sanitizer does not intercept, walks glibc's own arenas anyway (a worker
+ * restarted by test_faults crashed in it, reading near address 0).
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define TRIM_HEAP 0
