@@ -318,22 +318,28 @@ clean: fuzz-clean
 # errors" fails the target.  (Criterion 2.4 has no no-fork mode;
 # --no-early-exit and CRITERION_NO_EARLY_EXIT no longer do anything.)
 VALGRIND_DIR := tests/unit/valgrind
+# Each binary is a target of its own, run VALGRIND_JOBS at a time
+# (valgrind runs a program on one thread).
+VALGRIND_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+VALGRIND_RUNS := $(UNIT_BIN:tests/unit/%=$(VALGRIND_DIR)/%.ok)
 .PHONY: valgrind-unit valgrind-clean
 valgrind-unit: $(UNIT_BIN)
-	@rm -rf $(VALGRIND_DIR); mkdir -p $(VALGRIND_DIR); \
-	for t in $(UNIT_BIN); do \
-		n=$${t##*/}; \
-		valgrind --trace-children=yes --leak-check=full \
-			--errors-for-leak-kinds=definite,indirect \
-			--error-exitcode=1 --log-file=$(VALGRIND_DIR)/$$n.%p.log \
-			$$t --short-filename -j1 >$(VALGRIND_DIR)/$$n.out 2>&1 || { \
-			cat $(VALGRIND_DIR)/$$n.out; echo "valgrind: $$n failed"; \
-			exit 1; }; \
-		bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VALGRIND_DIR)/$$n.*.log); \
-		if [ -n "$$bad" ]; then cat $$bad; \
-			echo "valgrind: $$n: errors in $$bad"; exit 1; fi; \
-		echo "valgrind: $$n clean ($$(ls $(VALGRIND_DIR)/$$n.*.log | wc -l) processes)"; \
-	done
+	@rm -rf $(VALGRIND_DIR); mkdir -p $(VALGRIND_DIR)
+	@$(MAKE) --no-print-directory -j$(VALGRIND_JOBS) $(VALGRIND_RUNS)
+
+$(VALGRIND_DIR)/%.ok: tests/unit/%
+	@n=$*; \
+	valgrind --trace-children=yes --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=1 --log-file=$(VALGRIND_DIR)/$$n.%p.log \
+		$< --short-filename -j1 >$(VALGRIND_DIR)/$$n.out 2>&1 || { \
+		cat $(VALGRIND_DIR)/$$n.out; echo "valgrind: $$n failed"; \
+		exit 1; }; \
+	bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VALGRIND_DIR)/$$n.*.log); \
+	if [ -n "$$bad" ]; then cat $$bad; \
+		echo "valgrind: $$n: errors in $$bad"; exit 1; fi; \
+	echo "valgrind: $$n clean ($$(ls $(VALGRIND_DIR)/$$n.*.log | wc -l) processes)"; \
+	touch $@
 
 valgrind-clean:
 	rm -rf $(VALGRIND_DIR)
