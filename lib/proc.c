@@ -67,24 +67,17 @@ bool chat_proc_trim_due(double *next_at)
  * sanitizer does not intercept, walks glibc's own arenas anyway (a worker
  * restarted by test_faults crashed in it, reading near address 0).
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define TRIM_HEAP 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TRIM_HEAP 0
-#endif
-#endif
-#ifndef TRIM_HEAP
-#ifdef __GLIBC__
-#define TRIM_HEAP 1
+#if defined(__SANITIZE_ADDRESS__)		/* gcc */
+#define UNDER_ASAN 1
+#elif defined(__has_feature)			/* clang */
+#define UNDER_ASAN __has_feature(address_sanitizer)
 #else
-#define TRIM_HEAP 0
-#endif
+#define UNDER_ASAN 0
 #endif
 
 void chat_proc_trim(void)
 {
-#if TRIM_HEAP
+#if defined(__GLIBC__) && !UNDER_ASAN
 	malloc_trim(0);
 #endif
 }

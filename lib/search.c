@@ -996,12 +996,12 @@ static int page_one_step(struct chat_es *es, const char *alias,
 			 struct json_object *arr, size_t *take, size_t *nhits)
 {
 	struct chat_buf resp;
-	size_t reply_max = es->reply_max;
+	size_t reply_max = es->reply_max, page_max = page_reply_max(size);
 	int rc;
 
 	chat_buf_init(&resp);
-	if (page_reply_max(size) < reply_max)
-		es->reply_max = page_reply_max(size);
+	if (page_max < reply_max)
+		es->reply_max = page_max;
 	rc = post_search(es, alias, pref, body, &resp);
 	es->reply_max = reply_max;
 	if (rc)
@@ -1198,9 +1198,9 @@ int chat_search_page(struct chat_es *es, uint64_t app, uint64_t chat,
 						: MAX_RESULTS - offset;
 	/*
 	 * With replicas, each copy of a shard refreshes on its own: the
-	 * searches of one chat, and both steps of each, go to the same copy
-	 * (while it is there), so that a message once found stays found and
-	 * step two reads the searcher of step one.
+	 * searches of one chat, and both steps of one asked in two, go to the
+	 * same copy (while it is there), so that a message once found stays
+	 * found and step two reads the searcher of step one.
 	 */
 	chat_buf_addf(&pref, "chat-%" PRIu64 "-%" PRIu64, app, chat);
 	body = search_body(search_docs_fixed, app, chat, q, words, n, offset,
