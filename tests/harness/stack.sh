@@ -806,16 +806,18 @@ stop_search() {
 
 # ---------------------------------------------------------------- fcgi
 
-start_fcgi() {
+# spawn_fcgi NAME: program NAME's processes under spawn-fcgi, unless it is
+# not built or already runs (then status 1: nothing was started).
+spawn_fcgi() {
 	local name=$1 prog=$CHAT_CGI_DIR/$1
 	local sock=$run_dir/$name.sock pidf=$run_dir/$name.pid log=$log_dir/$name.log
 	if [ ! -x "$prog" ]; then
 		warn "fcgi $name: $prog is not built; not started"
-		return 0
+		return 1
 	fi
 	if pidfile_alive "$pidf" "$prog"; then
 		say "fcgi $name already running ($(pidfile_count "$pidf" "$prog") processes)"
-		return 0
+		return 1
 	fi
 	# Some of its processes died: start the program afresh.
 	stop_pidfile "fcgi $name" "$pidf" "$prog" 10
@@ -844,9 +846,23 @@ start_fcgi() {
 		</dev/null >>"$log_dir/spawn-fcgi.log" 2>&1 9>&-; then
 		fail "fcgi $name" "$log_dir/spawn-fcgi.log" "$log"
 	fi
-	# A program that dies at once (bad config, missing library) shows here.
+}
+
+# start_fcgi NAME...: start each named program that is not running, then
+# check them all at once: a program that dies at once (bad config, missing
+# library) shows within the one wait.
+start_fcgi() {
+	local name
+	local -a started=()
+	for name in "$@"; do
+		if spawn_fcgi "$name"; then started+=("$name"); fi
+	done
+	[ ${#started[@]} -gt 0 ] || return 0
 	sleep 0.3
-	pidfile_alive "$pidf" "$prog" || fail "fcgi $name" "$log" "$log_dir/spawn-fcgi.log"
+	for name in "${started[@]}"; do
+		pidfile_alive "$run_dir/$name.pid" "$CHAT_CGI_DIR/$name" ||
+			fail "fcgi $name" "$log_dir/$name.log" "$log_dir/spawn-fcgi.log"
+	done
 }
 
 # stop_fcgi NAME...: all the named programs at once.
@@ -1189,10 +1205,7 @@ cmd_stop() {
 # FastCGI programs and the workers. start-host and stop-host act on these
 # and nginx alone; a new per-host program is added to both functions.
 start_host_programs() {
-	local name
-	for name in "${fcgi_programs[@]}"; do
-		start_fcgi "$name"
-	done
+	start_fcgi "${fcgi_programs[@]}"
 	start_workers
 }
 
