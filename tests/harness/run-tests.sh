@@ -64,7 +64,7 @@
 #                 port; else mh<port>- and 198.18.<port % 256>, so that two
 #                 runs side by side on other ports do not share them)
 #   CHAT_TEST_IDEMPOTENCY_TTL  the test stack's CHAT_IDEMPOTENCY_TTL
-#                 (default 30 s, so that test_idempotency sees keys expire)
+#                 (default 15 s, so that test_idempotency sees keys expire)
 #   CHAT_SKIP_SEARCH, CHAT_FCGI_PROCS, CHAT_WORKERS, CHAT_RATE, CHAT_BURST,
 #   CHAT_SYNC_INTERVAL, CHAT_TIMEOUT_MS  passed on to the test stack; every
 #                 other CHAT_* setting is replaced by the test stack's own, so
@@ -394,7 +394,7 @@ export CHAT_LIMITS_HTTP_PORT=${CHAT_TEST_LIMITS_HTTP_PORT:-$((CHAT_HTTP_PORT + 1
 . "$here/env.sh"
 # Idempotency keys expire within the run, so that test_idempotency can
 # see it happen (the programs' default is 24 hours).
-export CHAT_IDEMPOTENCY_TTL=${CHAT_TEST_IDEMPOTENCY_TTL:-30}
+export CHAT_IDEMPOTENCY_TTL=${CHAT_TEST_IDEMPOTENCY_TTL:-15}
 # The programs log every request (their default: 5xx and slow ones only),
 # so that the token check after the run reads a line for each request.
 export CHAT_LOG_SLOW_MS=0
