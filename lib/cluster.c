@@ -505,6 +505,7 @@ enum outcome {
 	DONE,		/* a reply to give back */
 	REDIRECT,	/* MOVED or ASK: go where it says, now */
 	TRANSIENT,	/* wait a little and try again */
+	DOWN,		/* never sent: the node is down, the map read again */
 	FAILED,		/* give up: the command may have run */
 };
 
@@ -584,14 +585,14 @@ static redisReply *send_to(struct chat_cluster *cl, int node, bool asking,
 
 	if (node_connect(cl, node)) {
 		/*
-		 * Never sent.  Worth waiting for while another node answers
-		 * (a failover under way); with none answering, the whole
-		 * cluster is down: say so at once.
+		 * Never sent.  The map is read again from a node that answers
+		 * (route decides whether another node now serves the slot);
+		 * with none answering, the whole cluster is down.
 		 */
 		char why[sizeof(cl->errstr)];
 
 		memcpy(why, cl->errstr, sizeof(why));
-		*out = chat_cluster_refresh(cl) == 0 ? TRANSIENT : FAILED;
+		*out = chat_cluster_refresh(cl) == 0 ? DOWN : FAILED;
 		memcpy(cl->errstr, why, sizeof(why));
 		return NULL;
 	}
@@ -659,6 +660,23 @@ static redisReply *route(struct chat_cluster *cl, int slot, const char *cmd,
 		}
 		if (out == FAILED)
 			return NULL;
+		/*
+		 * A node that refuses connections while the others answer: its
+		 * slots stay unserved until a replica takes over (seconds).
+		 * Waiting for that would hold this process, which serves one
+		 * request at a time, and soon every process of the host, from
+		 * the requests of the other nodes' slots: unless the map read
+		 * just now names another node, give up at once (a 503 to
+		 * retry).
+		 */
+		if (out == DOWN) {
+			if (node_for(cl, slot) != node &&
+			    chat_now_ms() < deadline)
+				continue;
+			set_err(cl, cl->err ? cl->err : REDIS_ERR_OTHER,
+				"%s (not taken over yet)", cl->errstr);
+			return NULL;
+		}
 		if (chat_now_ms() + backoff > deadline) {
 			set_err(cl, cl->err ? cl->err : REDIS_ERR_OTHER,
 				"cluster unavailable for %u ms: %s",

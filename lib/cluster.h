@@ -14,13 +14,18 @@
  *   - one connection per node, opened when first needed;
  *   - MOVED updates the slot and runs the command again on the named
  *     node; ASK sends ASKING then the command to the named node, once;
- *   - TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN, a refused connection,
- *     and a connection found closed or reset before the command ran are
- *     retried with a growing pause (10 ms doubling to 200 ms) for at most
- *     the store timeout (CHAT_TIMEOUT_MS); then the command fails (NULL),
- *     which the programs answer as the store being down (503).  A reply
- *     that timed out is not retried: the command may have run.  When no
- *     node at all can be reached the command fails at once.
+ *   - TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN and a connection found
+ *     closed or reset before the command ran are retried with a growing
+ *     pause (10 ms doubling to 200 ms) for at most the store timeout
+ *     (CHAT_TIMEOUT_MS); then the command fails (NULL), which the
+ *     programs answer as the store being down (503).  A reply that timed
+ *     out is not retried: the command may have run.  A node that refuses
+ *     connections while others answer (its master died, no replica has
+ *     taken over yet) fails the command at once unless the map read again
+ *     names another node: a process serves one request at a time, and
+ *     waiting out a failover would hold it, and soon every process, from
+ *     the other masters' slots.  When no node at all can be reached the
+ *     command fails at once.
  *   - a pipeline is split per node: the commands of each node are sent
  *     together, every node's before any reply is read, and the replies
  *     come back in the caller's order.
