@@ -381,7 +381,7 @@ static void stop_search(const char *search_path)
 }
 
 static void stop_mariadb(const char *app, const char *chats,
-			     const char *messages, const char *search_path)
+			 const char *messages, const char *search_path)
 {
 	pid_t fcgi[FCGI_MAX], worker = one_pid("run/worker.1.pid");
 	int nf = fcgi_pids(fcgi, FCGI_MAX);
