@@ -20,11 +20,21 @@
 #define BACKOFF_MAX_MS 200
 /* The map is read at most this often when it keeps looking stale. */
 #define REFRESH_MIN_MS 20
+/*
+ * A node that let a connect or a reply time out (its host cut off, its
+ * server hung) is silent: for SILENT_HOLD_MS nothing is sent to it and
+ * commands for its slots fail at once, as for a node that refuses
+ * connections; then one probe (connect, AUTH, PING) within PROBE_MS
+ * says whether it is back, or holds it again.
+ */
+#define SILENT_HOLD_MS 1000
+#define PROBE_MS 100
 
 struct node {
 	char *host;
 	int port;
 	redisContext *c;		/* NULL while disconnected */
+	double silent_until;		/* 0: not silent (chat_now_ms) */
 };
 
 /* One queued command of a pipeline, then its reply. */
@@ -221,9 +231,9 @@ static int node_find(struct chat_cluster *cl, const char *host, size_t hlen,
 				     cl->capnodes * sizeof(*cl->nodes));
 	}
 	n = &cl->nodes[cl->nnodes];
+	memset(n, 0, sizeof(*n));
 	n->host = xstrndup(host, hlen);
 	n->port = port;
-	n->c = NULL;
 	return (int)cl->nnodes++;
 }
 
@@ -256,60 +266,135 @@ static void node_close(struct node *n)
 	n->c = NULL;
 }
 
-/*
- * AUTH on a node's fresh connection, as chat_redis does on one server.
- * The error names the settings, never their values.
- */
-static int node_auth(struct chat_cluster *cl, struct node *n)
+/* A failure of a connect, a write or a read that was its timeout. */
+static bool timed_out(int err, int saved_errno)
 {
-	const char *argv[3] = { "AUTH" };
-	int argc = 1;
-	redisReply *reply;
+	return err == REDIS_ERR_IO &&
+	       (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
+		saved_errno == ETIMEDOUT || saved_errno == EINPROGRESS);
+}
 
-	if (!cl->password)
-		return 0;
-	if (cl->user)
-		argv[argc++] = cl->user;
-	argv[argc++] = cl->password;
-	reply = redisCommandArgv(n->c, argc, argv, NULL);
+/*
+ * Close a node's connection after it failed with `saved_errno` (errno
+ * right after the failure); a timeout makes the node silent.
+ */
+static void node_failed(struct node *n, int saved_errno)
+{
+	if (n->c && timed_out(n->c->err, saved_errno))
+		n->silent_until = chat_now_ms() + SILENT_HOLD_MS;
+	node_close(n);
+}
+
+/*
+ * A command on node i failed without a reply: keep the connection's
+ * error, close it (a timeout makes the node silent), read the map again.
+ */
+static void node_lost(struct chat_cluster *cl, int i, int saved_errno)
+{
+	struct node *n = &cl->nodes[i];
+
+	set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port, n->c->errstr);
+	node_failed(n, saved_errno);
+	cl->stale = true;
+}
+
+static struct timeval ms_tv(unsigned ms)
+{
+	struct timeval tv = {
+		.tv_sec = ms / 1000,
+		.tv_usec = (ms % 1000) * 1000,
+	};
+
+	return tv;
+}
+
+/*
+ * One command on a node's fresh connection (AUTH, PING), checked; an
+ * error names the settings, never their values.  Returns 0, or -1 with
+ * errno as the failure left it.
+ */
+static int node_hello(struct chat_cluster *cl, struct node *n, int argc,
+		      const char **argv)
+{
+	redisReply *reply = redisCommandArgv(n->c, argc, argv, NULL);
+	int saved = errno;
+
 	if (!reply)
 		set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port,
 			n->c->errstr);
-	else if (reply->type == REDIS_REPLY_ERROR)
+	else if (reply->type == REDIS_REPLY_ERROR && argc > 1)
 		set_err(cl, REDIS_ERR_OTHER, "%s:%d: AUTH refused "
 			"(CHAT_REDIS_%sPASSWORD): %s", n->host, n->port,
 			cl->user ? "USER, CHAT_REDIS_" : "", reply->str);
+	else if (reply->type == REDIS_REPLY_ERROR)
+		set_err(cl, REDIS_ERR_OTHER, "%s:%d: %s", n->host, n->port,
+			reply->str);
 	if (!reply || reply->type == REDIS_REPLY_ERROR) {
 		freeReplyObject(reply);
-		node_close(n);
+		errno = saved;
 		return -1;
 	}
 	freeReplyObject(reply);
 	return 0;
 }
 
+/* AUTH on a node's fresh connection, as chat_redis does on one server. */
+static int node_auth(struct chat_cluster *cl, struct node *n)
+{
+	const char *argv[3] = { "AUTH" };
+	int argc = 1;
+
+	if (!cl->password)
+		return 0;
+	if (cl->user)
+		argv[argc++] = cl->user;
+	argv[argc++] = cl->password;
+	return node_hello(cl, n, argc, argv);
+}
+
+/*
+ * Connect to node i unless connected.  A silent node is not tried before
+ * its hold is over, and then within PROBE_MS and with a PING, so that a
+ * node still silent costs a probe, not the timeout.
+ */
 static int node_connect(struct chat_cluster *cl, int i)
 {
+	static const char *ping[] = { "PING" };
 	struct node *n = &cl->nodes[i];
-	struct timeval tv = {
-		.tv_sec = cl->timeout_ms / 1000,
-		.tv_usec = (cl->timeout_ms % 1000) * 1000,
-	};
+	bool probe = n->silent_until > 0;
+	unsigned ms = probe && cl->timeout_ms > PROBE_MS ? PROBE_MS :
+							   cl->timeout_ms;
+	int saved;
 
 	if (n->c)
 		return 0;
-	n->c = redisConnectWithTimeout(n->host, n->port, tv);
+	if (probe && chat_now_ms() < n->silent_until) {
+		set_err(cl, REDIS_ERR_IO, "%s:%d: timed out less than %d ms "
+			"ago, not asked again yet", n->host, n->port,
+			SILENT_HOLD_MS);
+		return -1;
+	}
+	n->c = redisConnectWithTimeout(n->host, n->port, ms_tv(ms));
+	saved = errno;
 	if (!n->c)
 		xdie("redisConnect: out of memory");
 	if (n->c->err) {
 		set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port,
 			n->c->errstr);
-		node_close(n);
+		node_failed(n, saved);
 		return -1;
 	}
-	redisSetTimeout(n->c, tv);
+	redisSetTimeout(n->c, ms_tv(ms));
 	redisEnableKeepAlive(n->c);
-	return node_auth(cl, n);
+	if (node_auth(cl, n) || (probe && node_hello(cl, n, 1, ping))) {
+		node_failed(n, errno);
+		return -1;
+	}
+	if (probe) {
+		redisSetTimeout(n->c, ms_tv(cl->timeout_ms));
+		n->silent_until = 0;
+	}
+	return 0;
 }
 
 void chat_cluster_set_auth(struct chat_cluster *cl, const char *user,
@@ -452,10 +537,7 @@ int chat_cluster_refresh(struct chat_cluster *cl)
 				continue;
 			reply = redisCommand(cl->nodes[i].c, "CLUSTER SLOTS");
 			if (!reply) {
-				set_err(cl, cl->nodes[i].c->err, "%s:%d: %s",
-					cl->nodes[i].host, cl->nodes[i].port,
-					cl->nodes[i].c->errstr);
-				node_close(&cl->nodes[i]);
+				node_lost(cl, (int)i, errno);
 				continue;
 			}
 			cl->unreachable = false;
@@ -564,9 +646,7 @@ static enum outcome lost(struct chat_cluster *cl, int node, int saved_errno,
 		      (n->c->err == REDIS_ERR_IO &&
 		       (saved_errno == ECONNRESET || saved_errno == EPIPE));
 
-	set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port, n->c->errstr);
-	node_close(n);
-	cl->stale = true;
+	node_lost(cl, node, saved_errno);
 	if (closed && was_connected && !*reset_retried) {
 		*reset_retried = true;
 		return TRANSIENT;
@@ -769,13 +849,8 @@ static void send_queued(struct chat_cluster *cl)
 		q->sent = true;
 	}
 	for (size_t i = 0; i < cl->nnodes; i++)
-		if (cl->nodes[i].c && write_all(cl->nodes[i].c)) {
-			set_err(cl, cl->nodes[i].c->err, "%s:%d: %s",
-				cl->nodes[i].host, cl->nodes[i].port,
-				cl->nodes[i].c->errstr);
-			node_close(&cl->nodes[i]);
-			cl->stale = true;
-		}
+		if (cl->nodes[i].c && write_all(cl->nodes[i].c))
+			node_lost(cl, (int)i, errno);
 }
 
 void chat_cluster_send(struct chat_cluster *cl)
@@ -803,14 +878,8 @@ static void flush(struct chat_cluster *cl)
 		if (!cl->nodes[q->node].c ||
 		    redisGetReply(cl->nodes[q->node].c, &reply) != REDIS_OK) {
 			/* The rest of this node's replies are lost too. */
-			if (cl->nodes[q->node].c) {
-				set_err(cl, cl->nodes[q->node].c->err,
-					"%s:%d: %s", cl->nodes[q->node].host,
-					cl->nodes[q->node].port,
-					cl->nodes[q->node].c->errstr);
-				node_close(&cl->nodes[q->node]);
-				cl->stale = true;
-			}
+			if (cl->nodes[q->node].c)
+				node_lost(cl, q->node, errno);
 			q->failed = true;
 			continue;
 		}

@@ -26,6 +26,12 @@
  *     waiting out a failover would hold it, and soon every process, from
  *     the other masters' slots.  When no node at all can be reached the
  *     command fails at once.
+ *   - a node that lets a connect or a reply time out (its host cut off,
+ *     its server hung) is silent for a second: nothing is sent to it, the
+ *     map is read from the others, and commands for its slots fail at
+ *     once as for a node that refuses; then one probe (connect, AUTH,
+ *     PING within 100 ms) says whether it is back.  Each process so waits
+ *     out the timeout for such a node once, not for every command.
  *   - a pipeline is split per node: the commands of each node are sent
  *     together, every node's before any reply is read, and the replies
  *     come back in the caller's order.
