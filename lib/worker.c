@@ -80,6 +80,13 @@ struct chat_worker {
 	struct batch slots[3];
 	struct batch *done, *cur, *next;
 	bool done_pending;		/* done's events and XACK not sent */
+	/*
+	 * Read this consumer's pending jobs before new ones: after a start,
+	 * and after jobs read were left unfinished (a store failed), so that
+	 * they are redone as soon as the stores answer, not once another
+	 * claim finds them idle for CHAT_WORKER_CLAIM_MS.
+	 */
+	bool own_pending;
 	bool busy;			/* batches since the heap was trimmed */
 	double next_trim_at;		/* chat_proc_trim_due */
 	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS];
@@ -602,21 +609,25 @@ static int index_batch(struct chat_worker *w, struct batch *b,
 }
 
 /*
- * A whole batch in turn, waiting for each step (the pending jobs after a
- * restart, claimed jobs): persist, delete, queue the index entries,
- * publish, acknowledge.  Jobs not acknowledged stay pending and are
- * redone (idempotently).
+ * A whole batch in turn, waiting for each step (this consumer's pending
+ * jobs, claimed jobs): persist, delete, queue the index entries, publish,
+ * acknowledge.  Jobs not acknowledged stay pending and are redone
+ * (idempotently), first thing.
  */
 static void process(struct chat_worker *w, struct batch *b)
 {
 	if (!persist_batch(w, b) || delete_chats(w, b) ||
-	    index_batch(w, b, NULL))
+	    index_batch(w, b, NULL)) {
+		w->own_pending = true;
 		return;
+	}
 	publish_created(w, b->jobs, b->read.n, NULL);
 	if (chat_stream_finish(w->ctx.redis, CHAT_STREAM_JOBS,
-			       CHAT_GROUP_PERSIST, b->read.v, b->read.n))
+			       CHAT_GROUP_PERSIST, b->read.v, b->read.n)) {
 		chat_log_warn("jobs not acknowledged (%s); they will be "
 			      "redone", w->ctx.redis->errstr);
+		w->own_pending = true;
+	}
 }
 
 /* Append the live events and XACK/XDEL of `done`, when pending. */
@@ -641,9 +652,11 @@ static void finish_read(struct chat_worker *w, size_t live, size_t acks)
 		chat_log_warn("live events not published: %s",
 			      w->ctx.redis->errstr);
 	if (chat_redis_replies(w->ctx.redis, acks, 0) ||
-	    (w->done_pending && !acks))
+	    (w->done_pending && !acks)) {
 		chat_log_warn("jobs not acknowledged (%s); they will be "
 			      "redone", w->ctx.redis->errstr);
+		w->own_pending = true;
+	}
 	w->done_pending = false;
 	batch_reset(w->done);
 }
@@ -716,7 +729,8 @@ static void turn(struct chat_worker *w)
 					      CHAT_GROUP_PERSIST, reads,
 					      wait_ms, &next->read, w->got)) {
 		chat_log_warn("redis unavailable: %s", w->ctx.redis->errstr);
-		batch_reset(next);
+		batch_reset(next);	/* what was read stays pending */
+		w->own_pending = true;
 		if (idle)
 			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
 	}
@@ -733,6 +747,8 @@ static void turn(struct chat_worker *w)
 		w->done_pending = true;
 	} else {
 		batch_reset(cur);	/* left pending, redone */
+		if (!idle)
+			w->own_pending = true;
 	}
 	/*
 	 * A burst is over: give the pages of its batches back, which the
@@ -765,46 +781,57 @@ static void linger(const struct chat_worker *w, double started)
 		chat_sleep_rest_ms(started, w->ctx.cfg.worker_wait_ms);
 }
 
-static void persist_loop(struct chat_worker *w)
+/*
+ * One batch of the jobs this consumer has pending; with none left, back
+ * to new jobs.  While Redis is down, a pause.
+ */
+static void redo_pending(struct chat_worker *w)
 {
-	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
-				  CHAT_GROUP_PERSIST);
-	/* After a restart, first what this consumer left unfinished. */
-	while (!chat_proc_stopping()) {
-		double now = chat_now_ms();
-		struct batch *b = w->cur;
+	struct batch *b = w->cur;
 
-		if (now >= w->next_claim_at) {
-			claim_stale(w, b);
-			w->next_claim_at = now + w->claim_ms / 2.0;
-		}
-		batch_reset(b);
-		if (chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
-				     CHAT_GROUP_PERSIST, w->name.data, "0",
-				     w->ctx.cfg.worker_batch, 0, &b->read)) {
-			chat_log_warn("redis unavailable: %s",
-				      w->ctx.redis->errstr);
-			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
-			continue;
-		}
-		if (!b->read.n)
-			break;
+	batch_reset(b);
+	if (chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
+			     CHAT_GROUP_PERSIST, w->name.data, "0",
+			     w->ctx.cfg.worker_batch, 0, &b->read)) {
+		chat_log_warn("redis unavailable: %s", w->ctx.redis->errstr);
+		chat_sleep_ms(REDIS_DOWN_WAIT_MS);
+		return;
+	}
+	w->own_pending = b->read.n > 0;
+	if (b->read.n) {
 		batch_parse(b);
 		if (dead_letter_malformed(w, b) == 0)
 			process(w, b);
 	}
-	batch_reset(w->cur);
+	batch_reset(b);
+}
+
+static void persist_loop(struct chat_worker *w)
+{
+	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
+				  CHAT_GROUP_PERSIST);
+	w->own_pending = true;	/* what a consumer of this name left */
 	while (!chat_proc_stopping()) {
 		double now = chat_now_ms();
+		bool claim = now >= w->next_claim_at;
 
-		if (now >= w->next_claim_at) {
-			/* Claims may take any idle entry: none of ours. */
+		if (claim || w->own_pending) {
+			/*
+			 * Both read entries of ours (a claim may take any
+			 * idle one): none may be in flight.
+			 */
 			finish_done(w);
 			if (w->cur->read.n)
 				process(w, w->cur);
 			batch_reset(w->cur);
+		}
+		if (claim) {
 			claim_stale(w, w->next);
 			w->next_claim_at = now + w->claim_ms / 2.0;
+		}
+		if (w->own_pending) {
+			redo_pending(w);
+			continue;
 		}
 		turn(w);
 		linger(w, now);
