@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 
 #include "clock.h"
+#include "rconn.h"
 #include "xalloc.h"
 
 #define MAX_REDIRECTS 16
@@ -20,21 +20,10 @@
 #define BACKOFF_MAX_MS 200
 /* The map is read at most this often when it keeps looking stale. */
 #define REFRESH_MIN_MS 20
-/*
- * A node that let a connect or a reply time out (its host cut off, its
- * server hung) is silent: for SILENT_HOLD_MS nothing is sent to it and
- * commands for its slots fail at once, as for a node that refuses
- * connections; then one probe (connect, AUTH, PING) within PROBE_MS
- * says whether it is back, or holds it again.
- */
-#define SILENT_HOLD_MS 1000
-#define PROBE_MS 100
-
 struct node {
 	char *host;
 	int port;
-	redisContext *c;		/* NULL while disconnected */
-	double silent_until;		/* 0: not silent (chat_now_ms) */
+	struct chat_rconn conn;		/* silent after a timeout: rconn.h */
 };
 
 /* One queued command of a pipeline, then its reply. */
@@ -261,28 +250,7 @@ static int node_parse(struct chat_cluster *cl, const char *s, size_t len)
 
 static void node_close(struct node *n)
 {
-	if (n->c)
-		redisFree(n->c);
-	n->c = NULL;
-}
-
-/* A failure of a connect, a write or a read that was its timeout. */
-static bool timed_out(int err, int saved_errno)
-{
-	return err == REDIS_ERR_IO &&
-	       (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
-		saved_errno == ETIMEDOUT || saved_errno == EINPROGRESS);
-}
-
-/*
- * Close a node's connection after it failed with `saved_errno` (errno
- * right after the failure); a timeout makes the node silent.
- */
-static void node_failed(struct node *n, int saved_errno)
-{
-	if (n->c && timed_out(n->c->err, saved_errno))
-		n->silent_until = chat_now_ms() + SILENT_HOLD_MS;
-	node_close(n);
+	chat_rconn_close(&n->conn);
 }
 
 /*
@@ -293,108 +261,21 @@ static void node_lost(struct chat_cluster *cl, int i, int saved_errno)
 {
 	struct node *n = &cl->nodes[i];
 
-	set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port, n->c->errstr);
-	node_failed(n, saved_errno);
+	chat_rconn_failed(&n->conn, n->host, n->port, saved_errno);
+	set_err(cl, n->conn.err, "%s", n->conn.errstr);
 	cl->stale = true;
 }
 
-static struct timeval ms_tv(unsigned ms)
-{
-	struct timeval tv = {
-		.tv_sec = ms / 1000,
-		.tv_usec = (ms % 1000) * 1000,
-	};
-
-	return tv;
-}
-
-/*
- * One command on a node's fresh connection (AUTH, PING), checked; an
- * error names the settings, never their values.  Returns 0, or -1 with
- * errno as the failure left it.
- */
-static int node_hello(struct chat_cluster *cl, struct node *n, int argc,
-		      const char **argv)
-{
-	redisReply *reply = redisCommandArgv(n->c, argc, argv, NULL);
-	int saved = errno;
-
-	if (!reply)
-		set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port,
-			n->c->errstr);
-	else if (reply->type == REDIS_REPLY_ERROR && argc > 1)
-		set_err(cl, REDIS_ERR_OTHER, "%s:%d: AUTH refused "
-			"(CHAT_REDIS_%sPASSWORD): %s", n->host, n->port,
-			cl->user ? "USER, CHAT_REDIS_" : "", reply->str);
-	else if (reply->type == REDIS_REPLY_ERROR)
-		set_err(cl, REDIS_ERR_OTHER, "%s:%d: %s", n->host, n->port,
-			reply->str);
-	if (!reply || reply->type == REDIS_REPLY_ERROR) {
-		freeReplyObject(reply);
-		errno = saved;
-		return -1;
-	}
-	freeReplyObject(reply);
-	return 0;
-}
-
-/* AUTH on a node's fresh connection, as chat_redis does on one server. */
-static int node_auth(struct chat_cluster *cl, struct node *n)
-{
-	const char *argv[3] = { "AUTH" };
-	int argc = 1;
-
-	if (!cl->password)
-		return 0;
-	if (cl->user)
-		argv[argc++] = cl->user;
-	argv[argc++] = cl->password;
-	return node_hello(cl, n, argc, argv);
-}
-
-/*
- * Connect to node i unless connected.  A silent node is not tried before
- * its hold is over, and then within PROBE_MS and with a PING, so that a
- * node still silent costs a probe, not the timeout.
- */
+/* Connect to node i unless connected (a silent node fails at once). */
 static int node_connect(struct chat_cluster *cl, int i)
 {
-	static const char *ping[] = { "PING" };
 	struct node *n = &cl->nodes[i];
-	bool probe = n->silent_until > 0;
-	unsigned ms = probe && cl->timeout_ms > PROBE_MS ? PROBE_MS :
-							   cl->timeout_ms;
-	int saved;
 
-	if (n->c)
+	if (chat_rconn_open(&n->conn, n->host, n->port, cl->timeout_ms,
+			    cl->user, cl->password) == 0)
 		return 0;
-	if (probe && chat_now_ms() < n->silent_until) {
-		set_err(cl, REDIS_ERR_IO, "%s:%d: timed out less than %d ms "
-			"ago, not asked again yet", n->host, n->port,
-			SILENT_HOLD_MS);
-		return -1;
-	}
-	n->c = redisConnectWithTimeout(n->host, n->port, ms_tv(ms));
-	saved = errno;
-	if (!n->c)
-		xdie("redisConnect: out of memory");
-	if (n->c->err) {
-		set_err(cl, n->c->err, "%s:%d: %s", n->host, n->port,
-			n->c->errstr);
-		node_failed(n, saved);
-		return -1;
-	}
-	redisSetTimeout(n->c, ms_tv(ms));
-	redisEnableKeepAlive(n->c);
-	if (node_auth(cl, n) || (probe && node_hello(cl, n, 1, ping))) {
-		node_failed(n, errno);
-		return -1;
-	}
-	if (probe) {
-		redisSetTimeout(n->c, ms_tv(cl->timeout_ms));
-		n->silent_until = 0;
-	}
-	return 0;
+	set_err(cl, n->conn.err, "%s", n->conn.errstr);
+	return -1;
 }
 
 void chat_cluster_set_auth(struct chat_cluster *cl, const char *user,
@@ -531,11 +412,11 @@ int chat_cluster_refresh(struct chat_cluster *cl)
 			redisReply *reply;
 			int ok;
 
-			if ((pass == 0) != (cl->nodes[i].c != NULL))
+			if ((pass == 0) != (cl->nodes[i].conn.c != NULL))
 				continue;
 			if (node_connect(cl, (int)i))
 				continue;
-			reply = redisCommand(cl->nodes[i].c, "CLUSTER SLOTS");
+			reply = redisCommand(cl->nodes[i].conn.c, "CLUSTER SLOTS");
 			if (!reply) {
 				node_lost(cl, (int)i, errno);
 				continue;
@@ -573,7 +454,7 @@ static int node_for(struct chat_cluster *cl, int slot)
 		return cl->slots[slot];
 	}
 	for (size_t i = 0; i < cl->nnodes; i++)
-		if (cl->nodes[i].c)
+		if (cl->nodes[i].conn.c)
 			return (int)i;
 	for (size_t i = 0; i < CHAT_CLUSTER_SLOTS; i++)
 		if (cl->slots[i] >= 0)
@@ -641,10 +522,8 @@ static enum outcome classify(struct chat_cluster *cl, const redisReply *r,
 static enum outcome lost(struct chat_cluster *cl, int node, int saved_errno,
 			 bool was_connected, bool *reset_retried)
 {
-	struct node *n = &cl->nodes[node];
-	bool closed = n->c->err == REDIS_ERR_EOF ||
-		      (n->c->err == REDIS_ERR_IO &&
-		       (saved_errno == ECONNRESET || saved_errno == EPIPE));
+	bool closed = chat_rconn_was_reset(cl->nodes[node].conn.c->err,
+					   saved_errno);
 
 	node_lost(cl, node, saved_errno);
 	if (closed && was_connected && !*reset_retried) {
@@ -659,7 +538,7 @@ static redisReply *send_to(struct chat_cluster *cl, int node, bool asking,
 			   const char *cmd, size_t len, enum outcome *out,
 			   bool *reset_retried)
 {
-	bool was_connected = cl->nodes[node].c != NULL;
+	bool was_connected = cl->nodes[node].conn.c != NULL;
 	redisContext *c;
 	void *reply = NULL;
 
@@ -676,7 +555,7 @@ static redisReply *send_to(struct chat_cluster *cl, int node, bool asking,
 		memcpy(cl->errstr, why, sizeof(why));
 		return NULL;
 	}
-	c = cl->nodes[node].c;
+	c = cl->nodes[node].conn.c;
 	if ((asking && redisAppendCommand(c, "ASKING") != REDIS_OK) ||
 	    redisAppendFormattedCommand(c, cmd, len) != REDIS_OK)
 		xdie("redisAppend: out of memory");
@@ -790,7 +669,7 @@ redisReply *chat_cluster_command_last(struct chat_cluster *cl,
 	enum outcome out;
 
 	drop_queue(cl);
-	if (cl->last < 0 || !cl->nodes[cl->last].c) {
+	if (cl->last < 0 || !cl->nodes[cl->last].conn.c) {
 		set_err(cl, REDIS_ERR_OTHER, "no connection to wait on");
 		return NULL;
 	}
@@ -843,13 +722,13 @@ static void send_queued(struct chat_cluster *cl)
 		q->node = node_for(cl, q->slot);
 		if (q->node < 0 || node_connect(cl, q->node))
 			continue;
-		if (redisAppendFormattedCommand(cl->nodes[q->node].c, q->cmd,
+		if (redisAppendFormattedCommand(cl->nodes[q->node].conn.c, q->cmd,
 						q->len) != REDIS_OK)
 			xdie("redisAppend: out of memory");
 		q->sent = true;
 	}
 	for (size_t i = 0; i < cl->nnodes; i++)
-		if (cl->nodes[i].c && write_all(cl->nodes[i].c))
+		if (cl->nodes[i].conn.c && write_all(cl->nodes[i].conn.c))
 			node_lost(cl, (int)i, errno);
 }
 
@@ -875,10 +754,10 @@ static void flush(struct chat_cluster *cl)
 		if (!q->sent)
 			continue;
 		q->sent = false;
-		if (!cl->nodes[q->node].c ||
-		    redisGetReply(cl->nodes[q->node].c, &reply) != REDIS_OK) {
+		if (!cl->nodes[q->node].conn.c ||
+		    redisGetReply(cl->nodes[q->node].conn.c, &reply) != REDIS_OK) {
 			/* The rest of this node's replies are lost too. */
-			if (cl->nodes[q->node].c)
+			if (cl->nodes[q->node].conn.c)
 				node_lost(cl, q->node, errno);
 			q->failed = true;
 			continue;

@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "cluster.h"
 #include "config.h"
@@ -117,9 +116,7 @@ static redisReply *cluster_script_load(struct chat_redis *r, const char *body,
 
 static void disconnect(struct chat_redis *r)
 {
-	if (r->c)
-		redisFree(r->c);
-	r->c = NULL;
+	chat_rconn_close(&r->conn);
 }
 
 void chat_redis_free(struct chat_redis *r)
@@ -132,44 +129,19 @@ void chat_redis_free(struct chat_redis *r)
 }
 
 /*
- * AUTH on a fresh connection: with CHAT_REDIS_USER, as that ACL user, else
- * as the default user (requirepass).  The error names the settings, never
- * their values.
+ * A command on the connection failed without a reply (errno `saved`
+ * right after): take its reason and close (a timeout makes the server
+ * silent: rconn.h).
  */
-static int authenticate(struct chat_redis *r)
+static void conn_failed(struct chat_redis *r, int saved)
 {
-	const char *argv[3] = { "AUTH" };
-	int argc = 1;
-	redisReply *reply;
-
-	if (r->cfg->redis_user)
-		argv[argc++] = r->cfg->redis_user;
-	argv[argc++] = r->cfg->redis_password;
-	reply = redisCommandArgv(r->c, argc, argv, NULL);
-	if (!reply) {
-		set_err(r, r->c->err, r->c->errstr);
-	} else if (reply->type == REDIS_REPLY_ERROR) {
-		chat_redis_set_err(r, REDIS_ERR_OTHER, "AUTH refused "
-				   "(CHAT_REDIS_%sPASSWORD): %s",
-				   r->cfg->redis_user ? "USER, CHAT_REDIS_" : "",
-				   reply->str);
-	}
-	if (!reply || reply->type == REDIS_REPLY_ERROR) {
-		freeReplyObject(reply);
-		disconnect(r);
-		return -1;
-	}
-	freeReplyObject(reply);
-	return 0;
+	chat_rconn_failed(&r->conn, r->cfg->redis_host,
+			  (int)r->cfg->redis_port, saved);
+	set_err(r, r->conn.err, r->conn.errstr);
 }
 
 int chat_redis_connect(struct chat_redis *r)
 {
-	struct timeval tv = {
-		.tv_sec = r->cfg->timeout_ms / 1000,
-		.tv_usec = (r->cfg->timeout_ms % 1000) * 1000,
-	};
-
 	if (r->cluster) {
 		if (chat_cluster_refresh(r->cluster) == 0)
 			return 0;
@@ -177,21 +149,12 @@ int chat_redis_connect(struct chat_redis *r)
 			chat_cluster_errstr(r->cluster));
 		return -1;
 	}
-	if (r->c)
-		return 0;
-	r->c = redisConnectWithTimeout(r->cfg->redis_host,
-				       (int)r->cfg->redis_port, tv);
-	if (!r->c)
-		xdie("redisConnect: out of memory");
-	if (r->c->err) {
-		set_err(r, r->c->err, r->c->errstr);
-		disconnect(r);
+	if (chat_rconn_open(&r->conn, r->cfg->redis_host,
+			    (int)r->cfg->redis_port, r->cfg->timeout_ms,
+			    r->cfg->redis_user, r->cfg->redis_password)) {
+		set_err(r, r->conn.err, r->conn.errstr);
 		return -1;
 	}
-	redisSetTimeout(r->c, tv);
-	redisEnableKeepAlive(r->c);
-	if (r->cfg->redis_password && authenticate(r))
-		return -1;
 	r->err = 0;
 	return 0;
 }
@@ -206,10 +169,8 @@ static void command_failed(struct chat_redis *r, bool *retry)
 {
 	int e = errno;
 
-	*retry = r->c->err == REDIS_ERR_EOF ||
-		 (r->c->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE));
-	set_err(r, r->c->err, r->c->errstr);
-	disconnect(r);
+	*retry = chat_rconn_was_reset(r->conn.c->err, e);
+	conn_failed(r, e);
 }
 
 redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
@@ -221,11 +182,11 @@ redisReply *chat_redis_argv(struct chat_redis *r, int argc, const char **argv,
 	if (r->cluster)
 		return cluster_argv(r, argc, argv, lens);
 	for (int attempt = 0; attempt < 2 && retry; attempt++) {
-		bool was_connected = r->c != NULL;
+		bool was_connected = r->conn.c != NULL;
 
 		if (chat_redis_connect(r))
 			return NULL;
-		reply = redisCommandArgv(r->c, argc, argv, lens);
+		reply = redisCommandArgv(r->conn.c, argc, argv, lens);
 		if (reply)
 			break;
 		command_failed(r, &retry);
@@ -243,13 +204,13 @@ redisReply *chat_redis_vcmd(struct chat_redis *r, const char *fmt,
 	if (r->cluster)
 		return cluster_vcmd(r, fmt, ap);
 	for (int attempt = 0; attempt < 2 && retry; attempt++) {
-		bool was_connected = r->c != NULL;
+		bool was_connected = r->conn.c != NULL;
 		va_list aq;
 
 		if (chat_redis_connect(r))
 			return NULL;
 		va_copy(aq, ap);
-		reply = redisvCommand(r->c, fmt, aq);
+		reply = redisvCommand(r->conn.c, fmt, aq);
 		va_end(aq);
 		if (reply)
 			break;
@@ -352,11 +313,8 @@ int chat_redis_append(struct chat_redis *r, int argc, const char **argv,
 	}
 	if (chat_redis_connect(r))
 		return -1;
-	if (redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
-		set_err(r, r->c->err, r->c->errstr);
-		disconnect(r);
-		return -1;
-	}
+	if (redisAppendCommandArgv(r->conn.c, argc, argv, lens) != REDIS_OK)
+		xdie("redisAppend: out of memory");
 	return 0;
 }
 
@@ -366,13 +324,12 @@ redisReply *chat_redis_reply(struct chat_redis *r)
 
 	if (r->cluster)
 		return cluster_done(r, chat_cluster_reply(r->cluster));
-	if (!r->c) {
+	if (!r->conn.c) {
 		set_err(r, REDIS_ERR_IO, "not connected");
 		return NULL;
 	}
-	if (redisGetReply(r->c, &reply) != REDIS_OK) {
-		set_err(r, r->c->err, r->c->errstr);
-		disconnect(r);
+	if (redisGetReply(r->conn.c, &reply) != REDIS_OK) {
+		conn_failed(r, errno);
 		return NULL;
 	}
 	return reply;
@@ -386,14 +343,13 @@ int chat_redis_send(struct chat_redis *r)
 		chat_cluster_send(r->cluster);
 		return 0;
 	}
-	if (!r->c) {
+	if (!r->conn.c) {
 		set_err(r, REDIS_ERR_IO, "not connected");
 		return -1;
 	}
 	while (!done)
-		if (redisBufferWrite(r->c, &done) != REDIS_OK) {
-			set_err(r, r->c->err, r->c->errstr);
-			disconnect(r);
+		if (redisBufferWrite(r->conn.c, &done) != REDIS_OK) {
+			conn_failed(r, errno);
 			return -1;
 		}
 	return 0;
@@ -439,11 +395,12 @@ long long chat_redis_wait(struct chat_redis *r, unsigned replicas,
 		redisFreeCommand(cmd);
 	} else {
 		/* No reconnect: WAIT counts this connection's writes. */
-		if (!r->c) {
+		if (!r->conn.c) {
 			set_err(r, REDIS_ERR_IO, "not connected");
 			return -1;
 		}
-		reply = redisCommand(r->c, "WAIT %u %u", replicas, timeout_ms);
+		reply = redisCommand(r->conn.c, "WAIT %u %u", replicas,
+				     timeout_ms);
 		if (!reply) {
 			bool retry;
 

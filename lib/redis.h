@@ -17,11 +17,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rconn.h"
+
 struct chat_config;
 struct chat_cluster;
 
 struct chat_redis {
-	redisContext *c;		/* NULL while disconnected */
+	struct chat_rconn conn;		/* one server: rconn.h */
 	struct chat_cluster *cluster;	/* NULL: one server */
 	const struct chat_config *cfg;
 	int err;			/* hiredis REDIS_ERR_* or 0 */

@@ -1,19 +1,14 @@
 /*
  * test_cluster.c - unit tests of lib/cluster.c (slots of keys and of
- * formatted commands, nodes that refuse or never answer) and of the key
- * builders of lib/queue.c: every key of one application is in one slot,
- * so each script runs on one node.
+ * formatted commands) and of the key builders of lib/queue.c: every key
+ * of one application is in one slot, so each script runs on one node.
  */
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
-#include "clock.h"
 #include "cluster.h"
 #include "job.h"
 #include "queue.h"
@@ -139,82 +134,6 @@ Test(cluster, nothing_answers)
 	chat_cluster_append(cl, cmd, (size_t)len);
 	cr_assert_null(chat_cluster_reply(cl));
 	chat_cluster_free(cl);
-}
-
-/*
- * A loopback port that takes connections and never answers: the kernel
- * completes them into the backlog of a socket nobody accepts on, as a
- * hung server's does.  Returns the socket (close it after) and its port.
- */
-static int silent_peer(int *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(listen(fd, 64), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-/* What a command for a silent node fails with during its hold. */
-#define HELD "not asked again yet"
-
-/* Milliseconds chat_cluster_command took to fail. */
-static double failing_command_ms(struct chat_cluster *cl)
-{
-	char *cmd = NULL;
-	int len = redisFormatCommand(&cmd, "GET %s", "k");
-	double t0 = chat_now_ms();
-
-	cr_assert_null(chat_cluster_command(cl, cmd, (size_t)len));
-	redisFreeCommand(cmd);
-	return chat_now_ms() - t0;
-}
-
-/*
- * A node that never answers costs the timeout (2 s here) once; then it
- * is silent: commands fail at once for a second (the hold), and after it
- * one short probe (0.1 s) finds it still silent.  The bounds are wide:
- * what they tell apart is the timeout from no wait.
- */
-Test(cluster, silent_node_waited_for_once)
-{
-	int port, fd = silent_peer(&port);
-	char seed[32];
-	struct chat_cluster *cl;
-	double first, held, probed;
-
-	snprintf(seed, sizeof(seed), "127.0.0.1:%d", port);
-	cl = chat_cluster_new(seed, 2000);
-	first = failing_command_ms(cl);
-	cr_assert_geq(first, 1900, "the first command failed after %.0f ms, "
-		      "not the timeout", first);
-	cr_assert_null(strstr(chat_cluster_errstr(cl), HELD), "%s",
-		       chat_cluster_errstr(cl));
-	held = failing_command_ms(cl);
-	cr_assert_lt(held, 500, "a command during the hold took %.0f ms",
-		     held);
-	cr_assert_not_null(strstr(chat_cluster_errstr(cl), HELD), "%s",
-			   chat_cluster_errstr(cl));
-	usleep(1100 * 1000);
-	probed = failing_command_ms(cl);
-	cr_assert_lt(probed, 1000, "after the hold a command took %.0f ms, "
-		     "not a probe's", probed);
-	cr_assert_null(strstr(chat_cluster_errstr(cl), HELD),
-		       "no probe after the hold: %s", chat_cluster_errstr(cl));
-	held = failing_command_ms(cl);
-	cr_assert_lt(held, 500, "a command after the probe took %.0f ms",
-		     held);
-	cr_assert_not_null(strstr(chat_cluster_errstr(cl), HELD),
-			   "the probe did not hold the node again: %s",
-			   chat_cluster_errstr(cl));
-	chat_cluster_free(cl);
-	close(fd);
 }
 
 /* Every key the service builds for one application has that shard's slot. */
