@@ -14,6 +14,10 @@
  *     creates and reads keep answering in time, searches answer 503 in
  *     about CHAT_ES_TIMEOUT_MS, the worker keeps persisting, and all of it
  *     is searchable once the engine runs again;
+ *   - Redis that hangs (SIGSTOP for REDIS_STOP_S) under creates and reads:
+ *     past each process's first wait of CHAT_TIMEOUT_MS, reads answer 200
+ *     in time and creates 503 at once, creates answer 202 again once it
+ *     runs, and every create answered 202 is persisted;
  *   - /health answers from a per-process cache: a flood of it is not a
  *     flood of pings on Redis;
  *   - Redis refusing writes for memory (maxmemory lowered with CONFIG SET):
@@ -49,6 +53,7 @@
 #include "config.h"
 #include "job.h"
 #include "queue.h"
+#include "rconn.h"
 #include "redis.h"
 #include "stream.h"
 #include "support_barrage.h"
@@ -1071,4 +1076,153 @@ Test(limits, hung_search_engine_holds_nothing, .fini = resume_engine,
 	for (int i = 0; i < CREATORS + READERS + SEARCHERS; i++)
 		free(loads[i].v);
 	tchat_free(&chat);
+}
+
+/* ------------------------------------------------------------ hung Redis */
+
+#define REDIS_STOP_S 6
+
+static pid_t stopped_redis;
+
+static void resume_redis(void)
+{
+	if (stopped_redis > 0) {
+		kill(stopped_redis, SIGCONT);
+		stopped_redis = 0;
+	}
+}
+
+/*
+ * A Redis that takes connections and answers nothing (a hung server):
+ * each process waits out CHAT_TIMEOUT_MS for it once, then holds it as
+ * silent (lib/rconn.c), so the reads, which need MariaDB only, are
+ * served in time instead of waiting behind creates that each wait the
+ * timeout.
+ */
+Test(limits, hung_redis_leaves_reads_served, .fini = resume_redis,
+     .timeout = 300)
+{
+	/* More creators than a program's processes (CHAT_FCGI_PROCS, 4). */
+	enum { CREATORS = 6, READERS = 4 };
+	struct load loads[CREATORS + READERS];
+	pthread_t threads[CREATORS + READERS];
+	volatile bool stop = false;
+	struct chat_config cfg;
+	struct tchat chat;
+	char *pidfile = var_path("run/redis.pid");
+	pid_t redis, watchdog;
+	double t_stop, t_settled, t_cont, t_back;
+	size_t creates = 0, reads = 0, refused = 0, back = 0;
+	double worst_read = 0, worst_refusal = 0;
+	char app[32], num[32];
+	struct chat_buf sql;
+	int64_t rows;
+
+	chat_config_load(&cfg);
+	redis = pidfile_pid(pidfile);
+	cr_assert_gt(redis, 0, "no pid in %s", pidfile);
+	tchat_new(&chat, NULL, "limits hung redis");
+	tchat_post(&chat, "hung redis first");
+	memset(loads, 0, sizeof(loads));
+	for (int i = 0; i < CREATORS + READERS; i++) {
+		struct load *l = &loads[i];
+
+		l->kind = i < CREATORS ? 'c' : 'r';
+		l->chat = &chat;
+		l->word = "hungredis";
+		l->stop = &stop;
+		l->gap_ms = l->kind == 'c' ? 20 : 10;
+		l->seq0 = (unsigned)i * 100000;
+		l->v = xcalloc(MAX_ANSWERS, sizeof(*l->v));
+		cr_assert_eq(pthread_create(&threads[i], NULL, load_loop, l),
+			     0);
+	}
+	msleep(1000);
+	watchdog = cont_watchdog(redis, REDIS_STOP_S + 5);
+	stopped_redis = redis;
+	t_stop = mono_ms();
+	cr_assert_eq(kill(redis, SIGSTOP), 0, "SIGSTOP %d: %s", (int)redis,
+		     strerror(errno));
+	msleep(REDIS_STOP_S * 1000);
+	t_cont = mono_ms();
+	resume_redis();
+	msleep(3000);
+	stop = true;
+	for (int i = 0; i < CREATORS + READERS; i++)
+		pthread_join(threads[i], NULL);
+	waitpid(watchdog, NULL, 0);
+
+	/* Past the first wait of each process, and a second of margin. */
+	t_settled = t_stop + cfg.timeout_ms + 1000;
+	/* Past the hold and the probe after it. */
+	t_back = t_cont + CHAT_RCONN_HOLD_MS + 1000;
+	for (int i = 0; i < CREATORS + READERS; i++) {
+		const struct load *l = &loads[i];
+
+		for (size_t k = 0; k < l->n; k++) {
+			const struct probe *p = &l->v[k];
+
+			creates += l->kind == 'c' && p->status == 202;
+			if (l->kind == 'c' && p->start >= t_back) {
+				cr_assert_eq(p->status, 202, "a create after "
+					     "Redis ran again: %ld", p->status);
+				back++;
+			}
+			if (!in_window(p, t_settled, t_cont))
+				continue;
+			if (l->kind == 'r') {
+				cr_assert_eq(p->status, 200, "a read while "
+					     "Redis hung: %ld", p->status);
+				reads++;
+				worst_read = p->ms > worst_read ? p->ms :
+								  worst_read;
+			} else {
+				cr_assert(p->status == 503 || p->status == 202,
+					  "a create while Redis hung: %ld",
+					  p->status);
+				refused += p->status == 503;
+				worst_refusal = p->ms > worst_refusal ?
+							p->ms : worst_refusal;
+			}
+		}
+	}
+	cr_log_info("Redis stopped %d s: after each process's first wait, "
+		    "%zu reads (slowest %.0f ms), %zu creates answered 503 "
+		    "(slowest %.0f ms); %zu creates answered 202 once it ran "
+		    "again", REDIS_STOP_S, reads, worst_read, refused,
+		    worst_refusal, back);
+	cr_assert_gt(reads, 20, "too few reads while Redis hung");
+	cr_assert_gt(refused, 0, "no create answered 503: did Redis hang?");
+	cr_assert_lt(worst_read, QUICK_MS, "a read took %.0f ms", worst_read);
+	cr_assert_lt(worst_refusal, QUICK_MS, "a create took %.0f ms to "
+		     "answer 503", worst_refusal);
+	cr_assert_gt(back, 0, "no create after Redis ran again");
+
+	/*
+	 * Every create answered 202 is persisted, found by its body.  (A
+	 * create answered 503 after its timeout may be persisted too: Redis
+	 * runs it when it runs again, as the contract allows.)
+	 */
+	snprintf(app, sizeof(app), "%llu",
+		 (unsigned long long)tapp_id(chat.token));
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)chat.number);
+	chat_buf_init(&sql);
+	chat_buf_adds(&sql, "SELECT COUNT(*) FROM messages m JOIN chats c ON "
+		      "c.id = m.chat_id WHERE c.application_id = ? AND "
+		      "c.number = ? AND m.body IN ('-'");
+	for (int i = 0; i < CREATORS; i++)
+		for (size_t k = 0; k < loads[i].n; k++)
+			if (loads[i].v[k].status == 202)
+				chat_buf_addf(&sql, ",'hungredis w%u'",
+					      loads[i].v[k].seq);
+	chat_buf_addch(&sql, ')');
+	rows = wait_db_count(PERSIST_MS, (int64_t)creates, sql.data, app, num,
+			     NULL);
+	cr_assert_eq(rows, (int64_t)creates, "%lld of the %zu creates "
+		     "answered 202 are persisted", (long long)rows, creates);
+	chat_buf_release(&sql);
+	for (int i = 0; i < CREATORS + READERS; i++)
+		free(loads[i].v);
+	tchat_free(&chat);
+	free(pidfile);
 }
