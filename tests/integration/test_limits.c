@@ -916,6 +916,52 @@ static bool in_window(const struct probe *p, double from, double to)
 	return p->start >= from && p->start + p->ms <= to;
 }
 
+/*
+ * Start n[0] creators, n[1] readers and n[2] searchers on `chat` (loads
+ * and threads in that order), each pausing gap_ms[kind] between requests
+ * until *stop.
+ */
+static void loads_start(struct load *loads, pthread_t *threads,
+			const unsigned n[3], const unsigned gap_ms[3],
+			const struct tchat *chat, const char *word,
+			volatile bool *stop)
+{
+	static const char kinds[3] = { 'c', 'r', 's' };
+	unsigned i = 0;
+
+	for (int k = 0; k < 3; k++)
+		for (unsigned j = 0; j < n[k]; j++, i++) {
+			struct load *l = &loads[i];
+
+			memset(l, 0, sizeof(*l));
+			l->kind = kinds[k];
+			l->chat = chat;
+			l->word = word;
+			l->stop = stop;
+			l->gap_ms = gap_ms[k];
+			l->seq0 = i * 100000;
+			l->v = xcalloc(MAX_ANSWERS, sizeof(*l->v));
+			cr_assert_eq(pthread_create(&threads[i], NULL,
+						    load_loop, l), 0);
+		}
+}
+
+/*
+ * SIGSTOP `pid` for `s` seconds at most: a watchdog (returned) sends
+ * SIGCONT after s + 5 s whatever happens, and *stopped names it for the
+ * test's cleanup.  *t_stop is when it stopped.
+ */
+static pid_t hang(pid_t pid, unsigned s, pid_t *stopped, double *t_stop)
+{
+	pid_t watchdog = cont_watchdog(pid, s + 5);
+
+	*stopped = pid;
+	*t_stop = mono_ms();
+	cr_assert_eq(kill(pid, SIGSTOP), 0, "SIGSTOP %d: %s", (int)pid,
+		     strerror(errno));
+	return watchdog;
+}
+
 Test(limits, hung_search_engine_holds_nothing, .fini = resume_engine,
      .timeout = 300)
 {
@@ -947,27 +993,11 @@ Test(limits, hung_search_engine_holds_nothing, .fini = resume_engine,
 	engine = tes_pid();
 	cr_assert_gt(engine, 0, "no search engine pid");
 
-	memset(loads, 0, sizeof(loads));
-	for (int i = 0; i < CREATORS + READERS + SEARCHERS; i++) {
-		struct load *l = &loads[i];
-
-		l->kind = i < CREATORS ? 'c' : i < CREATORS + READERS ? 'r' :
-			  's';
-		l->chat = &chat;
-		l->word = word;
-		l->stop = &stop;
-		l->gap_ms = l->kind == 'c' ? 50 : l->kind == 'r' ? 20 : 100;
-		l->seq0 = (unsigned)i * 100000;
-		l->v = xcalloc(MAX_ANSWERS, sizeof(*l->v));
-		cr_assert_eq(pthread_create(&threads[i], NULL, load_loop, l),
-			     0);
-	}
+	loads_start(loads, threads,
+		    (const unsigned[3]){ CREATORS, READERS, SEARCHERS },
+		    (const unsigned[3]){ 50, 20, 100 }, &chat, word, &stop);
 	msleep(1000);
-	watchdog = cont_watchdog(engine, STOP_S + 5);
-	stopped_engine = engine;
-	t_stop = mono_ms();
-	cr_assert_eq(kill(engine, SIGSTOP), 0, "SIGSTOP %d: %s", (int)engine,
-		     strerror(errno));
+	watchdog = hang(engine, STOP_S, &stopped_engine, &t_stop);
 	/* The worker persists while the engine hangs. */
 	msleep(STOP_S * 1000 / 2);
 	for (int i = 0; i < CREATORS; i++)
@@ -1123,26 +1153,11 @@ Test(limits, hung_redis_leaves_reads_served, .fini = resume_redis,
 	cr_assert_gt(redis, 0, "no pid in %s", pidfile);
 	tchat_new(&chat, NULL, "limits hung redis");
 	tchat_post(&chat, "hung redis first");
-	memset(loads, 0, sizeof(loads));
-	for (int i = 0; i < CREATORS + READERS; i++) {
-		struct load *l = &loads[i];
-
-		l->kind = i < CREATORS ? 'c' : 'r';
-		l->chat = &chat;
-		l->word = "hungredis";
-		l->stop = &stop;
-		l->gap_ms = l->kind == 'c' ? 20 : 10;
-		l->seq0 = (unsigned)i * 100000;
-		l->v = xcalloc(MAX_ANSWERS, sizeof(*l->v));
-		cr_assert_eq(pthread_create(&threads[i], NULL, load_loop, l),
-			     0);
-	}
+	loads_start(loads, threads,
+		    (const unsigned[3]){ CREATORS, READERS, 0 },
+		    (const unsigned[3]){ 20, 10, 0 }, &chat, "hungredis", &stop);
 	msleep(1000);
-	watchdog = cont_watchdog(redis, REDIS_STOP_S + 5);
-	stopped_redis = redis;
-	t_stop = mono_ms();
-	cr_assert_eq(kill(redis, SIGSTOP), 0, "SIGSTOP %d: %s", (int)redis,
-		     strerror(errno));
+	watchdog = hang(redis, REDIS_STOP_S, &stopped_redis, &t_stop);
 	msleep(REDIS_STOP_S * 1000);
 	t_cont = mono_ms();
 	resume_redis();
