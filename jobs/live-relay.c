@@ -132,11 +132,9 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 {
 	struct chat_buf last;
 	struct group g = { .n = 0 };
-	unsigned block = BLOCK_MS;
+	unsigned block = chat_config_block_ms(&ctx->cfg, BLOCK_MS);
 	bool down = false;
 
-	if (ctx->cfg.timeout_ms <= 2 * block)
-		block = ctx->cfg.timeout_ms / 2;
 	chat_buf_init(&last);
 	if (start_at(ctx->redis, &last))
 		goto out;

@@ -143,3 +143,8 @@ void chat_config_for_jobs(struct chat_config *cfg)
 	cfg->mysql_timeout_ms = cfg->batch_timeout_ms;
 	cfg->es_timeout_ms = cfg->batch_timeout_ms;
 }
+
+unsigned chat_config_block_ms(const struct chat_config *cfg, unsigned ms)
+{
+	return ms < cfg->timeout_ms / 2 ? ms : cfg->timeout_ms / 2;
+}

@@ -85,5 +85,12 @@ unsigned chat_config_url_count(const char *urls);
  * on them, so the SQL and search timeouts become batch_timeout_ms.
  */
 void chat_config_for_jobs(struct chat_config *cfg);
+/*
+ * The wait `ms` of a blocking Redis read (XREAD... BLOCK), kept under
+ * half of timeout_ms: a wait that finds nothing must end before the
+ * connection's timeout, or it would count as a server that does not
+ * answer (and hold it silent: rconn.h).
+ */
+unsigned chat_config_block_ms(const struct chat_config *cfg, unsigned ms);
 
 #endif

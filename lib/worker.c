@@ -705,7 +705,9 @@ static void turn(struct chat_worker *w)
 {
 	struct batch *cur = w->cur, *next = w->next;
 	bool idle = cur->read.n == 0, ok = false;
-	unsigned wait_ms = idle ? w->ctx.cfg.worker_wait_ms : 0;
+	unsigned wait_ms = idle ? chat_config_block_ms(&w->ctx.cfg,
+						       w->ctx.cfg.worker_wait_ms) :
+				  0;
 	size_t live, acks, reads = 0;
 
 	finish_append(w, &live, &acks);
@@ -848,7 +850,9 @@ static void *index_loop(void *arg)
 	chat_stream_create_groups(w->index_ctx.redis, CHAT_STREAM_INDEX,
 				  CHAT_GROUP_INDEX);
 	while (!chat_proc_stopping()) {
-		if (chat_indexer_step(ix, INDEX_WAIT_MS) >= 0)
+		if (chat_indexer_step(ix, chat_config_block_ms(
+					      &w->index_ctx.cfg,
+					      INDEX_WAIT_MS)) >= 0)
 			continue;
 		/* A store is down: pause, in slices, to notice a stop. */
 		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);

@@ -114,3 +114,16 @@ Test(config, url_list_without_credentials)
 	cr_assert_eq(chat_config_url_count(" , "), 0);
 	cr_assert_eq(chat_config_url_count(NULL), 0);
 }
+
+/* A blocking read's wait stays under half the Redis timeout. */
+Test(config, block_under_the_timeout)
+{
+	struct chat_config cfg = { .timeout_ms = 2000 };
+
+	cr_assert_eq(chat_config_block_ms(&cfg, 5), 5);
+	cr_assert_eq(chat_config_block_ms(&cfg, 999), 999);
+	cr_assert_eq(chat_config_block_ms(&cfg, 1000), 1000);
+	cr_assert_eq(chat_config_block_ms(&cfg, 5000), 1000);
+	cfg.timeout_ms = 100;
+	cr_assert_eq(chat_config_block_ms(&cfg, 250), 50);
+}
