@@ -20,10 +20,11 @@
 #define BACKOFF_MAX_MS 200
 /* The map is read at most this often when it keeps looking stale. */
 #define REFRESH_MIN_MS 20
+
 struct node {
 	char *host;
 	int port;
-	struct chat_rconn conn;		/* silent after a timeout: rconn.h */
+	struct chat_rconn conn;		/* silent after a timeout */
 };
 
 /* One queued command of a pipeline, then its reply. */
@@ -416,7 +417,8 @@ int chat_cluster_refresh(struct chat_cluster *cl)
 				continue;
 			if (node_connect(cl, (int)i))
 				continue;
-			reply = redisCommand(cl->nodes[i].conn.c, "CLUSTER SLOTS");
+			reply = redisCommand(cl->nodes[i].conn.c,
+					     "CLUSTER SLOTS");
 			if (!reply) {
 				node_lost(cl, (int)i, errno);
 				continue;
@@ -722,8 +724,8 @@ static void send_queued(struct chat_cluster *cl)
 		q->node = node_for(cl, q->slot);
 		if (q->node < 0 || node_connect(cl, q->node))
 			continue;
-		if (redisAppendFormattedCommand(cl->nodes[q->node].conn.c, q->cmd,
-						q->len) != REDIS_OK)
+		if (redisAppendFormattedCommand(cl->nodes[q->node].conn.c,
+						q->cmd, q->len) != REDIS_OK)
 			xdie("redisAppend: out of memory");
 		q->sent = true;
 	}
@@ -749,15 +751,16 @@ static void flush(struct chat_cluster *cl)
 	send_queued(cl);
 	for (size_t i = from; i < cl->nq; i++) {
 		struct queued *q = &cl->q[i];
+		redisContext *c;
 		void *reply = NULL;
 
 		if (!q->sent)
 			continue;
 		q->sent = false;
-		if (!cl->nodes[q->node].conn.c ||
-		    redisGetReply(cl->nodes[q->node].conn.c, &reply) != REDIS_OK) {
+		c = cl->nodes[q->node].conn.c;
+		if (!c || redisGetReply(c, &reply) != REDIS_OK) {
 			/* The rest of this node's replies are lost too. */
-			if (cl->nodes[q->node].conn.c)
+			if (c)
 				node_lost(cl, q->node, errno);
 			q->failed = true;
 			continue;

@@ -86,8 +86,8 @@ static int hello(struct chat_rconn *rc, const char *host, int port, int argc,
 	} else {
 		rc->err = REDIS_ERR_OTHER;
 		if (strcmp(argv[0], "AUTH") == 0)
-			set_err(rc, "%s:%d: AUTH refused (CHAT_REDIS_%sPASSWORD)"
-				": %s", host, port,
+			set_err(rc, "%s:%d: AUTH refused "
+				"(CHAT_REDIS_%sPASSWORD): %s", host, port,
 				user ? "USER, CHAT_REDIS_" : "", reply->str);
 		else
 			set_err(rc, "%s:%d: %s", host, port, reply->str);

@@ -26,7 +26,7 @@
 struct chat_rconn {
 	redisContext *c;		/* NULL while closed */
 	double silent_until;		/* chat_now_ms(); 0: not silent */
-	int err;			/* hiredis REDIS_ERR_* of the last failure */
+	int err;			/* REDIS_ERR_* of the last failure */
 	char errstr[128];		/* "host:port: why" */
 };
 

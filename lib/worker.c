@@ -705,9 +705,9 @@ static void turn(struct chat_worker *w)
 {
 	struct batch *cur = w->cur, *next = w->next;
 	bool idle = cur->read.n == 0, ok = false;
-	unsigned wait_ms = idle ? chat_config_block_ms(&w->ctx.cfg,
-						       w->ctx.cfg.worker_wait_ms) :
-				  0;
+	const struct chat_config *cfg = &w->ctx.cfg;
+	unsigned wait_ms = idle ? chat_config_block_ms(cfg,
+						       cfg->worker_wait_ms) : 0;
 	size_t live, acks, reads = 0;
 
 	finish_append(w, &live, &acks);

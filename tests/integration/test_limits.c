@@ -1155,7 +1155,8 @@ Test(limits, hung_redis_leaves_reads_served, .fini = resume_redis,
 	tchat_post(&chat, "hung redis first");
 	loads_start(loads, threads,
 		    (const unsigned[3]){ CREATORS, READERS, 0 },
-		    (const unsigned[3]){ 20, 10, 0 }, &chat, "hungredis", &stop);
+		    (const unsigned[3]){ 20, 10, 0 }, &chat, "hungredis",
+		    &stop);
 	msleep(1000);
 	watchdog = hang(redis, REDIS_STOP_S, &stopped_redis, &t_stop);
 	msleep(REDIS_STOP_S * 1000);
