@@ -790,22 +790,30 @@ static void linger(const struct chat_worker *w, double started)
 static void redo_pending(struct chat_worker *w)
 {
 	struct batch *b = w->cur;
+	bool failed;
 
 	batch_reset(b);
-	if (chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
-			     CHAT_GROUP_PERSIST, w->name.data, "0",
-			     w->ctx.cfg.worker_batch, 0, &b->read)) {
+	failed = chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
+				  CHAT_GROUP_PERSIST, w->name.data, "0",
+				  w->ctx.cfg.worker_batch, 0, &b->read) != 0;
+	if (!failed) {
+		w->own_pending = b->read.n > 0;
+		if (b->read.n) {
+			batch_parse(b);
+			if (dead_letter_malformed(w, b) == 0)
+				process(w, b);
+		}
+	}
+	/*
+	 * Whatever was read stays pending for the next try: a read that
+	 * failed part way leaves entries that were never parsed, which the
+	 * loop must not take for a batch to process.
+	 */
+	batch_reset(b);
+	if (failed) {
 		chat_log_warn("redis unavailable: %s", w->ctx.redis->errstr);
 		chat_sleep_ms(REDIS_DOWN_WAIT_MS);
-		return;
 	}
-	w->own_pending = b->read.n > 0;
-	if (b->read.n) {
-		batch_parse(b);
-		if (dead_letter_malformed(w, b) == 0)
-			process(w, b);
-	}
-	batch_reset(b);
 }
 
 static void persist_loop(struct chat_worker *w)
