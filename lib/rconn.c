@@ -70,9 +70,12 @@ void chat_rconn_failed(struct chat_rconn *rc, const char *host, int port,
 	chat_rconn_close(rc);
 }
 
-/* One command on the fresh connection, checked: 0, or -1 and errno kept. */
+/*
+ * One command on the fresh connection, checked: 0, or -1 and errno kept;
+ * an error reply is told as "`what`: reply".
+ */
 static int hello(struct chat_rconn *rc, const char *host, int port, int argc,
-		 const char **argv, const char *user)
+		 const char **argv, const char *what)
 {
 	redisReply *reply = redisCommandArgv(rc->c, argc, argv, NULL);
 	int saved = errno;
@@ -85,12 +88,7 @@ static int hello(struct chat_rconn *rc, const char *host, int port, int argc,
 		chat_rconn_failed(rc, host, port, saved);
 	} else {
 		rc->err = REDIS_ERR_OTHER;
-		if (strcmp(argv[0], "AUTH") == 0)
-			set_err(rc, "%s:%d: AUTH refused "
-				"(CHAT_REDIS_%sPASSWORD): %s", host, port,
-				user ? "USER, CHAT_REDIS_" : "", reply->str);
-		else
-			set_err(rc, "%s:%d: %s", host, port, reply->str);
+		set_err(rc, "%s:%d: %s: %s", host, port, what, reply->str);
 		freeReplyObject(reply);
 		chat_rconn_close(rc);
 	}
@@ -127,8 +125,12 @@ int chat_rconn_open(struct chat_rconn *rc, const char *host, int port,
 	if (user)
 		auth[nauth++] = user;
 	auth[nauth++] = password;
-	if ((password && hello(rc, host, port, nauth, auth, user)) ||
-	    (probe && hello(rc, host, port, 1, ping, NULL)))
+	/* The error names the settings, never their values. */
+	if ((password && hello(rc, host, port, nauth, auth, user ?
+			       "AUTH refused (CHAT_REDIS_USER, "
+			       "CHAT_REDIS_PASSWORD)" :
+			       "AUTH refused (CHAT_REDIS_PASSWORD)")) ||
+	    (probe && hello(rc, host, port, 1, ping, "PING")))
 		return -1;
 	if (probe) {
 		redisSetTimeout(rc->c, ms_tv(timeout_ms));

@@ -854,13 +854,13 @@ static void *index_loop(void *arg)
 	struct chat_worker *w = arg;
 	struct chat_indexer *ix =
 		chat_indexer_new(&w->index_ctx, w->name.data, w->claim_ms);
+	unsigned wait_ms = chat_config_block_ms(&w->index_ctx.cfg,
+						INDEX_WAIT_MS);
 
 	chat_stream_create_groups(w->index_ctx.redis, CHAT_STREAM_INDEX,
 				  CHAT_GROUP_INDEX);
 	while (!chat_proc_stopping()) {
-		if (chat_indexer_step(ix, chat_config_block_ms(
-					      &w->index_ctx.cfg,
-					      INDEX_WAIT_MS)) >= 0)
+		if (chat_indexer_step(ix, wait_ms) >= 0)
 			continue;
 		/* A store is down: pause, in slices, to notice a stop. */
 		for (double until = chat_now_ms() + chat_indexer_wait_ms(ix);
