@@ -25,6 +25,7 @@ struct node {
 	char *host;
 	int port;
 	struct chat_rconn conn;		/* silent after a timeout */
+	unsigned failed_in;		/* the last flush it failed in */
 };
 
 /* One queued command of a pipeline, then its reply. */
@@ -51,6 +52,7 @@ struct chat_cluster {
 	const char *user, *password;	/* AUTH after connecting; borrowed */
 	struct queued *q;
 	size_t nq, capq, next;		/* queued; next reply to hand out */
+	unsigned flushes;		/* flushes so far (node.failed_in) */
 	int err;
 	char errstr[128];
 };
@@ -684,8 +686,11 @@ void chat_cluster_append(struct chat_cluster *cl, char *cmd, size_t len)
 {
 	struct queued *q;
 
-	/* Replies all handed out: this starts a new batch. */
-	if (cl->nq && cl->next == cl->nq)
+	/*
+	 * A reply handed out: this starts a new batch (replies the caller
+	 * left unread are dropped, never handed to the new one).
+	 */
+	if (cl->next)
 		drop_queue(cl);
 	if (cl->nq == cl->capq) {
 		cl->capq = cl->capq ? cl->capq * 2 : 16;
@@ -742,12 +747,15 @@ void chat_cluster_send(struct chat_cluster *cl)
 /*
  * Send what is queued and not sent yet, then read each node's replies.
  * Whatever did not get a plain reply (a redirect, a transient error, a
- * connection lost) runs again alone through route().
+ * connection lost) runs again alone through route().  A command that
+ * still fails leaves the others their replies: a node that is down
+ * costs the commands of its own slots, not the whole pipeline.
  */
 static void flush(struct chat_cluster *cl)
 {
 	size_t from = cl->next;
 
+	cl->flushes++;
 	send_queued(cl);
 	for (size_t i = from; i < cl->nq; i++) {
 		struct queued *q = &cl->q[i];
@@ -762,27 +770,32 @@ static void flush(struct chat_cluster *cl)
 			/* The rest of this node's replies are lost too. */
 			if (c)
 				node_lost(cl, q->node, errno);
-			q->failed = true;
 			continue;
 		}
 		q->reply = reply;
 	}
 	for (size_t i = from; i < cl->nq; i++) {
 		struct queued *q = &cl->q[i];
-		int to;
+		int to, node;
 		bool asked;
 
 		if (q->reply && classify(cl, q->reply, &to, &asked) == DONE)
 			continue;
 		freeReplyObject(q->reply);
+		q->reply = NULL;
+		/*
+		 * Its node failed a command of this flush already and the map
+		 * still names it: fail this one too without waiting again.
+		 */
+		node = q->slot >= 0 ? cl->slots[q->slot] : -1;
+		if (node >= 0 && cl->nodes[node].failed_in == cl->flushes) {
+			q->failed = true;
+			continue;
+		}
 		q->reply = route(cl, q->slot, q->cmd, q->len);
 		q->failed = !q->reply;
-		/*
-		 * The caller sees the batch fail at this reply: the others
-		 * are dropped unread, so do not wait for their nodes too.
-		 */
-		if (q->failed)
-			break;
+		if (q->failed && node >= 0)
+			cl->nodes[node].failed_in = cl->flushes;
 	}
 }
 
@@ -798,11 +811,7 @@ redisReply *chat_cluster_reply(struct chat_cluster *cl)
 	q = &cl->q[cl->next];
 	if (!q->reply && !q->failed)
 		flush(cl);
-	if (q->failed) {
-		drop_queue(cl);
-		return NULL;
-	}
-	reply = q->reply;
+	reply = q->reply;	/* NULL when it failed: cl->errstr says why */
 	q->reply = NULL;
 	cl->next++;
 	if (cl->next == cl->nq)

@@ -34,7 +34,8 @@
  *     out the timeout for such a node once, not for every command.
  *   - a pipeline is split per node: the commands of each node are sent
  *     together, every node's before any reply is read, and the replies
- *     come back in the caller's order.
+ *     come back in the caller's order; a node that fails (as above)
+ *     fails its own commands, once for the pipeline, not the others'.
  *
  * Commands are given formatted (RESP, as redisFormatCommand makes them):
  * the key is found in them by command name (argv[1] for most; the first
@@ -105,8 +106,11 @@ redisReply *chat_cluster_command_last(struct chat_cluster *cl,
  * Pipelining: queue formatted command `cmd` (the cluster takes it over
  * and frees it with redisFreeCommand); replies are read with
  * chat_cluster_reply, in the order of the appends.  The first read sends
- * everything queued.  A NULL reply (the command failed as above) drops
- * the rest of the replies of its batch, as a lost connection would.
+ * everything queued.  A NULL reply (the command failed as above) costs
+ * only that command: the replies after it are still read and handed out
+ * (a node that is down fails its own slots' commands, the others answer).
+ * An append after a reply was read starts a new pipeline: replies left
+ * unread are dropped.
  */
 void chat_cluster_append(struct chat_cluster *cl, char *cmd, size_t len);
 redisReply *chat_cluster_reply(struct chat_cluster *cl);

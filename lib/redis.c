@@ -357,22 +357,34 @@ int chat_redis_send(struct chat_redis *r)
 
 int chat_redis_replies(struct chat_redis *r, size_t n, int want_type)
 {
+	char first[sizeof(r->errstr)] = "";
 	int rc = 0;
 
 	while (n--) {
 		redisReply *reply = chat_redis_reply(r);
 
-		if (!reply)
-			return -1;
-		if (reply->type == REDIS_REPLY_ERROR ||
-		    (want_type && reply->type != want_type)) {
+		if (reply && (reply->type == REDIS_REPLY_ERROR ||
+			      (want_type && reply->type != want_type)))
 			snprintf(r->errstr, sizeof(r->errstr), "%s",
 				 reply->type == REDIS_REPLY_ERROR ?
 					 reply->str : "unexpected reply");
-			rc = -1;
+		else if (reply) {
+			freeReplyObject(reply);
+			continue;
 		}
 		freeReplyObject(reply);
+		if (!first[0])
+			memcpy(first, r->errstr, sizeof(first));
+		rc = -1;
+		/*
+		 * One server's lost connection takes the rest with it; a
+		 * cluster's other nodes' replies are still to be read.
+		 */
+		if (!reply && !r->cluster)
+			break;
 	}
+	if (rc)
+		memcpy(r->errstr, first, sizeof(first));
 	return rc;
 }
 

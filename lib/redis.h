@@ -76,8 +76,10 @@ int chat_redis_append(struct chat_redis *r, int argc, const char **argv,
 		      const size_t *lens);
 redisReply *chat_redis_reply(struct chat_redis *r);
 /*
- * Read and free `n` pipelined replies.  Returns -1 when one is missing,
- * an error, or (want_type not 0) of another type; errstr says which.
+ * Read and free `n` pipelined replies (on a cluster all of them, past a
+ * missing one: chat_cluster_reply).  Returns -1 when one is missing, an
+ * error, or (want_type not 0) of another type; errstr says which (the
+ * first).
  */
 int chat_redis_replies(struct chat_redis *r, size_t n, int want_type);
 /*
