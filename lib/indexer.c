@@ -38,6 +38,8 @@
 #define IN_FLIGHT 2
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
+/* Waiting for a redo, the longest sleep between looks at a stop request. */
+#define WAIT_SLICE_MS 50
 
 /* ---------------------------------------------------------- the format */
 
@@ -219,7 +221,13 @@ struct chat_indexer {
 	struct chat_ctx *ctx;
 	char *consumer;
 	unsigned claim_ms;
-	bool own_pending;	/* read this consumer's pending entries first */
+	/*
+	 * The shards (a mask) whose pending entries of this consumer are
+	 * read before their new ones, from redo_at on: every shard after a
+	 * start; those of entries left unfinished.  The others go on.
+	 */
+	unsigned pending;
+	double redo_at;
 	bool index_ready;	/* the index and its alias exist */
 	unsigned backoff_ms;
 	double next_claim_at;
@@ -243,7 +251,7 @@ struct chat_indexer *chat_indexer_new(struct chat_ctx *ctx,
 	ix->ctx = ctx;
 	ix->consumer = xstrdup(consumer);
 	ix->claim_ms = claim_ms;
-	ix->own_pending = true;
+	ix->pending = CHAT_ALL_SHARDS;
 	chat_stream_batch_init(&ix->batch);
 	chat_bulk_init(&ix->create, true);
 	chat_bulk_init(&ix->replace, false);
@@ -281,15 +289,15 @@ unsigned chat_indexer_wait_ms(const struct chat_indexer *ix)
 }
 
 /*
- * After a store failed: the log says why, and the next try waits longer.
- * Returns -1, for `return back_off(...)`.
+ * After a store failed: the log says why, the batch's entries are redone,
+ * and the next try waits longer.  Returns -1, for `return back_off(...)`.
  */
 static int back_off(struct chat_indexer *ix, const char *what,
 		    const char *errstr)
 {
 	ix->backoff_ms = chat_backoff_next(ix->backoff_ms, BACKOFF_MIN_MS,
 					   BACKOFF_MAX_MS);
-	ix->own_pending = true;
+	ix->pending |= chat_stream_shards(ix->batch.v, ix->batch.n);
 	chat_log_warn("indexer: %s unavailable (%s); retrying in %u ms", what,
 		      errstr, ix->backoff_ms);
 	return -1;
@@ -662,9 +670,58 @@ static void claim(struct chat_indexer *ix)
 	}
 }
 
+/*
+ * Shards whose Redis node failed `what` (a mask): their entries stay
+ * pending, read again after CHAT_STREAM_REDO_MS; the others go on.
+ */
+static void redis_failed(struct chat_indexer *ix, unsigned shards,
+			 const char *what)
+{
+	if (!shards)
+		return;
+	chat_log_warn("indexer: %s failed for shards %#x (%s); retrying in "
+		      "%u ms", what, shards, ix->ctx->redis->errstr,
+		      CHAT_STREAM_REDO_MS);
+	ix->pending |= shards;
+	ix->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+}
+
+/*
+ * Read the next entries into the batch: this consumer's pending ones of
+ * the shards that have some, once their redo is due, else the new ones
+ * of the other shards.  Returns how many were read.
+ */
+static size_t read_entries(struct chat_indexer *ix, unsigned block_ms)
+{
+	struct chat_stream_batch *b = &ix->batch;
+	double now = chat_now_ms();
+	bool redo = ix->pending && now >= ix->redo_at;
+	unsigned shards = redo ? ix->pending : CHAT_ALL_SHARDS & ~ix->pending;
+	unsigned failed = 0;
+
+	if (!shards) {
+		/* Every shard waits for its redo: in slices, for a stop. */
+		chat_sleep_ms(ix->redo_at - now < WAIT_SLICE_MS ?
+				      (unsigned)(ix->redo_at - now) + 1 :
+				      WAIT_SLICE_MS);
+		return 0;
+	}
+	chat_stream_read_shards(ix->ctx->redis, CHAT_STREAM_INDEX,
+				CHAT_GROUP_INDEX, ix->consumer,
+				redo ? "0" : ">", shards, ENTRIES,
+				redo ? 0 : block_ms, b, &failed);
+	/* A shard that answered with none of ours pending is done. */
+	if (redo)
+		ix->pending = (ix->pending & ~shards) |
+			      chat_stream_shards(b->v, b->n);
+	redis_failed(ix, failed, "reading");
+	return b->n;
+}
+
 static long step(struct chat_indexer *ix, unsigned block_ms)
 {
 	struct chat_stream_batch *b = &ix->batch;
+	unsigned failed = 0;
 	int rc = 0;
 
 	chat_stream_batch_reset(b);
@@ -678,25 +735,16 @@ static long step(struct chat_indexer *ix, unsigned block_ms)
 		ix->index_ready = true;
 	}
 	claim(ix);
-	if (b->n == 0) {
-		if (chat_stream_read(ix->ctx->redis, CHAT_STREAM_INDEX,
-				     CHAT_GROUP_INDEX, ix->consumer,
-				     ix->own_pending ? "0" : ">", ENTRIES,
-				     block_ms, b))
-			return back_off(ix, "Redis", ix->ctx->redis->errstr);
-		if (b->n == 0 && ix->own_pending) {
-			ix->own_pending = false;
-			return 0;
-		}
-	}
+	if (b->n == 0 && read_entries(ix, block_ms) == 0)
+		return 0;
 	for (size_t i = 0; rc == 0 && i < b->n; i++)
 		if (b->v[i].fields)	/* else deleted while pending */
 			rc = apply_entry(ix, i);
 	if (rc || apply_wants(ix) || flush(ix))
 		return -1;
-	if (chat_stream_finish(ix->ctx->redis, CHAT_STREAM_INDEX,
-			       CHAT_GROUP_INDEX, b->v, b->n))
-		return back_off(ix, "Redis", ix->ctx->redis->errstr);
+	chat_stream_finish(ix->ctx->redis, CHAT_STREAM_INDEX,
+			   CHAT_GROUP_INDEX, b->v, b->n, &failed);
+	redis_failed(ix, failed, "acknowledging");
 	ix->backoff_ms = 0;
 	return (long)b->n;
 }

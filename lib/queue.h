@@ -18,6 +18,8 @@
 struct chat_ctx;
 
 #define CHAT_SHARDS 16
+/* Sets of shards are masks of 1 << shard; this one has every shard. */
+#define CHAT_ALL_SHARDS ((1u << CHAT_SHARDS) - 1)
 
 /* The shard of an application. */
 unsigned chat_queue_shard(uint64_t app);

@@ -126,61 +126,78 @@ static void collect_streams(struct chat_stream_batch *b,
 	}
 }
 
+/* The number of shards in `shards` (a mask of 1 << shard). */
+static unsigned shard_count(unsigned shards)
+{
+	unsigned n = 0;
+
+	for (; shards; shards &= shards - 1)
+		n++;
+	return n;
+}
+
 /*
  * On a Redis Cluster each shard's stream is in a slot of its own, and a
  * command with keys of several slots is refused (CROSSSLOT): one
- * XREADGROUP per shard of [first, first + n), all in one pipeline, which
- * the cluster layer splits per node, so that each node is read in one
- * round trip, its own shards only, wherever the slots are now.  BLOCK
- * would hold up the shards queued behind it on the same node: when
- * nothing came, wait `block_ms` and return.
+ * XREADGROUP per shard of `shards`, all in one pipeline, which the
+ * cluster layer splits per node, so that each node is read in one round
+ * trip, its own shards only, wherever the slots are now; a node that
+ * fails costs its own shards' reads.  BLOCK would hold up the shards
+ * queued behind it on the same node: when nothing came, wait `block_ms`
+ * and return.
  */
 static int read_cluster(struct chat_redis *r, const char *name,
 			const char *group, const char *consumer,
-			const char *id, unsigned first, unsigned n,
-			unsigned count, unsigned block_ms,
-			struct chat_stream_batch *b, unsigned *got)
+			const char *id, unsigned shards, unsigned count,
+			unsigned block_ms, struct chat_stream_batch *b,
+			unsigned *got, unsigned *failed)
 {
+	struct chat_stream_reads reads = { .n = 0 };
 	struct chat_buf key;
 	char scount[16];
 
 	snprintf(scount, sizeof(scount), "%u", count);
 	chat_buf_init(&key);
-	for (unsigned s = 0; s < n; s++) {
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
 		const char *argv[] = { "XREADGROUP", "GROUP", group, consumer,
 				       "COUNT", scount, "STREAMS", key.data,
 				       id };
 
-		shard_key(&key, first + s, name);
+		if (!(shards & 1u << s))
+			continue;
+		shard_key(&key, s, name);
 		argv[7] = key.data;
 		chat_redis_append(r, 9, argv, NULL);
+		reads.shards[reads.n++] = 1u << s;
 	}
 	chat_buf_release(&key);
 	/* Pending entries (an id other than ">") are never waited for. */
-	return chat_stream_read_collect(r, name, group, n,
+	return chat_stream_read_collect(r, name, group, &reads,
 					strcmp(id, ">") == 0 ? block_ms : 0,
-					b, got);
+					b, got, failed);
 }
 
 /*
- * One XREADGROUP of up to `count` entries from each of the shards
- * [first, first + n) of stream `name`; got[s] counts what shard s gave.
+ * One XREADGROUP of up to `count` entries from each shard of `shards`
+ * of stream `name`; got[s] counts what shard s gave, *failed gains the
+ * shards whose read failed.
  */
 static int read_shards(struct chat_redis *r, const char *name,
 		       const char *group, const char *consumer, const char *id,
-		       unsigned first, unsigned n, unsigned count,
-		       unsigned block_ms, struct chat_stream_batch *b,
-		       unsigned *got)
+		       unsigned shards, unsigned count, unsigned block_ms,
+		       struct chat_stream_batch *b, unsigned *got,
+		       unsigned *failed)
 {
 	const char *argv[10 + 2 * CHAT_SHARDS];
 	struct chat_buf keys[CHAT_SHARDS];
 	char scount[16], sblock[16];
 	redisReply *reply;
 	int argc = 0;
+	unsigned n = 0;
 
 	if (chat_redis_is_cluster(r))
-		return read_cluster(r, name, group, consumer, id, first, n,
-				    count, block_ms, b, got);
+		return read_cluster(r, name, group, consumer, id, shards,
+				    count, block_ms, b, got, failed);
 	snprintf(scount, sizeof(scount), "%u", count);
 	snprintf(sblock, sizeof(sblock), "%u", block_ms);
 	argv[argc++] = "XREADGROUP";
@@ -194,28 +211,29 @@ static int read_shards(struct chat_redis *r, const char *name,
 		argv[argc++] = sblock;
 	}
 	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < n; s++) {
-		chat_buf_init(&keys[s]);
-		shard_key(&keys[s], first + s, name);
-		argv[argc++] = keys[s].data;
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (!(shards & 1u << s))
+			continue;
+		chat_buf_init(&keys[n]);
+		shard_key(&keys[n], s, name);
+		argv[argc++] = keys[n++].data;
 	}
-	for (unsigned s = 0; s < n; s++)
+	for (unsigned k = 0; k < n; k++)
 		argv[argc++] = id;
 	reply = chat_redis_argv(r, argc, argv, NULL);
-	for (unsigned s = 0; s < n; s++)
-		chat_buf_release(&keys[s]);
-	if (!reply)
-		return -1;
-	if (reply->type == REDIS_REPLY_NIL) {	/* nothing within BLOCK */
+	for (unsigned k = 0; k < n; k++)
+		chat_buf_release(&keys[k]);
+	if (reply && reply->type == REDIS_REPLY_NIL) {	/* nothing in BLOCK */
 		freeReplyObject(reply);
 		return 0;
 	}
-	if (reply->type != REDIS_REPLY_ARRAY) {
+	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
 		reply_error(r, "XREADGROUP", reply);
-		if (reply->type == REDIS_REPLY_ERROR &&
+		if (reply && reply->type == REDIS_REPLY_ERROR &&
 		    strncmp(reply->str, "NOGROUP", 7) == 0)
 			chat_stream_create_groups(r, name, group);
 		freeReplyObject(reply);
+		*failed |= shards;
 		return -1;
 	}
 	keep_reply(b, reply);
@@ -230,27 +248,31 @@ static int read_shards(struct chat_redis *r, const char *name,
  * share first (one blocking read), then the shards that gave their whole
  * share, one at a time and without blocking, for what the batch has left.
  */
-int chat_stream_read(struct chat_redis *r, const char *name,
-		     const char *group, const char *consumer, const char *id,
-		     unsigned count, unsigned block_ms,
-		     struct chat_stream_batch *b)
+int chat_stream_read_shards(struct chat_redis *r, const char *name,
+			    const char *group, const char *consumer,
+			    const char *id, unsigned shards, unsigned count,
+			    unsigned block_ms, struct chat_stream_batch *b,
+			    unsigned *failed)
 {
 	unsigned got[CHAT_SHARDS] = { 0 };
-	unsigned share = count / CHAT_SHARDS ? count / CHAT_SHARDS : 1;
+	unsigned k = shard_count(shards);
+	unsigned share = k && count / k ? count / k : 1;
 	size_t before = b->n;
+	int rc;
 
-	if (read_shards(r, name, group, consumer, id, 0, CHAT_SHARDS, share,
-			block_ms, b, got))
-		return -1;
+	*failed = 0;
+	if (!shards)
+		return 0;
+	rc = read_shards(r, name, group, consumer, id, shards, share,
+			 block_ms, b, got, failed);
 	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
 		size_t taken = b->n - before;
+		const char *from = id;
 
 		if (taken >= count)
 			break;
-		const char *from = id;
-
-		if (got[s] < share)
-			continue;	/* that shard has no more */
+		if (!(shards & 1u << s) || got[s] < share)
+			continue;	/* not asked, failed or no more */
 		/*
 		 * Pending entries are listed from an id on: go on after the
 		 * last one read, or the same ones come again.
@@ -259,23 +281,36 @@ int chat_stream_read(struct chat_redis *r, const char *name,
 			for (size_t i = before; i < b->n; i++)
 				if (b->v[i].shard == s)
 					from = b->v[i].id;
-		if (read_shards(r, name, group, consumer, from, s, 1,
-				(unsigned)(count - taken), 0, b, got))
-			return -1;
+		if (read_shards(r, name, group, consumer, from, 1u << s,
+				(unsigned)(count - taken), 0, b, got, failed))
+			rc = -1;
 	}
-	return 0;
+	return rc;
+}
+
+int chat_stream_read(struct chat_redis *r, const char *name,
+		     const char *group, const char *consumer, const char *id,
+		     unsigned count, unsigned block_ms,
+		     struct chat_stream_batch *b)
+{
+	unsigned failed;
+
+	return chat_stream_read_shards(r, name, group, consumer, id,
+				       CHAT_ALL_SHARDS, count, block_ms, b,
+				       &failed);
 }
 
 /* Append one XREADGROUP ... STREAMS of the shards s with quota[s] == q. */
 static void append_quota(struct chat_redis *r, const char *name,
 			 const char *group, const char *consumer,
-			 const unsigned *quota, unsigned q, unsigned block_ms)
+			 const unsigned *quota, unsigned q, unsigned block_ms,
+			 struct chat_stream_reads *reads)
 {
 	const char *argv[10 + 2 * CHAT_SHARDS];
 	struct chat_buf keys[CHAT_SHARDS];
 	char scount[16], sblock[16];
 	int argc = 0;
-	unsigned n = 0;
+	unsigned n = 0, shards = 0;
 
 	snprintf(scount, sizeof(scount), "%u", q);
 	snprintf(sblock, sizeof(sblock), "%u", block_ms);
@@ -296,10 +331,12 @@ static void append_quota(struct chat_redis *r, const char *name,
 		chat_buf_init(&keys[n]);
 		shard_key(&keys[n], s, name);
 		argv[argc++] = keys[n++].data;
+		shards |= 1u << s;
 	}
 	for (unsigned s = 0; s < n; s++)
 		argv[argc++] = ">";
 	chat_redis_append(r, argc, argv, NULL);
+	reads->shards[reads->n++] = shards;
 	for (unsigned s = 0; s < n; s++)
 		chat_buf_release(&keys[s]);
 }
@@ -307,12 +344,12 @@ static void append_quota(struct chat_redis *r, const char *name,
 void chat_stream_read_append(struct chat_redis *r, const char *name,
 			     const char *group, const char *consumer,
 			     const unsigned *quota, unsigned block_ms,
-			     size_t *nreplies)
+			     struct chat_stream_reads *reads)
 {
 	unsigned distinct[CHAT_SHARDS];
 	size_t nd = 0;
 
-	*nreplies = 0;
+	reads->n = 0;
 	if (chat_redis_is_cluster(r)) {
 		struct chat_buf key;
 		char scount[16];
@@ -329,7 +366,7 @@ void chat_stream_read_append(struct chat_redis *r, const char *name,
 			shard_key(&key, s, name);
 			argv[7] = key.data;
 			chat_redis_append(r, 9, argv, NULL);
-			++*nreplies;
+			reads->shards[reads->n++] = 1u << s;
 		}
 		chat_buf_release(&key);
 		return;
@@ -345,40 +382,47 @@ void chat_stream_read_append(struct chat_redis *r, const char *name,
 	/* A blocked command would hold up the ones behind it. */
 	for (size_t k = 0; k < nd; k++)
 		append_quota(r, name, group, consumer, quota, distinct[k],
-			     nd == 1 ? block_ms : 0);
-	*nreplies = nd;
+			     nd == 1 ? block_ms : 0, reads);
 }
 
 int chat_stream_read_collect(struct chat_redis *r, const char *name,
-			     const char *group, size_t nreplies,
+			     const char *group,
+			     const struct chat_stream_reads *reads,
 			     unsigned block_ms, struct chat_stream_batch *b,
-			     unsigned *got)
+			     unsigned *got, unsigned *failed)
 {
+	char first[sizeof(r->errstr)] = "";
 	size_t before = b->n;
 	bool nogroup = false;
 	int rc = 0;
 
-	for (size_t i = 0; i < nreplies; i++) {
+	for (size_t i = 0; i < reads->n; i++) {
 		redisReply *reply = chat_redis_reply(r);
 
-		if (!reply)
-			return -1;
-		if (reply->type == REDIS_REPLY_ARRAY) {
+		if (reply && reply->type == REDIS_REPLY_ARRAY) {
 			keep_reply(b, reply);
 			collect_streams(b, reply, got);
 			continue;
 		}
 		/* NIL: nothing within BLOCK, or nothing on that shard. */
-		if (reply->type != REDIS_REPLY_NIL) {
-			rc = reply_error(r, "XREADGROUP", reply);
-			nogroup |= reply->type == REDIS_REPLY_ERROR &&
-				   strncmp(reply->str, "NOGROUP", 7) == 0;
+		if (reply && reply->type == REDIS_REPLY_NIL) {
+			freeReplyObject(reply);
+			continue;
 		}
+		reply_error(r, "XREADGROUP", reply);
+		nogroup |= reply && reply->type == REDIS_REPLY_ERROR &&
+			   strncmp(reply->str, "NOGROUP", 7) == 0;
 		freeReplyObject(reply);
+		if (!first[0])
+			memcpy(first, r->errstr, sizeof(first));
+		*failed |= reads->shards[i];
+		rc = -1;
 	}
 	if (nogroup)
 		chat_stream_create_groups(r, name, group);
-	if (rc == 0 && b->n == before && block_ms && chat_redis_is_cluster(r))
+	if (rc)
+		memcpy(r->errstr, first, sizeof(first));
+	else if (b->n == before && block_ms && chat_redis_is_cluster(r))
 		chat_sleep_ms(block_ms);
 	return rc;
 }
@@ -411,14 +455,40 @@ long chat_stream_claim(struct chat_redis *r, const char *name,
 
 int chat_stream_finish(struct chat_redis *r, const char *name,
 		       const char *group, const struct chat_stream_entry *e,
-		       size_t n)
+		       size_t n, unsigned *failed)
 {
 	size_t sent = 0;
-	int rc = chat_stream_finish_append(r, name, group, e, n, &sent);
 
-	if (chat_redis_replies(r, sent, 0))
-		rc = -1;
-	return rc;
+	chat_stream_finish_append(r, name, group, e, n, &sent);
+	return chat_stream_finish_read(r, chat_stream_shards(e, n), sent,
+				       failed);
+}
+
+unsigned chat_stream_shards(const struct chat_stream_entry *e, size_t n)
+{
+	unsigned shards = 0;
+
+	for (size_t i = 0; i < n; i++)
+		shards |= 1u << e[i].shard;
+	return shards;
+}
+
+int chat_stream_finish_read(struct chat_redis *r, unsigned shards,
+			    size_t sent, unsigned *failed)
+{
+	unsigned bad = 0;
+
+	/* Two replies a shard, in the order finish_append went. */
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (!(shards & 1u << s))
+			continue;
+		if (sent < 2 || chat_redis_replies(r, 2, 0))
+			bad |= 1u << s;
+		sent = sent < 2 ? 0 : sent - 2;
+	}
+	if (failed)
+		*failed |= bad;
+	return bad ? -1 : 0;
 }
 
 int chat_stream_finish_append(struct chat_redis *r, const char *name,

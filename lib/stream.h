@@ -17,6 +17,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "queue.h"
+
 struct chat_redis;
 
 /* One entry; its strings point into a reply the batch keeps. */
@@ -40,44 +42,67 @@ void chat_stream_batch_init(struct chat_stream_batch *b);
 void chat_stream_batch_reset(struct chat_stream_batch *b);
 void chat_stream_batch_release(struct chat_stream_batch *b);
 
+/*
+ * A consumer whose read or acknowledgement failed for some shards (their
+ * Redis node is down) goes on with the others, and reads those shards'
+ * pending entries again after this long.
+ */
+#define CHAT_STREAM_REDO_MS 500
+
 /* Create group `group` on every shard's stream `name` (where missing). */
 void chat_stream_create_groups(struct chat_redis *r, const char *name,
 			       const char *group);
 
 /*
- * XREADGROUP up to `count` entries in all (CHAT_SHARDS when `count` is
- * smaller) from the shards' streams `name` into `b` (appended): with `id`
- * ">" new entries, waiting up to `block_ms` for one; with "0" this
- * consumer's own pending entries.
- * Creates the groups when Redis says they are missing.  Returns 0 or -1
- * (Redis unreachable or an error reply; r->errstr says which).
+ * XREADGROUP up to `count` entries in all from the streams `name` of
+ * the shards in mask `shards` (1 << shard each) into `b` (appended): with
+ * `id` ">" new entries, waiting up to `block_ms` for one; with "0" this
+ * consumer's own pending entries.  Creates the groups when Redis says
+ * they are missing.  Returns 0, or -1 when a read failed (Redis
+ * unreachable or an error reply; r->errstr says which): *failed is then
+ * the shards it failed for, and `b` holds what the others gave, whole
+ * (on a Redis Cluster a node that is down costs only its own shards).
  */
+int chat_stream_read_shards(struct chat_redis *r, const char *name,
+			    const char *group, const char *consumer,
+			    const char *id, unsigned shards, unsigned count,
+			    unsigned block_ms, struct chat_stream_batch *b,
+			    unsigned *failed);
+/* The same of every shard (CHAT_SHARDS entries when `count` is smaller). */
 int chat_stream_read(struct chat_redis *r, const char *name,
 		     const char *group, const char *consumer, const char *id,
 		     unsigned count, unsigned block_ms,
 		     struct chat_stream_batch *b);
+
+/* The replies a pipelined read awaits: reply i covers shards[i] (a mask). */
+struct chat_stream_reads {
+	size_t n;
+	unsigned shards[CHAT_SHARDS];
+};
 
 /*
  * The same read of new entries (id ">") in two halves, so that Redis
  * works on it while the caller does something else: _append queues one
  * XREADGROUP per distinct quota (per shard on a Redis Cluster) for up to
  * quota[s] entries of shard s (0: none), blocking up to `block_ms` for
- * one entry when a single command covers every shard; *nreplies says how
- * many replies to collect.  The caller sends them (chat_redis_send) and
- * then, once the replies of anything appended before are read,
- * _collect reads them into `b` (appended) and counts in got[s] what
- * shard s gave.  On a Redis Cluster nothing blocks: when nothing came,
- * _collect waits `block_ms`.  Returns 0 or -1 (r->errstr; the groups are
- * created when Redis says they are missing).
+ * one entry when a single command covers every shard, and says in
+ * `reads` which replies to collect.  The caller sends them
+ * (chat_redis_send) and then, once the replies of anything appended
+ * before are read, _collect reads them into `b` (appended) and counts
+ * in got[s] what shard s gave.  On a Redis Cluster nothing blocks: when
+ * nothing came, _collect waits `block_ms`.  Returns 0 or -1 (r->errstr;
+ * the groups are created when Redis says they are missing); *failed
+ * gains the shards whose read failed, and `b` holds the others' entries.
  */
 void chat_stream_read_append(struct chat_redis *r, const char *name,
 			     const char *group, const char *consumer,
 			     const unsigned *quota, unsigned block_ms,
-			     size_t *nreplies);
+			     struct chat_stream_reads *reads);
 int chat_stream_read_collect(struct chat_redis *r, const char *name,
-			     const char *group, size_t nreplies,
+			     const char *group,
+			     const struct chat_stream_reads *reads,
 			     unsigned block_ms, struct chat_stream_batch *b,
-			     unsigned *got);
+			     unsigned *got, unsigned *failed);
 
 /*
  * Claim for `consumer` up to `count` entries of shard `shard`'s stream
@@ -91,19 +116,26 @@ long chat_stream_claim(struct chat_redis *r, const char *name,
 
 /*
  * XACK and XDEL entries e[0..n): one XACK and one XDEL per shard, in one
- * round trip.  Returns 0 or -1 (then they stay pending and are redone).
+ * round trip.  Returns 0, or -1 when a shard's failed (its entries stay
+ * pending and are redone): *failed (unless NULL) gains those shards.
  */
 int chat_stream_finish(struct chat_redis *r, const char *name,
 		       const char *group, const struct chat_stream_entry *e,
-		       size_t n);
+		       size_t n, unsigned *failed);
 /*
  * The same commands only appended (pipelined): *sent says how many
- * replies to read (chat_redis_replies).  Returns 0 or -1.
+ * replies chat_stream_finish_read then reads, given the shards of the
+ * same entries (chat_stream_shards).  Returns 0, or -1 when not all
+ * could be appended.
  */
 int chat_stream_finish_append(struct chat_redis *r, const char *name,
 			      const char *group,
 			      const struct chat_stream_entry *e, size_t n,
 			      size_t *sent);
+int chat_stream_finish_read(struct chat_redis *r, unsigned shards,
+			    size_t sent, unsigned *failed);
+/* The shards of entries e[0..n), a mask of 1 << shard. */
+unsigned chat_stream_shards(const struct chat_stream_entry *e, size_t n);
 
 /* The value of field `field` of an entry, or NULL. */
 const redisReply *chat_stream_field(const struct chat_stream_entry *e,

@@ -30,8 +30,6 @@
 /* A store down: waits from BACKOFF_MIN_MS, doubling up to BACKOFF_MAX_MS. */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-/* Redis down while reading jobs. */
-#define REDIS_DOWN_WAIT_MS 500
 /* A pause is slept in slices this long, to notice a stop request. */
 #define STOP_CHECK_MS 50
 /* How long the indexer waits for entries before it looks at the stop flag. */
@@ -81,12 +79,16 @@ struct chat_worker {
 	struct batch *done, *cur, *next;
 	bool done_pending;		/* done's events and XACK not sent */
 	/*
-	 * Read this consumer's pending jobs before new ones: after a start,
-	 * and after jobs read were left unfinished (a store failed), so that
-	 * they are redone as soon as the stores answer, not once another
-	 * claim finds them idle for CHAT_WORKER_CLAIM_MS.
+	 * The shards (a mask) whose pending jobs of this consumer are read
+	 * before their new ones: every shard after a start; a shard whose
+	 * jobs were left unfinished because a command for its Redis node
+	 * failed, so that they are redone as soon as it answers, not once a
+	 * claim finds them idle for CHAT_WORKER_CLAIM_MS.  The other shards
+	 * go on meanwhile: on a Redis Cluster one master that is down holds
+	 * back its own shards only.  Tried again from redo_at on.
 	 */
-	bool own_pending;
+	unsigned pending;
+	double redo_at;
 	bool busy;			/* batches since the heap was trimmed */
 	double next_trim_at;		/* chat_proc_trim_due */
 	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS];
@@ -112,6 +114,41 @@ static void batch_parse(struct batch *b)
 		chat_job_parse(&b->jobs[i], &b->read.v[i]);
 		b->bytes += b->jobs[i].body_len;
 	}
+}
+
+/* The shards of the entries of b (a mask). */
+static unsigned batch_shards(const struct batch *b)
+{
+	return chat_stream_shards(b->read.v, b->read.n);
+}
+
+/*
+ * Take the jobs of `shards` out of parsed batch b and leave them pending,
+ * for redo_pending once their Redis node answers (`what` failed for them:
+ * logged, unless NULL); the rest of the batch goes on without them.
+ */
+static void set_aside(struct chat_worker *w, struct batch *b, unsigned shards,
+		      const char *what)
+{
+	size_t k = 0;
+
+	if (!shards)
+		return;
+	if (what)
+		chat_log_warn("%s failed for shards %#x (%s); their jobs are "
+			      "redone once Redis answers", what, shards,
+			      w->ctx.redis->errstr);
+	w->pending |= shards;
+	w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+	b->bytes = 0;
+	for (size_t i = 0; i < b->read.n; i++) {
+		if (shards & 1u << b->read.v[i].shard)
+			continue;
+		b->read.v[k] = b->read.v[i];
+		b->jobs[k] = b->jobs[i];
+		b->bytes += b->jobs[k++].body_len;
+	}
+	b->read.n = k;
 }
 
 /*
@@ -158,44 +195,44 @@ static int deleted_append(struct chat_worker *w, const struct chat_job *jobs,
 
 /*
  * Read the `sent` replies of deleted_append into the jobs' skip flags,
- * and free `order`.  Returns 0 or -1 (a reply missing).
+ * and free `order`.  *failed gains the shards of the jobs whose chat
+ * was not looked up (a reply missing, or never appended).
  */
-static int deleted_read(struct chat_worker *w, struct chat_job *jobs,
-			size_t *order, size_t count, size_t sent)
+static void deleted_read(struct chat_worker *w, struct chat_job *jobs,
+			 size_t *order, size_t count, size_t sent,
+			 unsigned *failed)
 {
-	int rc = 0;
-
-	for (size_t i = 0; i < count && sent; i++) {
+	for (size_t i = 0; i < count; i++) {
+		struct chat_job *j = &jobs[order[i]];
 		redisReply *r;
 
-		if (i && chat_batch_same_chat(&jobs[order[i]],
-					      &jobs[order[i - 1]])) {
-			jobs[order[i]].skip = jobs[order[i - 1]].skip;
+		if (i && chat_batch_same_chat(j, &jobs[order[i - 1]])) {
+			j->skip = jobs[order[i - 1]].skip;
 			continue;
 		}
-		r = chat_redis_reply(w->ctx.redis);
-		sent--;
-		if (!r) {
-			rc = -1;
-			break;
-		}
-		jobs[order[i]].skip = r->type != REDIS_REPLY_NIL;
+		r = sent ? chat_redis_reply(w->ctx.redis) : NULL;
+		sent -= sent > 0;
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			*failed |= 1u << chat_queue_shard(j->app);
+		else
+			j->skip = r->type != REDIS_REPLY_NIL;
 		freeReplyObject(r);
 	}
 	free(order);
-	return rc;
 }
 
-/* The deleted chats of a batch, looked up in one round trip. */
-static int mark_deleted_chats(struct chat_worker *w, struct chat_job *jobs,
-			      size_t n)
+/*
+ * The deleted chats of a batch, looked up in one round trip; the jobs
+ * of the shards it failed for are set aside.
+ */
+static void mark_deleted_chats(struct chat_worker *w, struct batch *b)
 {
 	size_t count, sent, *order;
-	int rc = deleted_append(w, jobs, n, &order, &count, &sent);
+	unsigned failed = 0;
 
-	if (deleted_read(w, jobs, order, count, sent))
-		rc = -1;
-	return rc;
+	deleted_append(w, b->jobs, b->read.n, &order, &count, &sent);
+	deleted_read(w, b->jobs, order, count, sent, &failed);
+	set_aside(w, b, failed, "deleted chats look-up");
 }
 
 static struct chat_id_slot *chat_id_slot(struct chat_worker *w, uint64_t app,
@@ -337,42 +374,63 @@ static int delete_chat(struct chat_worker *w, const struct chat_job *j)
 /*
  * The index entries of a persisted batch, per shard: one for its new
  * messages, then one for its deleted chats (after it: the indexer applies
- * a shard's entries in order).  Appended (pipelined): *sent replies to
- * read, each an entry id.  Returns 0 or -1.
+ * a shard's entries in order).  Appended (pipelined): each adds its shard
+ * to shard_of[*sent++] (2 * CHAT_SHARDS at most), a reply to read, an
+ * entry id.  Returns the shards whose entries could not be appended.
  */
-static int index_append(struct chat_worker *w, const struct chat_job *jobs,
-			size_t n, size_t *sent)
+static unsigned index_append(struct chat_worker *w, const struct chat_job *jobs,
+			     size_t n, unsigned *shard_of, size_t *sent)
 {
 	size_t count;
 	size_t *order = chat_batch_order(jobs, n, chat_batch_is_message,
 					 &count);
 	uint64_t *numbers = xcalloc(count + 1, sizeof(*numbers));
 	struct chat_buf created, deleted;
-	int rc = 0;
+	unsigned failed = 0;
 
 	*sent = 0;
 	chat_buf_init(&created);
 	chat_buf_init(&deleted);
-	for (unsigned s = 0; s < CHAT_SHARDS && rc == 0; s++) {
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
 		chat_buf_reset(&created);
 		chat_buf_reset(&deleted);
 		chat_batch_index_entries(jobs, n, order, count, s, numbers,
 					 &created, &deleted);
 		if (created.len) {
-			rc = chat_index_append(w->ctx.redis, s, &created, true);
-			*sent += rc == 0;
+			if (chat_index_append(w->ctx.redis, s, &created, true))
+				failed |= 1u << s;
+			else
+				shard_of[(*sent)++] = s;
 		}
-		if (deleted.len && rc == 0) {
-			rc = chat_index_append(w->ctx.redis, s, &deleted,
-					       false);
-			*sent += rc == 0;
+		if (deleted.len && !(failed & 1u << s)) {
+			if (chat_index_append(w->ctx.redis, s, &deleted,
+					      false))
+				failed |= 1u << s;
+			else
+				shard_of[(*sent)++] = s;
 		}
 	}
 	chat_buf_release(&created);
 	chat_buf_release(&deleted);
 	free(order);
 	free(numbers);
-	return rc;
+	return failed;
+}
+
+/*
+ * Read the replies of `sent` commands appended for shards shard_of[]:
+ * the shards of those that failed (missing, an error, or not of
+ * `want_type`).
+ */
+static unsigned shard_replies(struct chat_worker *w, const unsigned *shard_of,
+			      size_t sent, int want_type)
+{
+	unsigned failed = 0;
+
+	for (size_t i = 0; i < sent; i++)
+		if (chat_redis_replies(w->ctx.redis, 1, want_type))
+			failed |= 1u << shard_of[i];
+	return failed;
 }
 
 /*
@@ -400,16 +458,18 @@ static void publish_created(struct chat_worker *w, const struct chat_job *jobs,
 /*
  * Record the counters the sync program must redo: the application of
  * every job, and the chat of every message; each once, in one SADD per
- * shard, appended (pipelined): *sent replies to read.
+ * shard, appended (pipelined), each adding its shard to shard_of[*sent++]
+ * (CHAT_SHARDS at most).  Returns the shards that could not be appended.
  */
-static void dirty_append(struct chat_worker *w, const struct chat_job *jobs,
-			 size_t n, size_t *sent)
+static unsigned dirty_append(struct chat_worker *w, const struct chat_job *jobs,
+			     size_t n, unsigned *shard_of, size_t *sent)
 {
 	size_t count;
 	size_t *order = chat_batch_order(jobs, n, chat_batch_counts_change,
 					 &count);
 	const char **argv = xcalloc(2 * count + 3, sizeof(*argv));
 	struct chat_buf key, markers;
+	unsigned failed = 0;
 
 	*sent = 0;
 	chat_buf_init(&key);
@@ -429,20 +489,15 @@ static void dirty_append(struct chat_worker *w, const struct chat_job *jobs,
 		for (m = markers.data; k--; m += strlen(m) + 1)
 			argv[argc++] = m;
 		if (chat_redis_append(w->ctx.redis, (int)argc, argv, NULL))
-			break;
-		++*sent;
+			failed |= 1u << s;
+		else
+			shard_of[(*sent)++] = s;
 	}
 	chat_buf_release(&key);
 	chat_buf_release(&markers);
 	free(argv);
 	free(order);
-}
-
-static void dirty_read(struct chat_worker *w, size_t sent)
-{
-	if (chat_redis_replies(w->ctx.redis, sent, REDIS_REPLY_INTEGER))
-		chat_log_warn("could not record counters to sync: %s",
-			      w->ctx.redis->errstr);
+	return failed;
 }
 
 static int dead_letter(struct chat_worker *w, struct batch *b, size_t i,
@@ -537,9 +592,10 @@ static int dead_letter_malformed(struct chat_worker *w, struct batch *b)
 }
 
 /*
- * Look up the deleted chats and persist the batch; while Redis or MariaDB
- * is down, keep the jobs and retry with backoff.  A stop request only
- * cuts short the waits for a store to come back.  Returns true once
+ * Look up the deleted chats and persist the batch; the jobs of shards
+ * whose look-up failed are set aside; while MariaDB is down, keep the
+ * jobs and retry with backoff.  A stop request only cuts short the waits
+ * for MariaDB to come back.  Returns true once what is left of b is
  * persisted, false when stopped (the jobs stay pending and are redone,
  * idempotently).
  */
@@ -548,19 +604,16 @@ static bool persist_batch(struct chat_worker *w, struct batch *b)
 	unsigned backoff = chat_backoff_next(0, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 
 	while (!chat_proc_stopping()) {
-		if (mark_deleted_chats(w, b->jobs, b->read.n) == 0) {
-			if (persist(w, b->jobs, b->read.n) == 0)
-				return true;
-			if (!chat_db_down(w->ctx.db)) {
-				chat_log_warn("batch failed (%s); persisting "
-					      "jobs one by one",
-					      w->ctx.db->errstr);
-				return persist_one_by_one(w, b) == 0;
-			}
+		mark_deleted_chats(w, b);
+		if (b->read.n == 0 || persist(w, b->jobs, b->read.n) == 0)
+			return true;
+		if (!chat_db_down(w->ctx.db)) {
+			chat_log_warn("batch failed (%s); persisting jobs one "
+				      "by one", w->ctx.db->errstr);
+			return persist_one_by_one(w, b) == 0;
 		}
-		chat_log_warn("store unavailable (db: %s, redis: %s); retrying "
-			      "in %u ms", w->ctx.db->errstr,
-			      w->ctx.redis->errstr, backoff);
+		chat_log_warn("database unavailable (%s); retrying in %u ms",
+			      w->ctx.db->errstr, backoff);
 		chat_sleep_ms(backoff);
 		backoff = chat_backoff_next(backoff, BACKOFF_MIN_MS,
 					    BACKOFF_MAX_MS);
@@ -581,31 +634,53 @@ static int delete_chats(struct chat_worker *w, struct batch *b)
 /*
  * Queue the index entries of persisted batch `b` and record its dirty
  * counters, in one round trip with the deleted-chat look-ups of batch
- * `then` (either may be NULL).  Returns 0 when b's index entries are
- * queued; else b is to be redone (left pending).
+ * `then` (either may be NULL).  The jobs of b whose entries or markers
+ * were not recorded, and those of `then` not looked up, are set aside:
+ * b's are persisted, and redone (idempotently) once their node answers.
  */
-static int index_batch(struct chat_worker *w, struct batch *b,
-		       struct batch *then)
+static void index_batch(struct chat_worker *w, struct batch *b,
+			struct batch *then)
 {
+	unsigned index_of[2 * CHAT_SHARDS], dirty_of[CHAT_SHARDS];
+	unsigned failed = 0, unchecked = 0;
 	size_t nindex = 0, ndirty = 0, nlook = 0, count = 0, *order = NULL;
-	int rc = 0;
 
 	if (b) {
-		rc = index_append(w, b->jobs, b->read.n, &nindex);
-		dirty_append(w, b->jobs, b->read.n, &ndirty);
+		failed |= index_append(w, b->jobs, b->read.n, index_of,
+				       &nindex);
+		failed |= dirty_append(w, b->jobs, b->read.n, dirty_of,
+				       &ndirty);
 	}
 	if (then && then->read.n)
-		then->checked = deleted_append(w, then->jobs, then->read.n,
-					       &order, &count, &nlook) == 0;
-	if (chat_redis_replies(w->ctx.redis, nindex, REDIS_REPLY_STRING))
-		rc = -1;
-	dirty_read(w, ndirty);
-	if (order && deleted_read(w, then->jobs, order, count, nlook))
-		then->checked = false;
-	if (b && rc)
-		chat_log_warn("index entries not queued (%s); the batch will "
-			      "be redone", w->ctx.redis->errstr);
-	return rc;
+		deleted_append(w, then->jobs, then->read.n, &order, &count,
+			       &nlook);
+	failed |= shard_replies(w, index_of, nindex, REDIS_REPLY_STRING);
+	failed |= shard_replies(w, dirty_of, ndirty, REDIS_REPLY_INTEGER);
+	if (order) {
+		deleted_read(w, then->jobs, order, count, nlook, &unchecked);
+		set_aside(w, then, unchecked, "deleted chats look-up");
+		then->checked = true;
+	}
+	if (b)
+		set_aside(w, b, failed, "index entries or counters to sync");
+}
+
+/*
+ * Read the `acks` replies of chat_stream_finish_append for entries of
+ * `shards`, whose jobs are finished; the jobs of a shard whose XACK
+ * failed are redone.
+ */
+static void acknowledged(struct chat_worker *w, unsigned shards, size_t acks)
+{
+	unsigned failed = 0;
+
+	chat_stream_finish_read(w->ctx.redis, shards, acks, &failed);
+	if (failed) {
+		chat_log_warn("jobs of shards %#x not acknowledged (%s); they "
+			      "will be redone", failed, w->ctx.redis->errstr);
+		w->pending |= failed;
+		w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+	}
 }
 
 /*
@@ -616,29 +691,35 @@ static int index_batch(struct chat_worker *w, struct batch *b,
  */
 static void process(struct chat_worker *w, struct batch *b)
 {
-	if (!persist_batch(w, b) || delete_chats(w, b) ||
-	    index_batch(w, b, NULL)) {
-		w->own_pending = true;
+	size_t acks;
+
+	if (!persist_batch(w, b) || delete_chats(w, b)) {
+		set_aside(w, b, batch_shards(b), NULL);
 		return;
 	}
+	index_batch(w, b, NULL);
 	publish_created(w, b->jobs, b->read.n, NULL);
-	if (chat_stream_finish(w->ctx.redis, CHAT_STREAM_JOBS,
-			       CHAT_GROUP_PERSIST, b->read.v, b->read.n)) {
-		chat_log_warn("jobs not acknowledged (%s); they will be "
-			      "redone", w->ctx.redis->errstr);
-		w->own_pending = true;
-	}
+	chat_stream_finish_append(w->ctx.redis, CHAT_STREAM_JOBS,
+				  CHAT_GROUP_PERSIST, b->read.v, b->read.n,
+				  &acks);
+	acknowledged(w, batch_shards(b), acks);
 }
 
-/* Append the live events and XACK/XDEL of `done`, when pending. */
-static void finish_append(struct chat_worker *w, size_t *live, size_t *acks)
+/*
+ * Append the live events and XACK/XDEL of `done`, when pending; *shards
+ * are done's, for finish_read (done is reset in between).
+ */
+static void finish_append(struct chat_worker *w, size_t *live, size_t *acks,
+			  unsigned *shards)
 {
 	struct batch *d = w->done;
 
 	*live = 0;
 	*acks = 0;
+	*shards = 0;
 	if (!w->done_pending)
 		return;
+	*shards = batch_shards(d);
 	publish_created(w, d->jobs, d->read.n, live);
 	chat_stream_finish_append(w->ctx.redis, CHAT_STREAM_JOBS,
 				  CHAT_GROUP_PERSIST, d->read.v, d->read.n,
@@ -646,17 +727,14 @@ static void finish_append(struct chat_worker *w, size_t *live, size_t *acks)
 }
 
 /* Read the replies of finish_append; `done` is finished. */
-static void finish_read(struct chat_worker *w, size_t live, size_t acks)
+static void finish_read(struct chat_worker *w, size_t live, size_t acks,
+			unsigned shards)
 {
 	if (chat_redis_replies(w->ctx.redis, live, REDIS_REPLY_STRING))
 		chat_log_warn("live events not published: %s",
 			      w->ctx.redis->errstr);
-	if (chat_redis_replies(w->ctx.redis, acks, 0) ||
-	    (w->done_pending && !acks)) {
-		chat_log_warn("jobs not acknowledged (%s); they will be "
-			      "redone", w->ctx.redis->errstr);
-		w->own_pending = true;
-	}
+	if (w->done_pending)
+		acknowledged(w, shards, acks);
 	w->done_pending = false;
 	batch_reset(w->done);
 }
@@ -665,9 +743,10 @@ static void finish_read(struct chat_worker *w, size_t live, size_t acks)
 static void finish_done(struct chat_worker *w)
 {
 	size_t live, acks;
+	unsigned shards;
 
-	finish_append(w, &live, &acks);
-	finish_read(w, live, acks);
+	finish_append(w, &live, &acks, &shards);
+	finish_read(w, live, acks, shards);
 }
 
 /* Take over jobs another consumer left pending for too long. */
@@ -699,7 +778,9 @@ static void claim_stale(struct chat_worker *w, struct batch *b)
  * deleted-chat look-ups of `next`, and the batches move on: cur is
  * acknowledged only after its COMMIT and its index entries.  A batch of
  * large bodies is not read ahead of (one such batch in memory at once);
- * with nothing to persist the read waits for jobs.
+ * with nothing to persist the read waits for jobs.  The shards with jobs
+ * of ours to redo are not read (redo_pending reads them); a shard whose
+ * command fails on the way is set aside, the others go on.
  */
 static void turn(struct chat_worker *w)
 {
@@ -708,14 +789,19 @@ static void turn(struct chat_worker *w)
 	const struct chat_config *cfg = &w->ctx.cfg;
 	unsigned wait_ms = idle ? chat_config_block_ms(cfg,
 						       cfg->worker_wait_ms) : 0;
-	size_t live, acks, reads = 0;
+	unsigned failed = 0, done_shards;
+	struct chat_stream_reads reads = { .n = 0 };
+	size_t live, acks;
 
-	finish_append(w, &live, &acks);
+	finish_append(w, &live, &acks, &done_shards);
 	if (idle || cur->bytes <= READ_AHEAD_BYTES) {
 		unsigned quota[CHAT_SHARDS];
 
 		chat_batch_quotas(w->ctx.cfg.worker_batch, w->asked, w->got,
 				  quota);
+		for (unsigned s = 0; s < CHAT_SHARDS; s++)
+			if (w->pending & 1u << s)
+				quota[s] = 0;
 		memcpy(w->asked, quota, sizeof(quota));
 		chat_stream_read_append(w->ctx.redis, CHAT_STREAM_JOBS,
 					CHAT_GROUP_PERSIST, w->name.data,
@@ -725,33 +811,27 @@ static void turn(struct chat_worker *w)
 	batch_reset(w->done);	/* what it needed is sent */
 	if (!idle && cur->checked)
 		ok = persist(w, cur->jobs, cur->read.n) == 0;
-	finish_read(w, live, acks);
+	finish_read(w, live, acks, done_shards);
 	memset(w->got, 0, sizeof(w->got));
-	if (reads && chat_stream_read_collect(w->ctx.redis, CHAT_STREAM_JOBS,
-					      CHAT_GROUP_PERSIST, reads,
-					      wait_ms, &next->read, w->got)) {
-		chat_log_warn("redis unavailable: %s", w->ctx.redis->errstr);
-		batch_reset(next);	/* what was read stays pending */
-		w->own_pending = true;
-		if (idle)
-			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
-	}
+	if (reads.n)
+		chat_stream_read_collect(w->ctx.redis, CHAT_STREAM_JOBS,
+					 CHAT_GROUP_PERSIST, &reads, wait_ms,
+					 &next->read, w->got, &failed);
 	batch_parse(next);
+	/* What a failed read took stays pending: redone. */
+	set_aside(w, next, failed, "reading jobs");
 	if (dead_letter_malformed(w, next))
-		batch_reset(next);
+		set_aside(w, next, batch_shards(next), "dead letters");
 	if (!idle) {
 		/* A failure or an outage: the whole batch, waiting. */
 		if (!ok)
 			ok = persist_batch(w, cur);
 		ok = ok && delete_chats(w, cur) == 0;
+		if (!ok)	/* stopped: left pending, redone */
+			set_aside(w, cur, batch_shards(cur), NULL);
 	}
-	if (index_batch(w, ok ? cur : NULL, next) == 0 && ok) {
-		w->done_pending = true;
-	} else {
-		batch_reset(cur);	/* left pending, redone */
-		if (!idle)
-			w->own_pending = true;
-	}
+	index_batch(w, ok ? cur : NULL, next);
+	w->done_pending = ok;
 	/*
 	 * A burst is over: give the pages of its batches back, which the
 	 * heap would otherwise keep (private memory of an idle worker).
@@ -784,48 +864,45 @@ static void linger(const struct chat_worker *w, double started)
 }
 
 /*
- * One batch of the jobs this consumer has pending; with none left, back
- * to new jobs.  While Redis is down, a pause.
+ * One batch of the jobs this consumer has pending on the shards of
+ * w->pending; a shard with none left goes back to new jobs.  A shard
+ * whose read fails is tried again after CHAT_STREAM_REDO_MS.
  */
 static void redo_pending(struct chat_worker *w)
 {
 	struct batch *b = w->cur;
-	bool failed;
+	unsigned asked = w->pending, failed = 0;
 
 	batch_reset(b);
-	failed = chat_stream_read(w->ctx.redis, CHAT_STREAM_JOBS,
-				  CHAT_GROUP_PERSIST, w->name.data, "0",
-				  w->ctx.cfg.worker_batch, 0, &b->read) != 0;
-	if (!failed) {
-		w->own_pending = b->read.n > 0;
-		if (b->read.n) {
-			batch_parse(b);
-			if (dead_letter_malformed(w, b) == 0)
-				process(w, b);
-		}
+	if (chat_stream_read_shards(w->ctx.redis, CHAT_STREAM_JOBS,
+				    CHAT_GROUP_PERSIST, w->name.data, "0",
+				    asked, w->ctx.cfg.worker_batch, 0,
+				    &b->read, &failed))
+		chat_log_warn("redis unavailable for shards %#x: %s", failed,
+			      w->ctx.redis->errstr);
+	/* Entries of the shards that answered are whole: done now. */
+	w->pending = (w->pending & ~asked) | failed | batch_shards(b);
+	if (failed)
+		w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+	if (b->read.n) {
+		batch_parse(b);
+		if (dead_letter_malformed(w, b) == 0)
+			process(w, b);
 	}
-	/*
-	 * Whatever was read stays pending for the next try: a read that
-	 * failed part way leaves entries that were never parsed, which the
-	 * loop must not take for a batch to process.
-	 */
 	batch_reset(b);
-	if (failed) {
-		chat_log_warn("redis unavailable: %s", w->ctx.redis->errstr);
-		chat_sleep_ms(REDIS_DOWN_WAIT_MS);
-	}
 }
 
 static void persist_loop(struct chat_worker *w)
 {
 	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
 				  CHAT_GROUP_PERSIST);
-	w->own_pending = true;	/* what a consumer of this name left */
+	w->pending = CHAT_ALL_SHARDS;	/* what a consumer of this name left */
 	while (!chat_proc_stopping()) {
 		double now = chat_now_ms();
 		bool claim = now >= w->next_claim_at;
+		bool redo = w->pending && now >= w->redo_at;
 
-		if (claim || w->own_pending) {
+		if (claim || redo) {
 			/*
 			 * Both read entries of ours (a claim may take any
 			 * idle one): none may be in flight.
@@ -839,8 +916,13 @@ static void persist_loop(struct chat_worker *w)
 			claim_stale(w, w->next);
 			w->next_claim_at = now + w->claim_ms / 2.0;
 		}
-		if (w->own_pending) {
+		if (redo) {
 			redo_pending(w);
+			continue;
+		}
+		if (w->pending == CHAT_ALL_SHARDS) {
+			/* No shard to read until the redo is due. */
+			chat_sleep_ms(STOP_CHECK_MS);
 			continue;
 		}
 		turn(w);
