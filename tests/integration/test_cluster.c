@@ -16,7 +16,11 @@
  *               for HANG_MS, its replicas told not to take over, then
  *               resumed: each process waits out CHAT_TIMEOUT_MS for it
  *               once, then the other masters' applications take creates
- *               again while its own answer 503, and 202 once it is back.
+ *               again while its own answer 503, and 202 once it is back;
+ *               meanwhile their messages are persisted and searchable
+ *               (the worker and its indexer go on with the shards that
+ *               answer) and a pipeline over
+ *               every master gets the other masters' replies, in order.
  *   resharding  the slot of one application's shard moves to another
  *               master (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE,
  *               SETSLOT NODE) while it receives creates: 202 or a few
@@ -529,7 +533,9 @@ Test(cluster, failover_with_replica_durability, .fini = restore_durable)
 }
 
 /* What hung_master_under_load changed, for its fini. */
-#define HANG_MS 6000
+#define HANG_MS 10000
+/* Keys of the pipeline it runs while the master hangs. */
+#define HUNG_KEYS 48
 static pid_t hung_pid;
 static int hung_replicas[8], hung_nreplicas;
 
@@ -574,6 +580,136 @@ static void resume_hung(void)
 }
 
 /*
+ * While master `victim` hangs: one pipeline through the library's handle
+ * `r` sets and reads back HUNG_KEYS keys spread over every master
+ * (master[i] serves key i).  The victim's commands fail; every other
+ * command answers, in order, past the failed ones.
+ */
+static void pipeline_past_hung(struct chat_redis *r, const int *master,
+			       int victim)
+{
+	size_t ok = 0, failed = 0;
+
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < HUNG_KEYS; i++) {
+			char key[32], val[32];
+			const char *set[] = { "SET", key, val };
+			const char *get[] = { "GET", key };
+
+			snprintf(key, sizeof(key), "test:hung:%d", i);
+			snprintf(val, sizeof(val), "h%d", i * 3);
+			cr_assert_eq(chat_redis_append(r, round ? 2 : 3,
+						       round ? get : set,
+						       NULL), 0);
+		}
+		for (int i = 0; i < HUNG_KEYS; i++) {
+			redisReply *rep = chat_redis_reply(r);
+			char want[32];
+
+			snprintf(want, sizeof(want), "h%d", i * 3);
+			if (master[i] == victim) {
+				cr_assert_null(rep, "key %d of the hung master "
+					       "answered", i);
+				failed++;
+				continue;
+			}
+			cr_assert_not_null(rep, "key %d (master %d) failed "
+					   "behind the hung master's: %s", i,
+					   master[i], r->errstr);
+			if (round)
+				cr_assert(rep->type == REDIS_REPLY_STRING &&
+					  strcmp(rep->str, want) == 0,
+					  "reply %d out of order", i);
+			else
+				cr_assert_eq(rep->type, REDIS_REPLY_STATUS);
+			freeReplyObject(rep);
+			ok++;
+		}
+	}
+	cr_log_info("cluster hung master: a pipeline of %d commands got %zu "
+		    "replies and %zu failures", 2 * HUNG_KEYS, ok, failed);
+	cr_assert_gt(failed, 0);
+	cr_assert_gt(ok, 0);
+}
+
+/* Until a search of `path` for `word` finds message `number`, or `deadline`. */
+static bool search_finds(const char *path, const char *word, int64_t number,
+			 uint64_t deadline)
+{
+	char *search = http_path("%s/search?q=%s", path, word);
+	char *want = http_path("\"number\":%lld,", (long long)number);
+	bool found = false;
+
+	for (int i = 0; i < 1000 && !found; i++) {
+		struct http_res *res = http_do("GET", search, NULL, 0);
+
+		found = res->status == 200 && strstr(res->body, want);
+		http_res_free(res);
+		if (!found && now_ms() >= deadline)
+			break;
+		if (!found)
+			msleep(50);
+	}
+	free(search);
+	free(want);
+	return found;
+}
+
+/*
+ * While master `victim` hangs, a message created in a chat of each other
+ * master's applications is persisted and searchable (the worker and its
+ * indexer go on with the shards of the masters that answer) before
+ * `deadline`.
+ */
+static void persisted_while_hung(struct run *run, int victim,
+				 uint64_t deadline)
+{
+	char *paths[APPS] = { NULL }, *words[APPS] = { NULL };
+	int64_t numbers[APPS] = { 0 };
+	uint64_t posted_at = now_ms(), persisted_at = 0, found_at = 0;
+
+	for (int a = 0; a < APPS; a++) {
+		struct http_res *res;
+		char *body;
+
+		if (run->apps[a].master == victim)
+			continue;
+		words[a] = http_path("hung%da%d", (int)getpid(), a);
+		body = http_path("{\"body\":\"while a master hangs %s\"}",
+				 words[a]);
+		res = http_send("POST", run->apps[a].messages[0], body);
+		numbers[a] = assert_accepted(res, run->apps[a].messages[0]);
+		paths[a] = http_path("%s/%lld", run->apps[a].messages[0],
+				     (long long)numbers[a]);
+		http_res_free(res);
+		free(body);
+	}
+	for (int a = 0; a < APPS; a++) {
+		uint64_t now = now_ms();
+
+		if (!paths[a])
+			continue;
+		cr_assert(wait_status(paths[a], 200, deadline > now ?
+				      (unsigned)(deadline - now) : 1),
+			  "%s (master %d) not persisted while master %d hung",
+			  paths[a], run->apps[a].master, victim);
+		persisted_at = now_ms();
+		cr_assert(search_finds(run->apps[a].messages[0], words[a],
+				       numbers[a], deadline),
+			  "%s (master %d) not searchable while master %d hung",
+			  paths[a], run->apps[a].master, victim);
+		found_at = now_ms();
+		free(paths[a]);
+		free(words[a]);
+	}
+	cr_log_info("cluster hung master: the other masters' messages created "
+		    "while it hung were all persisted %llu ms and searchable "
+		    "%llu ms after their creates",
+		    (unsigned long long)(persisted_at - posted_at),
+		    (unsigned long long)(found_at - posted_at));
+}
+
+/*
  * A master that takes connections and never answers (stopped, as a host
  * paused or a server stuck) and is not replaced: a process meeting it
  * waits out CHAT_TIMEOUT_MS once and then holds it as silent, so the
@@ -589,6 +725,8 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 	char *rel, *pidfile;
 	uint64_t loaded_at, hung_at, settled_at, resumed_at, stop_at;
 	size_t victim_503 = 0;
+	int key_master[HUNG_KEYS];
+	struct chat_redis *r;
 	double slowest = 1e9;
 	unsigned persist_ms;
 	struct verdict v;
@@ -605,6 +743,14 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 	pidfile = var_path(rel);
 	hung_pid = pidfile_pid(pidfile);
 	cr_assert_gt(hung_pid, 0, "no pid in %s", pidfile);
+	for (int i = 0; i < HUNG_KEYS; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "test:hung:%d", i);
+		key_master[i] = master_of(chat_cluster_key_slot(key,
+								strlen(key)));
+	}
+	r = chat_redis_new(&cfg);
 	load_start(&run);
 	msleep(500);
 	loaded_at = now_ms();
@@ -612,7 +758,13 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 
 	cr_assert_eq(kill(hung_pid, SIGSTOP), 0);
 	hung_at = now_ms();
-	msleep(HANG_MS);
+	/* Past the first wait of each process, and a second of margin. */
+	settled_at = hung_at + cfg.timeout_ms + 1000;
+	msleep(cfg.timeout_ms + 1000);
+	persisted_while_hung(&run, victim, hung_at + HANG_MS - 500);
+	pipeline_past_hung(r, key_master, victim);
+	if (now_ms() < hung_at + HANG_MS)
+		msleep((unsigned)(hung_at + HANG_MS - now_ms()));
 	/* Asked of another master: the victim would not answer. */
 	cr_assert_eq(slot_master(node_cmd(run.apps[1].master,
 					  "CLUSTER SLOTS"),
@@ -635,8 +787,6 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 	persist_ms = cfg.worker_claim_ms / 2 > 10000 ?
 			     cfg.worker_claim_ms / 2 : 10000;
 	v = verify(&run, -1, persist_ms);
-	/* Past the first wait of each process, and a second of margin. */
-	settled_at = hung_at + cfg.timeout_ms + 1000;
 	for (int a = 0; a < APPS; a++) {
 		for (int c = 0; c < CHATS_PER_APP; c++) {
 			int i = a * CHATS_PER_APP + c;
@@ -694,6 +844,9 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 		      victim, slowest);
 	cr_assert_gt(victim_503, 0, "master %d's applications got no 503 "
 		     "while it hung", victim);
+	for (int i = 0; i < HUNG_KEYS; i++)
+		freeReplyObject(chat_redis_cmd(r, "DEL test:hung:%d", i));
+	chat_redis_free(r);
 	run_free(&run);
 	free(pidfile);
 	free(rel);
