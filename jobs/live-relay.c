@@ -41,6 +41,8 @@
 #define TRY_PAUSE_MS 100
 
 static volatile sig_atomic_t stop_requested;
+/* Events nchan does not take, while it is down: one line a second. */
+static struct chat_log_limit unpublished;
 
 static void on_term(int sig)
 {
@@ -68,8 +70,9 @@ static void relay_one(struct chat_nchan *n, const struct chat_live_entry *e)
 		if (stop_requested)
 			break;
 	}
-	chat_log_warn("live event %s (%s) of %s not published: %s", e->id,
-		      e->event, e->channel, chat_nchan_errstr(n));
+	chat_log_warn_limited(&unpublished, "live event %s (%s) of %s not "
+			      "published: %s", e->id, e->event, e->channel,
+			      chat_nchan_errstr(n));
 }
 
 /* A group of events, in the order read. */
@@ -101,9 +104,9 @@ static void relay(struct chat_nchan *n, struct group *g,
 						      e->data, e->data_len);
 
 	if (rc) {
-		chat_log_warn("live event %s (%s) of %s not published: %s",
-			      e->id, e->event, e->channel,
-			      chat_nchan_errstr(n));
+		chat_log_warn_limited(&unpublished, "live event %s (%s) of "
+				      "%s not published: %s", e->id, e->event,
+				      e->channel, chat_nchan_errstr(n));
 		return;
 	}
 	g->e[g->n++] = *e;

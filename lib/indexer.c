@@ -241,6 +241,7 @@ struct chat_indexer {
 	bool busy;		/* entries applied since the last trim */
 	double next_trim_at;	/* chat_proc_trim_due */
 	struct chat_buf why;
+	struct chat_log_limit redis_warn;	/* redis_failed's */
 };
 
 struct chat_indexer *chat_indexer_new(struct chat_ctx *ctx,
@@ -679,9 +680,9 @@ static void redis_failed(struct chat_indexer *ix, unsigned shards,
 {
 	if (!shards)
 		return;
-	chat_log_warn("indexer: %s failed for shards %#x (%s); retrying in "
-		      "%u ms", what, shards, ix->ctx->redis->errstr,
-		      CHAT_STREAM_REDO_MS);
+	chat_log_warn_limited(&ix->redis_warn, "indexer: %s failed for shards "
+			      "%#x (%s); retrying in %u ms", what, shards,
+			      ix->ctx->redis->errstr, CHAT_STREAM_REDO_MS);
 	ix->pending |= shards;
 	ix->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
 }

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static const char *log_name = "chat";
 static pid_t log_pid;		/* getpid() is a system call each time */
 
@@ -62,4 +64,27 @@ void chat_log_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog("error", fmt, ap);
 	va_end(ap);
+}
+
+bool chat_log_warn_limited(struct chat_log_limit *lim, const char *fmt, ...)
+{
+	double now = chat_now_ms();
+	char line[2048];
+	va_list ap;
+
+	if (now < lim->next_at) {
+		lim->left_out++;
+		return false;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (lim->left_out)
+		chat_log_warn("%s (and %lu more like it left out of the log "
+			      "since the last)", line, lim->left_out);
+	else
+		chat_log_warn("%s", line);
+	lim->left_out = 0;
+	lim->next_at = now + CHAT_LOG_LIMIT_MS;
+	return true;
 }

@@ -93,6 +93,8 @@ struct chat_worker {
 	double next_trim_at;		/* chat_proc_trim_due */
 	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS];
 	struct chat_buf why;
+	/* Warnings that repeat every turn while a Redis node is down. */
+	struct chat_log_limit aside_warn, ack_warn, redo_warn, live_warn;
 };
 
 static void batch_reset(struct batch *b)
@@ -135,9 +137,10 @@ static void set_aside(struct chat_worker *w, struct batch *b, unsigned shards,
 	if (!shards)
 		return;
 	if (what)
-		chat_log_warn("%s failed for shards %#x (%s); their jobs are "
-			      "redone once Redis answers", what, shards,
-			      w->ctx.redis->errstr);
+		chat_log_warn_limited(&w->aside_warn, "%s failed for shards "
+				      "%#x (%s); their jobs are redone once "
+				      "Redis answers", what, shards,
+				      w->ctx.redis->errstr);
 	w->pending |= shards;
 	w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
 	b->bytes = 0;
@@ -450,8 +453,8 @@ static void publish_created(struct chat_worker *w, const struct chat_job *jobs,
 		*unread = 0;
 	if (count && chat_live_created(w->ctx.redis, jobs, order, count,
 				       unread))
-		chat_log_warn("live events not published: %s",
-			      w->ctx.redis->errstr);
+		chat_log_warn_limited(&w->live_warn, "live events not "
+				      "published: %s", w->ctx.redis->errstr);
 	free(order);
 }
 
@@ -676,8 +679,9 @@ static void acknowledged(struct chat_worker *w, unsigned shards, size_t acks)
 
 	chat_stream_finish_read(w->ctx.redis, shards, acks, &failed);
 	if (failed) {
-		chat_log_warn("jobs of shards %#x not acknowledged (%s); they "
-			      "will be redone", failed, w->ctx.redis->errstr);
+		chat_log_warn_limited(&w->ack_warn, "jobs of shards %#x not "
+				      "acknowledged (%s); they will be redone",
+				      failed, w->ctx.redis->errstr);
 		w->pending |= failed;
 		w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
 	}
@@ -731,8 +735,8 @@ static void finish_read(struct chat_worker *w, size_t live, size_t acks,
 			unsigned shards)
 {
 	if (chat_redis_replies(w->ctx.redis, live, REDIS_REPLY_STRING))
-		chat_log_warn("live events not published: %s",
-			      w->ctx.redis->errstr);
+		chat_log_warn_limited(&w->live_warn, "live events not "
+				      "published: %s", w->ctx.redis->errstr);
 	if (w->done_pending)
 		acknowledged(w, shards, acks);
 	w->done_pending = false;
@@ -878,8 +882,9 @@ static void redo_pending(struct chat_worker *w)
 				    CHAT_GROUP_PERSIST, w->name.data, "0",
 				    asked, w->ctx.cfg.worker_batch, 0,
 				    &b->read, &failed))
-		chat_log_warn("redis unavailable for shards %#x: %s", failed,
-			      w->ctx.redis->errstr);
+		chat_log_warn_limited(&w->redo_warn, "redis unavailable for "
+				      "shards %#x: %s", failed,
+				      w->ctx.redis->errstr);
 	/* Entries of the shards that answered are whole: done now. */
 	w->pending = (w->pending & ~asked) | failed | batch_shards(b);
 	if (failed)
