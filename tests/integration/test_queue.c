@@ -3,7 +3,8 @@
  * "Creation is queued" and "Numbers"; nginx/api-docs/openapi.json), against the real private stack:
  * creates racing over many connections and FastCGI processes, a counter
  * lost from Redis, the worker killed, MariaDB stopped, jobs that can
- * never be persisted, and jobs delivered twice.
+ * never be persisted, a deleted-chat look-up answered with an error, and
+ * jobs delivered twice.
  *
  * These tests break the stack on purpose (kill -9 of the worker, MariaDB
  * down for 20 s), which would disturb any test running beside them, so
@@ -20,6 +21,7 @@
 
 #include "buf.h"
 #include "client.h"
+#include "job.h"
 #include "support_faults.h"
 #include "xalloc.h"
 
@@ -666,6 +668,58 @@ Test(queue, dead_letter_malformed_jobs)
 	free(chat1);
 	free(ts);
 	free(other);
+	free(a);
+	free(token);
+}
+
+/*
+ * A deleted-chat look-up that Redis answers with an error (here the
+ * application's set of deleted chats is a string: WRONGTYPE) tells
+ * nothing: the job is neither dropped as of a deleted chat nor
+ * acknowledged, but kept pending and redone until the look-up answers.
+ */
+static char broken_set[128];
+
+static void repair_set(void)
+{
+	if (broken_set[0])
+		tredis_del(broken_set);
+	broken_set[0] = '\0';
+}
+
+Test(queue, lookup_error_loses_nothing, .fini = repair_set)
+{
+	char *token = app_with_chat("look-up error");
+	uint64_t app = app_id_of(token);
+	char *a = num((int64_t)app), *ts = num((int64_t)time(NULL));
+	const char *m[] = { "t", "m", "a", a, "c", "1", "n", "1", "ts", ts,
+			    "b", "looked up in a broken set" };
+	char *msg1 = http_path("/applications/%s/chats/1/messages/1", token);
+	struct job_wait w = { queue_key(app, "jobs"), NULL };
+	struct chat_buf key;
+	struct http_res *res;
+
+	chat_buf_init(&key);
+	chat_job_key_deleted_chats(&key, app);
+	cr_assert_lt(key.len, sizeof(broken_set));
+	memcpy(broken_set, key.data, key.len + 1);
+	freeReplyObject(tredis("SET %s %s", key.data, "not a sorted set"));
+	w.id = add_job(app, 12, m, NULL);
+	sleep_ms(3000);
+	res = http_get(msg1);
+	cr_assert_eq(res->status, 404, "%s: %ld", res->what, res->status);
+	http_res_free(res);
+	cr_assert(!job_gone(&w), "job %s left the stream unpersisted", w.id);
+	/* The set repaired, the job is persisted. */
+	repair_set();
+	wait_msg(token, 1, 1);
+	assert_msg_rows(token, 1, 1);
+	wait_job_done(app, w.id);
+	chat_buf_release(&key);
+	free(w.key);
+	free(w.id);
+	free(msg1);
+	free(ts);
 	free(a);
 	free(token);
 }
