@@ -221,13 +221,8 @@ struct chat_indexer {
 	struct chat_ctx *ctx;
 	char *consumer;
 	unsigned claim_ms;
-	/*
-	 * The shards (a mask) whose pending entries of this consumer are
-	 * read before their new ones, from redo_at on: every shard after a
-	 * start; those of entries left unfinished.  The others go on.
-	 */
-	unsigned pending;
-	double redo_at;
+	/* Shards whose pending entries are read first (stream.h). */
+	struct chat_stream_redo redo;
 	bool index_ready;	/* the index and its alias exist */
 	unsigned backoff_ms;
 	double next_claim_at;
@@ -252,7 +247,7 @@ struct chat_indexer *chat_indexer_new(struct chat_ctx *ctx,
 	ix->ctx = ctx;
 	ix->consumer = xstrdup(consumer);
 	ix->claim_ms = claim_ms;
-	ix->pending = CHAT_ALL_SHARDS;
+	ix->redo = (struct chat_stream_redo)CHAT_STREAM_REDO_START;
 	chat_stream_batch_init(&ix->batch);
 	chat_bulk_init(&ix->create, true);
 	chat_bulk_init(&ix->replace, false);
@@ -298,7 +293,7 @@ static int back_off(struct chat_indexer *ix, const char *what,
 {
 	ix->backoff_ms = chat_backoff_next(ix->backoff_ms, BACKOFF_MIN_MS,
 					   BACKOFF_MAX_MS);
-	ix->pending |= chat_stream_shards(ix->batch.v, ix->batch.n);
+	ix->redo.shards |= chat_stream_shards(ix->batch.v, ix->batch.n);
 	chat_log_warn("indexer: %s unavailable (%s); retrying in %u ms", what,
 		      errstr, ix->backoff_ms);
 	return -1;
@@ -683,8 +678,7 @@ static void redis_failed(struct chat_indexer *ix, unsigned shards,
 	chat_log_warn_limited(&ix->redis_warn, "indexer: %s failed for shards "
 			      "%#x (%s); retrying in %u ms", what, shards,
 			      ix->ctx->redis->errstr, CHAT_STREAM_REDO_MS);
-	ix->pending |= shards;
-	ix->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+	chat_stream_redo_later(&ix->redo, shards);
 }
 
 /*
@@ -696,14 +690,15 @@ static size_t read_entries(struct chat_indexer *ix, unsigned block_ms)
 {
 	struct chat_stream_batch *b = &ix->batch;
 	double now = chat_now_ms();
-	bool redo = ix->pending && now >= ix->redo_at;
-	unsigned shards = redo ? ix->pending : CHAT_ALL_SHARDS & ~ix->pending;
+	bool redo = chat_stream_redo_due(&ix->redo, now);
+	unsigned shards = redo ? ix->redo.shards :
+				 CHAT_ALL_SHARDS & ~ix->redo.shards;
 	unsigned failed = 0;
 
 	if (!shards) {
 		/* Every shard waits for its redo: in slices, for a stop. */
-		chat_sleep_ms(ix->redo_at - now < WAIT_SLICE_MS ?
-				      (unsigned)(ix->redo_at - now) + 1 :
+		chat_sleep_ms(ix->redo.at - now < WAIT_SLICE_MS ?
+				      (unsigned)(ix->redo.at - now) + 1 :
 				      WAIT_SLICE_MS);
 		return 0;
 	}
@@ -713,8 +708,8 @@ static size_t read_entries(struct chat_indexer *ix, unsigned block_ms)
 				redo ? 0 : block_ms, b, &failed);
 	/* A shard that answered with none of ours pending is done. */
 	if (redo)
-		ix->pending = (ix->pending & ~shards) |
-			      chat_stream_shards(b->v, b->n);
+		chat_stream_redo_read(&ix->redo, shards,
+				      chat_stream_shards(b->v, b->n));
 	redis_failed(ix, failed, "reading");
 	return b->n;
 }

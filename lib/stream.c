@@ -75,6 +75,25 @@ static void shard_key(struct chat_buf *key, unsigned shard, const char *name)
 	chat_job_key(key, shard, name);
 }
 
+void chat_stream_redo_later(struct chat_stream_redo *redo, unsigned shards)
+{
+	if (!shards)
+		return;
+	redo->shards |= shards;
+	redo->at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+}
+
+bool chat_stream_redo_due(const struct chat_stream_redo *redo, double now)
+{
+	return redo->shards && now >= redo->at;
+}
+
+void chat_stream_redo_read(struct chat_stream_redo *redo, unsigned asked,
+			   unsigned gave)
+{
+	redo->shards = (redo->shards & ~asked) | gave;
+}
+
 void chat_stream_create_groups(struct chat_redis *r, const char *name,
 			       const char *group)
 {
@@ -137,6 +156,29 @@ static unsigned shard_count(unsigned shards)
 }
 
 /*
+ * Append one XREADGROUP of up to `count` entries of shard `shard`'s
+ * stream from `id`, the reply noted in `reads`.
+ */
+static void append_shard(struct chat_redis *r, const char *name,
+			 const char *group, const char *consumer,
+			 unsigned shard, unsigned count, const char *id,
+			 struct chat_stream_reads *reads)
+{
+	struct chat_buf key;
+	char scount[16];
+	const char *argv[] = { "XREADGROUP", "GROUP", group, consumer,
+			       "COUNT", scount, "STREAMS", NULL, id };
+
+	snprintf(scount, sizeof(scount), "%u", count);
+	chat_buf_init(&key);
+	shard_key(&key, shard, name);
+	argv[7] = key.data;
+	chat_redis_append(r, 9, argv, NULL);
+	chat_buf_release(&key);
+	reads->shards[reads->n++] = 1u << shard;
+}
+
+/*
  * On a Redis Cluster each shard's stream is in a slot of its own, and a
  * command with keys of several slots is refused (CROSSSLOT): one
  * XREADGROUP per shard of `shards`, all in one pipeline, which the
@@ -153,24 +195,11 @@ static int read_cluster(struct chat_redis *r, const char *name,
 			unsigned *got, unsigned *failed)
 {
 	struct chat_stream_reads reads = { .n = 0 };
-	struct chat_buf key;
-	char scount[16];
 
-	snprintf(scount, sizeof(scount), "%u", count);
-	chat_buf_init(&key);
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		const char *argv[] = { "XREADGROUP", "GROUP", group, consumer,
-				       "COUNT", scount, "STREAMS", key.data,
-				       id };
-
-		if (!(shards & 1u << s))
-			continue;
-		shard_key(&key, s, name);
-		argv[7] = key.data;
-		chat_redis_append(r, 9, argv, NULL);
-		reads.shards[reads.n++] = 1u << s;
-	}
-	chat_buf_release(&key);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		if (shards & 1u << s)
+			append_shard(r, name, group, consumer, s, count, id,
+				     &reads);
 	/* Pending entries (an id other than ">") are never waited for. */
 	return chat_stream_read_collect(r, name, group, &reads,
 					strcmp(id, ">") == 0 ? block_ms : 0,
@@ -351,24 +380,10 @@ void chat_stream_read_append(struct chat_redis *r, const char *name,
 
 	reads->n = 0;
 	if (chat_redis_is_cluster(r)) {
-		struct chat_buf key;
-		char scount[16];
-
-		chat_buf_init(&key);
-		for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-			const char *argv[] = { "XREADGROUP", "GROUP", group,
-					       consumer, "COUNT", scount,
-					       "STREAMS", NULL, ">" };
-
-			if (!quota[s])
-				continue;
-			snprintf(scount, sizeof(scount), "%u", quota[s]);
-			shard_key(&key, s, name);
-			argv[7] = key.data;
-			chat_redis_append(r, 9, argv, NULL);
-			reads->shards[reads->n++] = 1u << s;
-		}
-		chat_buf_release(&key);
+		for (unsigned s = 0; s < CHAT_SHARDS; s++)
+			if (quota[s])
+				append_shard(r, name, group, consumer, s,
+					     quota[s], ">", reads);
 		return;
 	}
 	for (unsigned s = 0; s < CHAT_SHARDS; s++) {

@@ -49,6 +49,30 @@ void chat_stream_batch_release(struct chat_stream_batch *b);
  */
 #define CHAT_STREAM_REDO_MS 500
 
+/*
+ * The shards (a mask) whose pending entries of a consumer are read
+ * again before their new ones: every shard after a start
+ * (CHAT_STREAM_REDO_START); a shard whose entries were left unfinished
+ * because a command for its node failed, from CHAT_STREAM_REDO_MS after
+ * that failure (chat_stream_redo_later).  The other shards go on.
+ */
+struct chat_stream_redo {
+	unsigned shards;
+	double at;		/* chat_now_ms() from which they are read */
+};
+#define CHAT_STREAM_REDO_START { .shards = CHAT_ALL_SHARDS, .at = 0 }
+
+/* `shards` are to be read again, CHAT_STREAM_REDO_MS from now. */
+void chat_stream_redo_later(struct chat_stream_redo *redo, unsigned shards);
+/* Whether shards wait and their time has come. */
+bool chat_stream_redo_due(const struct chat_stream_redo *redo, double now);
+/*
+ * After a read of the pending entries of `asked`: the shards that gave
+ * some (`gave`) are read again, the others of `asked` are done.
+ */
+void chat_stream_redo_read(struct chat_stream_redo *redo, unsigned asked,
+			   unsigned gave);
+
 /* Create group `group` on every shard's stream `name` (where missing). */
 void chat_stream_create_groups(struct chat_redis *r, const char *name,
 			       const char *group);

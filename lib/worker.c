@@ -79,16 +79,14 @@ struct chat_worker {
 	struct batch *done, *cur, *next;
 	bool done_pending;		/* done's events and XACK not sent */
 	/*
-	 * The shards (a mask) whose pending jobs of this consumer are read
-	 * before their new ones: every shard after a start; a shard whose
-	 * jobs were left unfinished because a command for its Redis node
-	 * failed, so that they are redone as soon as it answers, not once a
-	 * claim finds them idle for CHAT_WORKER_CLAIM_MS.  The other shards
-	 * go on meanwhile: on a Redis Cluster one master that is down holds
-	 * back its own shards only.  Tried again from redo_at on.
+	 * The shards whose pending jobs of this consumer are read before
+	 * their new ones (stream.h), so that jobs left unfinished because a
+	 * command for their Redis node failed are redone as soon as it
+	 * answers, not once a claim finds them idle for CHAT_WORKER_CLAIM_MS.
+	 * The other shards go on meanwhile: on a Redis Cluster one master
+	 * that is down holds back its own shards only.
 	 */
-	unsigned pending;
-	double redo_at;
+	struct chat_stream_redo redo;
 	bool busy;			/* batches since the heap was trimmed */
 	double next_trim_at;		/* chat_proc_trim_due */
 	unsigned asked[CHAT_SHARDS], got[CHAT_SHARDS];
@@ -141,8 +139,7 @@ static void set_aside(struct chat_worker *w, struct batch *b, unsigned shards,
 				      "%#x (%s); their jobs are redone once "
 				      "Redis answers", what, shards,
 				      w->ctx.redis->errstr);
-	w->pending |= shards;
-	w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+	chat_stream_redo_later(&w->redo, shards);
 	b->bytes = 0;
 	for (size_t i = 0; i < b->read.n; i++) {
 		if (shards & 1u << b->read.v[i].shard)
@@ -682,8 +679,7 @@ static void acknowledged(struct chat_worker *w, unsigned shards, size_t acks)
 		chat_log_warn_limited(&w->ack_warn, "jobs of shards %#x not "
 				      "acknowledged (%s); they will be redone",
 				      failed, w->ctx.redis->errstr);
-		w->pending |= failed;
-		w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+		chat_stream_redo_later(&w->redo, failed);
 	}
 }
 
@@ -804,7 +800,7 @@ static void turn(struct chat_worker *w)
 		chat_batch_quotas(w->ctx.cfg.worker_batch, w->asked, w->got,
 				  quota);
 		for (unsigned s = 0; s < CHAT_SHARDS; s++)
-			if (w->pending & 1u << s)
+			if (w->redo.shards & 1u << s)
 				quota[s] = 0;
 		memcpy(w->asked, quota, sizeof(quota));
 		chat_stream_read_append(w->ctx.redis, CHAT_STREAM_JOBS,
@@ -869,13 +865,13 @@ static void linger(const struct chat_worker *w, double started)
 
 /*
  * One batch of the jobs this consumer has pending on the shards of
- * w->pending; a shard with none left goes back to new jobs.  A shard
+ * w->redo; a shard with none left goes back to new jobs.  A shard
  * whose read fails is tried again after CHAT_STREAM_REDO_MS.
  */
 static void redo_pending(struct chat_worker *w)
 {
 	struct batch *b = w->cur;
-	unsigned asked = w->pending, failed = 0;
+	unsigned asked = w->redo.shards, failed = 0;
 
 	batch_reset(b);
 	if (chat_stream_read_shards(w->ctx.redis, CHAT_STREAM_JOBS,
@@ -886,9 +882,8 @@ static void redo_pending(struct chat_worker *w)
 				      "shards %#x: %s", failed,
 				      w->ctx.redis->errstr);
 	/* Entries of the shards that answered are whole: done now. */
-	w->pending = (w->pending & ~asked) | failed | batch_shards(b);
-	if (failed)
-		w->redo_at = chat_now_ms() + CHAT_STREAM_REDO_MS;
+	chat_stream_redo_read(&w->redo, asked, batch_shards(b));
+	chat_stream_redo_later(&w->redo, failed);
 	if (b->read.n) {
 		batch_parse(b);
 		if (dead_letter_malformed(w, b) == 0)
@@ -901,11 +896,12 @@ static void persist_loop(struct chat_worker *w)
 {
 	chat_stream_create_groups(w->ctx.redis, CHAT_STREAM_JOBS,
 				  CHAT_GROUP_PERSIST);
-	w->pending = CHAT_ALL_SHARDS;	/* what a consumer of this name left */
+	/* What a consumer of this name left. */
+	w->redo = (struct chat_stream_redo)CHAT_STREAM_REDO_START;
 	while (!chat_proc_stopping()) {
 		double now = chat_now_ms();
 		bool claim = now >= w->next_claim_at;
-		bool redo = w->pending && now >= w->redo_at;
+		bool redo = chat_stream_redo_due(&w->redo, now);
 
 		if (claim || redo) {
 			/*
@@ -925,7 +921,7 @@ static void persist_loop(struct chat_worker *w)
 			redo_pending(w);
 			continue;
 		}
-		if (w->pending == CHAT_ALL_SHARDS) {
+		if (w->redo.shards == CHAT_ALL_SHARDS) {
 			/* No shard to read until the redo is due. */
 			chat_sleep_ms(STOP_CHECK_MS);
 			continue;
