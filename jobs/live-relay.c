@@ -1,13 +1,16 @@
 /*
  * live-relay - one per API host: hands the live streams' events from the
- * Redis stream every publisher writes to (lib/live.h) to this host's
- * nginx, through nchan's publisher endpoint on a Unix socket
+ * shards' Redis streams the publishers write to (lib/live.h) to this
+ * host's nginx, through nchan's publisher endpoint on a Unix socket
  * (CHAT_LIVE_SOCKET; lib/nchan.h).
  *
- * It reads the stream without a consumer group (every host's relay reads
- * every event), from its newest entry at start, then from the last entry
- * it handled: after a Redis outage it reconnects and goes on from there.
- * The events of one read go to nchan in groups (lib/nchan.h), in order.
+ * It reads every shard's stream without a consumer group (every host's
+ * relay reads every event), each from its newest entry at start, then
+ * from the last entry it handled: after a Redis outage it reconnects and
+ * goes on from there.  A shard whose read failed (its Redis Cluster
+ * master down) is asked again every CHAT_STREAM_REDO_MS while the others
+ * go on.  The events of one read go to nchan in groups (lib/nchan.h), in
+ * order.
  * An event of a group that nchan did not take (refused, or the
  * connection lost before its answer) is sent again on its own, tried
  * TRIES times in all, then logged and skipped: a slow or restarting
@@ -29,13 +32,18 @@
 #include "log.h"
 #include "nchan.h"
 #include "redis.h"
+#include "stream.h"
 
-/* Entries per XREAD. */
-#define READ_COUNT 512
 /* Longest XREAD wait: below the store timeout, short enough to stop. */
 #define BLOCK_MS 1000
-/* Redis unreachable: pause before the next try. */
-#define REDIS_DOWN_WAIT_MS 500
+/*
+ * On a Redis Cluster a read does not wait (lib/live.h): the relay polls,
+ * POLL_MIN_MS after a read that found events, twice as long after each
+ * read that found none, up to POLL_MAX_MS: an idle relay asks 12 times a
+ * second, and the first event after a quiet time waits 40 ms on average.
+ */
+#define POLL_MIN_MS 10
+#define POLL_MAX_MS 80
 /* One event: tries, with TRY_PAUSE_MS * try between them. */
 #define TRIES 3
 #define TRY_PAUSE_MS 100
@@ -43,6 +51,8 @@
 static volatile sig_atomic_t stop_requested;
 /* Events nchan does not take, while it is down: one line a second. */
 static struct chat_log_limit unpublished;
+/* Shards Redis does not answer for, while it is down: the same. */
+static struct chat_log_limit unread;
 
 static void on_term(int sig)
 {
@@ -114,71 +124,57 @@ static void relay(struct chat_nchan *n, struct group *g,
 		flush(n, g);
 }
 
-/* Where to start: the stream's newest entry, once Redis answers. */
-static int start_at(struct chat_redis *r, struct chat_buf *last)
-{
-	bool said = false;
-
-	while (!stop_requested) {
-		if (chat_live_last_id(r, last) == 0)
-			return 0;
-		if (!said)
-			chat_log_warn("redis unavailable: %s; retrying",
-				      r->errstr);
-		said = true;
-		chat_sleep_ms(REDIS_DOWN_WAIT_MS);
-	}
-	return -1;
-}
-
 static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 {
-	struct chat_buf last;
+	/* The relay's working set: about 30 KiB, off the stack. */
+	static struct chat_live_read rd;
+	struct chat_live_cursor cursor;
+	struct chat_stream_redo held = { .shards = 0 };
 	struct group g = { .n = 0 };
 	unsigned block = chat_config_block_ms(&ctx->cfg, BLOCK_MS);
-	bool down = false;
+	unsigned poll = POLL_MIN_MS;
+	bool cluster = chat_redis_is_cluster(ctx->redis);
 
-	chat_buf_init(&last);
-	if (start_at(ctx->redis, &last))
-		goto out;
-	chat_log_info("relaying live events after %s", last.data);
+	memset(&cursor, 0, sizeof(cursor));
 	while (!stop_requested) {
-		redisReply *reply = chat_live_read(ctx->redis, last.data,
-						   READ_COUNT, block);
-		size_t count;
+		double now = chat_now_ms();
+		unsigned shards = CHAT_ALL_SHARDS, was_held = held.shards;
 
-		if (!reply) {
-			if (!down)
-				chat_log_warn("redis unavailable: %s; "
-					      "retrying", ctx->redis->errstr);
-			down = true;
-			chat_sleep_ms(REDIS_DOWN_WAIT_MS);
+		if (!chat_stream_redo_due(&held, now))
+			shards &= ~held.shards;
+		if (!shards) {
+			chat_sleep_ms((unsigned)(held.at - now) + 1);
 			continue;
 		}
-		if (down)
-			chat_log_info("redis back; relaying after %s",
-				      last.data);
-		down = false;
-		count = chat_live_count(reply);
-		for (size_t i = 0; i < count; i++) {
-			struct chat_live_entry e;
-			int rc = chat_live_entry_at(reply, i, &e);
+		chat_live_read(ctx->redis, &cursor, shards, block, &rd);
+		held.shards &= ~shards;
+		chat_stream_redo_later(&held, rd.failed);
+		if (rd.failed)
+			chat_log_warn_limited(&unread, "live events of shards "
+					      "%#x not read: %s; retrying",
+					      rd.failed, ctx->redis->errstr);
+		else if (was_held && !held.shards)
+			chat_log_info("redis back: every shard's live events "
+				      "relayed again");
+		for (size_t i = 0; i < rd.n; i++) {
+			const struct chat_live_entry *e = &rd.e[i];
 
-			if (rc == 1)
-				relay(n, &g, &e);
-			else if (rc == 0)
-				chat_log_warn("malformed live event %s "
-					      "skipped", e.id ? e.id : "?");
-			if (e.id) {
-				chat_buf_reset(&last);
-				chat_buf_adds(&last, e.id);
-			}
+			if (!e->malformed)
+				relay(n, &g, e);
+			else
+				chat_log_warn("malformed live event %s of "
+					      "shard %u skipped",
+					      e->id ? e->id : "?", e->shard);
 		}
-		flush(n, &g);	/* the entries point into the reply */
-		freeReplyObject(reply);
+		flush(n, &g);	/* the entries point into the replies */
+		if (cluster && rd.n == 0) {
+			chat_sleep_ms(poll);
+			poll = poll * 2 < POLL_MAX_MS ? poll * 2 : POLL_MAX_MS;
+		} else {
+			poll = POLL_MIN_MS;
+		}
+		chat_live_read_release(&rd);
 	}
-out:
-	chat_buf_release(&last);
 }
 
 int main(void)

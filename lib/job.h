@@ -23,12 +23,12 @@
  *                               numbers) whose counters the sync program
  *                               must recompute
  *   chat:{sK}:dirty:taken       the markers a sync run took (jobs/sync.c)
+ *   chat:{sK}:live              the live streams' events of the shard's
+ *                               chats (live.h), read by every API host's
+ *                               live relay
  *   chat:token-sha256:<hex>     application id of a token, by the hex
  *                               SHA-256 of the token (applications.h)
  *   chat:sync:lock              held by the running sync program
- *   chat:{live}:events          the live streams' events, every chat's
- *                               (live.h; one slot of its own), read by
- *                               every API host's live relay
  *
  * Job entry fields (strings): t the type (enum chat_job_type), a the
  * application id, c the chat number, n the message number, i the chat's
@@ -61,8 +61,7 @@ struct chat_stream_entry;
 #define CHAT_STREAM_DEAD "dead"
 #define CHAT_KEY_DIRTY "dirty"
 #define CHAT_KEY_DIRTY_TAKEN "dirty:taken"
-/* The one stream of live events (live.h). */
-#define CHAT_KEY_LIVE_EVENTS "chat:{live}:events"
+#define CHAT_STREAM_LIVE "live"	/* the shard's live events (live.h) */
 /* Keys of no shard. */
 #define CHAT_KEY_TOKEN CHAT_KEY_PREFIX "token-sha256:"
 #define CHAT_KEY_SYNC_LOCK CHAT_KEY_PREFIX "sync:lock"

@@ -1,6 +1,6 @@
 /*
- * live.c - the live streams' events in the one Redis stream that every
- * API host's relay reads (live.h).
+ * live.c - the live streams' events in the shards' Redis streams that
+ * every API host's relay reads (live.h).
  */
 #include "live.h"
 
@@ -12,6 +12,7 @@
 #include "job.h"
 #include "json.h"
 #include "messages.h"
+#include "queue.h"
 #include "redis.h"
 #include "text.h"
 
@@ -36,13 +37,16 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
 {
 	const char *argv[12];
 	size_t lens[12];
+	struct chat_buf key;
 	char channel[48];
-	int argc = 0, n;
+	int argc = 0, n, rc;
 
+	chat_buf_init(&key);
+	chat_job_key(&key, chat_queue_shard(app), CHAT_STREAM_LIVE);
 	n = snprintf(channel, sizeof(channel), "%llu/%llu",
 		     (unsigned long long)app, (unsigned long long)chat);
 	argv[argc++] = "XADD";
-	argv[argc++] = CHAT_LIVE_KEY;
+	argv[argc++] = key.data;
 	argv[argc++] = "MAXLEN";
 	argv[argc++] = "~";
 	argv[argc++] = CHAT_LIVE_MAXLEN;
@@ -60,7 +64,9 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
 		argv[argc] = data->data;
 		lens[argc++] = data->len;
 	}
-	return chat_redis_append(r, argc, argv, lens);
+	rc = chat_redis_append(r, argc, argv, lens);
+	chat_buf_release(&key);
+	return rc;
 }
 
 int chat_live_publish(struct chat_redis *r, uint64_t app, uint64_t chat,
@@ -152,83 +158,6 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 	return rc;
 }
 
-int chat_live_last_id(struct chat_redis *r, struct chat_buf *id)
-{
-	const char *argv[] = { "XREVRANGE", CHAT_LIVE_KEY, "+", "-", "COUNT",
-			       "1" };
-	redisReply *reply = chat_redis_argv(r, 6, argv, NULL);
-	int rc = -1;
-
-	if (!reply)
-		return -1;
-	if (reply->type != REDIS_REPLY_ARRAY) {
-		snprintf(r->errstr, sizeof(r->errstr), "XREVRANGE: %s",
-			 reply->type == REDIS_REPLY_ERROR ? reply->str :
-							   "unexpected reply");
-		goto out;
-	}
-	chat_buf_reset(id);
-	if (reply->elements == 0) {
-		chat_buf_adds(id, "0-0");
-	} else {
-		const redisReply *e = reply->element[0];
-
-		if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
-		    e->element[0]->type != REDIS_REPLY_STRING) {
-			snprintf(r->errstr, sizeof(r->errstr),
-				 "XREVRANGE: unexpected reply");
-			goto out;
-		}
-		chat_buf_add(id, e->element[0]->str, e->element[0]->len);
-	}
-	rc = 0;
-out:
-	freeReplyObject(reply);
-	return rc;
-}
-
-redisReply *chat_live_read(struct chat_redis *r, const char *after,
-			   unsigned count, unsigned block_ms)
-{
-	char n[16], ms[16];
-	const char *argv[] = { "XREAD", "COUNT", n, "BLOCK", ms, "STREAMS",
-			       CHAT_LIVE_KEY, after };
-	redisReply *reply;
-
-	snprintf(n, sizeof(n), "%u", count);
-	snprintf(ms, sizeof(ms), "%u", block_ms);
-	reply = chat_redis_argv(r, 8, argv, NULL);
-	if (reply && reply->type == REDIS_REPLY_ERROR) {
-		snprintf(r->errstr, sizeof(r->errstr), "XREAD: %s",
-			 reply->str);
-		freeReplyObject(reply);
-		return NULL;
-	}
-	return reply;
-}
-
-/* The entries array of an XREAD reply of one stream, or NULL. */
-static const redisReply *entries(const redisReply *reply)
-{
-	const redisReply *s;
-
-	if (!reply || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 1)
-		return NULL;
-	s = reply->element[0];
-	if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
-	    s->element[1]->type != REDIS_REPLY_ARRAY)
-		return NULL;
-	return s->element[1];
-}
-
-size_t chat_live_count(const redisReply *reply)
-{
-	const redisReply *v = entries(reply);
-
-	return v ? v->elements : 0;
-}
-
 /* Whether reply string `name` is the field name `field`. */
 static bool field_is(const redisReply *name, const char *field)
 {
@@ -258,22 +187,18 @@ static bool channel_ok(const char *s, size_t len)
 	return i == len;
 }
 
-int chat_live_entry_at(const redisReply *reply, size_t i,
-		       struct chat_live_entry *e)
+/* Fill `e` from stream entry `x`: false when it is malformed. */
+static bool parse_entry(const redisReply *x, struct chat_live_entry *e)
 {
-	const redisReply *v = entries(reply), *x, *f;
+	const redisReply *f;
 
-	memset(e, 0, sizeof(*e));
-	if (!v || i >= v->elements)
-		return -1;
-	x = v->element[i];
 	if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
 	    x->element[0]->type != REDIS_REPLY_STRING)
-		return 0;
+		return false;
 	e->id = x->element[0]->str;
 	f = x->element[1];
 	if (f->type != REDIS_REPLY_ARRAY)
-		return 0;
+		return false;
 	for (size_t k = 0; k + 1 < f->elements; k += 2) {
 		const redisReply *name = f->element[k], *val = f->element[k + 1];
 
@@ -292,13 +217,240 @@ int chat_live_entry_at(const redisReply *reply, size_t i,
 		}
 	}
 	if (!e->channel || !e->event)
-		return 0;
+		return false;
 	if (strcmp(e->event, CHAT_LIVE_CLOSE) == 0) {
 		e->data = NULL;
 		e->data_len = 0;
-		return 1;
+		return true;
 	}
-	return e->data ? 1 : 0;
+	return e->data != NULL;
+}
+
+/* The shard of live stream `name`, or -1 for any other string. */
+static int live_shard(const redisReply *name)
+{
+	struct chat_buf want;
+	unsigned shard;
+	bool ok;
+
+	if (name->type != REDIS_REPLY_STRING ||
+	    chat_job_key_shard(name->str, name->len, &shard))
+		return -1;
+	chat_buf_init(&want);
+	chat_job_key(&want, shard, CHAT_STREAM_LIVE);
+	ok = want.len == name->len && memcmp(want.data, name->str,
+					     name->len) == 0;
+	chat_buf_release(&want);
+	return ok ? (int)shard : -1;
+}
+
+void chat_live_collect(struct chat_live_read *rd, struct chat_live_cursor *c,
+		       const redisReply *reply)
+{
+	const size_t max = sizeof(rd->e) / sizeof(rd->e[0]);
+
+	if (!reply || reply->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t i = 0; i < reply->elements; i++) {
+		const redisReply *s = reply->element[i], *v;
+		int shard;
+
+		if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+		    (shard = live_shard(s->element[0])) < 0 ||
+		    s->element[1]->type != REDIS_REPLY_ARRAY)
+			continue;
+		v = s->element[1];
+		for (size_t k = 0; k < v->elements && rd->n < max; k++) {
+			struct chat_live_entry *e = &rd->e[rd->n++];
+
+			memset(e, 0, sizeof(*e));
+			e->shard = (unsigned)shard;
+			e->malformed = !parse_entry(v->element[k], e);
+			/* Past it, malformed or not: it is never read again. */
+			if (e->id && strlen(e->id) < CHAT_LIVE_ID_MAX)
+				strcpy(c->id[shard], e->id);
+		}
+	}
+}
+
+/*
+ * Append "XREVRANGE <shard's stream> + - COUNT 1": its newest entry.
+ * Returns what chat_redis_append does.
+ */
+static int append_newest(struct chat_redis *r, unsigned shard)
+{
+	struct chat_buf key;
+	const char *argv[] = { "XREVRANGE", NULL, "+", "-", "COUNT", "1" };
+	int rc;
+
+	chat_buf_init(&key);
+	chat_job_key(&key, shard, CHAT_STREAM_LIVE);
+	argv[1] = key.data;
+	rc = chat_redis_append(r, 6, argv, NULL);
+	chat_buf_release(&key);
+	return rc;
+}
+
+/* The newest entry's id from XREVRANGE's reply into `id`; -1: no reply. */
+static int take_newest(const redisReply *reply, char *id)
+{
+	const redisReply *e;
+
+	if (reply->type != REDIS_REPLY_ARRAY)
+		return -1;
+	if (reply->elements == 0) {
+		strcpy(id, "0-0");
+		return 0;
+	}
+	e = reply->element[0];
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+	    e->element[0]->type != REDIS_REPLY_STRING ||
+	    e->element[0]->len >= CHAT_LIVE_ID_MAX)
+		return -1;
+	memcpy(id, e->element[0]->str, e->element[0]->len + 1);
+	return 0;
+}
+
+/*
+ * Append "XREAD COUNT n [BLOCK ms] STREAMS <keys> <ids>" of the shards in
+ * `shards`, which all have a place in `c`.  Returns what
+ * chat_redis_append does.
+ */
+static int append_read(struct chat_redis *r, const struct chat_live_cursor *c,
+			unsigned shards, unsigned block_ms)
+{
+	const char *argv[6 + 2 * CHAT_SHARDS];
+	struct chat_buf keys[CHAT_SHARDS];
+	char count[16], ms[16];
+	int argc = 0, rc;
+	unsigned n = 0;
+
+	snprintf(count, sizeof(count), "%u", CHAT_LIVE_READ_COUNT);
+	snprintf(ms, sizeof(ms), "%u", block_ms);
+	argv[argc++] = "XREAD";
+	argv[argc++] = "COUNT";
+	argv[argc++] = count;
+	if (block_ms) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = ms;
+	}
+	argv[argc++] = "STREAMS";
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (!(shards & 1u << s))
+			continue;
+		chat_buf_init(&keys[n]);
+		chat_job_key(&keys[n], s, CHAT_STREAM_LIVE);
+		argv[argc++] = keys[n++].data;
+	}
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		if (shards & 1u << s)
+			argv[argc++] = c->id[s];
+	rc = chat_redis_append(r, argc, argv, NULL);
+	for (unsigned k = 0; k < n; k++)
+		chat_buf_release(&keys[k]);
+	return rc;
+}
+
+int chat_live_read(struct chat_redis *r, struct chat_live_cursor *c,
+		   unsigned shards, unsigned block_ms,
+		   struct chat_live_read *rd)
+{
+	/*
+	 * The commands queued: the shards each reads, or the one whose
+	 * newest entry it asks for (newest >= 0).
+	 */
+	struct {
+		unsigned shards;
+		int newest;
+	} cmd[CHAT_SHARDS + 1];
+	bool cluster = chat_redis_is_cluster(r);
+	char first[sizeof(r->errstr)] = "";
+	unsigned known = 0;
+	size_t n = 0;
+
+	rd->n = 0;
+	rd->failed = 0;
+	rd->nreply = 0;
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (!(shards & 1u << s))
+			continue;
+		if (c->id[s][0]) {
+			known |= 1u << s;
+			continue;
+		}
+		/*
+		 * On one server a command is not queued when there is no
+		 * connection; nothing after it is queued either: it could
+		 * connect again, and its reply be taken for an earlier one's.
+		 */
+		if (rd->failed || append_newest(r, s)) {
+			rd->failed |= 1u << s;
+			continue;
+		}
+		cmd[n].shards = 1u << s;
+		cmd[n++].newest = (int)s;
+	}
+	if (cluster) {
+		/* A command with keys of several slots is refused. */
+		for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+			if (!(known & 1u << s))
+				continue;
+			append_read(r, c, 1u << s, 0);	/* never fails */
+			cmd[n].shards = 1u << s;
+			cmd[n++].newest = -1;
+		}
+	} else if (known) {
+		/* Blocked, it would hold up the places asked for with it. */
+		if (rd->failed || append_read(r, c, known, n ? 0 : block_ms)) {
+			rd->failed |= known;
+		} else {
+			cmd[n].shards = known;
+			cmd[n++].newest = -1;
+		}
+	}
+	if (rd->failed)
+		memcpy(first, r->errstr, sizeof(first));
+	for (size_t i = 0; i < n; i++) {
+		redisReply *reply = chat_redis_reply(r);
+		bool ok;
+
+		if (cmd[i].newest >= 0)
+			ok = reply && take_newest(reply,
+						  c->id[cmd[i].newest]) == 0;
+		else
+			ok = reply && (reply->type == REDIS_REPLY_ARRAY ||
+				       reply->type == REDIS_REPLY_NIL);
+		if (!ok) {
+			if (reply)
+				snprintf(r->errstr, sizeof(r->errstr), "%s: %s",
+					 cmd[i].newest >= 0 ? "XREVRANGE" :
+							      "XREAD",
+					 reply->type == REDIS_REPLY_ERROR ?
+						 reply->str :
+						 "unexpected reply");
+			if (!first[0])
+				memcpy(first, r->errstr, sizeof(first));
+			rd->failed |= cmd[i].shards;
+		} else if (reply->type == REDIS_REPLY_ARRAY &&
+			   cmd[i].newest < 0) {
+			chat_live_collect(rd, c, reply);
+			rd->reply[rd->nreply++] = reply;
+			continue;
+		}
+		freeReplyObject(reply);
+	}
+	if (!rd->failed)
+		return 0;
+	memcpy(r->errstr, first, sizeof(first));
+	return -1;
+}
+
+void chat_live_read_release(struct chat_live_read *rd)
+{
+	for (size_t i = 0; i < rd->nreply; i++)
+		freeReplyObject(rd->reply[i]);
+	rd->nreply = 0;
+	rd->n = 0;
 }
 
 bool chat_live_wants_stream(const char *accept, const char *upgrade)

@@ -3,12 +3,16 @@
  * messages/live, the contract's "Live updates"), from the programs that
  * make the changes to every API host's nginx.
  *
- * A change, once durable, is appended as one entry to ONE Redis stream of
- * live events, CHAT_LIVE_KEY (hash-tagged: one slot, so it works on Redis
- * Cluster too), trimmed to about CHAT_LIVE_MAXLEN entries.  Each API host
- * runs one relay (jobs/live-relay) that reads that stream from where it
- * left off, without a consumer group (every host reads everything), and
- * hands each event to its own nginx's nchan publisher (nchan.h).
+ * A change, once durable, is appended as one entry to the Redis stream of
+ * live events of its application's shard (job.h: "chat:{sK}:live", in the
+ * slot of the shard's other keys), trimmed to about CHAT_LIVE_MAXLEN
+ * entries.  A chat's events are all in one stream, in the order they were
+ * appended; a Redis Cluster master that is down holds back the events of
+ * its own shards only, and the events spread over the masters as the
+ * jobs do.  Each API host runs one relay (jobs/live-relay) that reads
+ * every shard's stream from where it left off, without a consumer group
+ * (every host reads everything), and hands each event to its own nginx's
+ * nchan publisher (nchan.h).
  *
  * Entry fields: c the internal channel "<application id>/<chat number>"
  * (never shown to clients: the messages program redirects an authorised
@@ -31,20 +35,22 @@
 
 #include "buf.h"
 #include "job.h"
+#include "queue.h"
 
 struct chat_job;
 struct chat_message;
 struct chat_redis;
 
-#define CHAT_LIVE_KEY CHAT_KEY_LIVE_EVENTS
 /*
- * Entries kept (XADD MAXLEN ~): the relays' backlog while they catch up.
- * A relay that starts begins at the newest entry, so this only has to
- * cover a lag; and it bounds the stream's memory in Redis (which holds the
- * queue too, with noeviction) at this many events of at most one message
- * each.
+ * Entries kept in each shard's stream (XADD MAXLEN ~): the relays'
+ * backlog while they catch up.  A relay that starts begins at the newest
+ * entries, so this only has to cover a lag, such as one worker batch
+ * (CHAT_WORKER_BATCH, 1000 by default) of one chat appended at once; and
+ * it bounds the streams' memory in Redis (which holds the queue too, with
+ * noeviction) at CHAT_SHARDS times this many events of at most one
+ * message each.
  */
-#define CHAT_LIVE_MAXLEN "5000"
+#define CHAT_LIVE_MAXLEN "1000"
 /* The event that ends a chat's streams. */
 #define CHAT_LIVE_CLOSE "close"
 /* The fields of an entry of the live stream. */
@@ -119,34 +125,63 @@ void chat_live_redirect(struct chat_buf *to, uint64_t app, uint64_t chat,
 
 /* One event as a relay reads it; strings point into the reply. */
 struct chat_live_entry {
-	const char *id;			/* stream entry id */
+	unsigned shard;			/* of the stream it was read from */
+	const char *id;			/* stream entry id (NULL: none) */
 	const char *channel;		/* "<app>/<chat>", checked */
 	const char *event;
 	const char *data;		/* NULL for CHAT_LIVE_CLOSE */
 	size_t data_len;
+	bool malformed;			/* skip it (its id may be set) */
+};
+
+/* A stream entry id, "<ms>-<seq>" (two 64-bit numbers), and its NUL. */
+#define CHAT_LIVE_ID_MAX 48
+/* Where a relay is in each shard's stream. */
+struct chat_live_cursor {
+	/* The last entry read; "" until the shard's newest is known. */
+	char id[CHAT_SHARDS][CHAT_LIVE_ID_MAX];
+};
+
+/* Entries of each shard's stream in one read. */
+#define CHAT_LIVE_READ_COUNT 32
+
+/* One read of the shards' streams. */
+struct chat_live_read {
+	/* Each shard's entries in order; the shards one after another. */
+	struct chat_live_entry e[CHAT_SHARDS * CHAT_LIVE_READ_COUNT];
+	size_t n;
+	unsigned failed;		/* shards whose read failed */
+	redisReply *reply[CHAT_SHARDS];	/* what e[] points into */
+	size_t nreply;
 };
 
 /*
- * The id of the stream's newest entry into `id` ("0-0" when it is empty):
- * where a relay that just started begins.  Returns 0 or -1 (r->errstr).
+ * Read what follows cursor `c` in the streams of the shards in mask
+ * `shards` (1 << shard each), up to CHAT_LIVE_READ_COUNT entries of each,
+ * into `rd` (filled from empty; chat_live_read_release frees what it
+ * holds), and move `c` past them.  A shard whose place is not known yet
+ * is asked for its newest entry instead, and read from there the next
+ * time: where a relay starts.  On one Redis server: one XREAD of the
+ * streams, waiting up to `block_ms` (keep it below the store timeout)
+ * when every place is known.  On a Redis Cluster: one command per shard
+ * in one pipeline, never waiting (BLOCK on one shard would hold up the
+ * others): the caller paces its reads.
+ * Returns 0, or -1 when the commands of some shards failed: their shards
+ * are in rd->failed (r->errstr says why), their places unchanged; what
+ * the others gave is in `rd` either way.
  */
-int chat_live_last_id(struct chat_redis *r, struct chat_buf *id);
+int chat_live_read(struct chat_redis *r, struct chat_live_cursor *c,
+		   unsigned shards, unsigned block_ms,
+		   struct chat_live_read *rd);
+void chat_live_read_release(struct chat_live_read *rd);
 
 /*
- * XREAD up to `count` entries after `after`, waiting up to `block_ms`
- * (keep it below the store timeout).  Returns the reply (caller frees;
- * REDIS_REPLY_NIL when none came) or NULL (r->errstr).
+ * Append the entries of XREAD reply `reply` (the streams it names are
+ * shards' live streams; any other is skipped) to rd->e, as many as fit,
+ * and move `c` past each.  `reply` stays the caller's and must outlive
+ * the entries.  Never fails: any reply is safe.
  */
-redisReply *chat_live_read(struct chat_redis *r, const char *after,
-			   unsigned count, unsigned block_ms);
-
-/*
- * The entries of an XREAD reply: how many, and entry i of them.  Returns
- * 1 with `e` filled, 0 when the entry is malformed (skip it; its id is
- * still set when it has one), -1 past the end.
- */
-size_t chat_live_count(const redisReply *reply);
-int chat_live_entry_at(const redisReply *reply, size_t i,
-		       struct chat_live_entry *e);
+void chat_live_collect(struct chat_live_read *rd, struct chat_live_cursor *c,
+		       const redisReply *reply);
 
 #endif

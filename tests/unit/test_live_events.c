@@ -2,9 +2,10 @@
  * test_live_events.c - unit tests of the pure parts of lib/live.c: which
  * requests ask for a stream, the internal redirect (and the last_event_id
  * it carries over), the event objects, and the entries of an XREAD reply
- * as the relay reads them.
+ * of the shards' streams as the relay reads them.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -79,89 +80,172 @@ Test(live, event_json)
 	chat_buf_release(&out);
 }
 
-/* An XREAD reply of one stream with one entry of string fields. */
-#define MAX_FIELDS 8
-
-struct xread {
-	redisReply root, stream, name, entries, entry, id, fields;
-	redisReply *root_v[1], *stream_v[2], *entries_v[1], *entry_v[2];
-	redisReply items[MAX_FIELDS], *items_v[MAX_FIELDS];
-};
-
-static void xread(struct xread *x, const char *id, ...)
+/* Replies built as hiredis builds them, freed by freeReplyObject. */
+static redisReply *str(const char *s)
 {
-	va_list ap;
-	const char *s;
-	size_t n = 0;
+	redisReply *r = calloc(1, sizeof(*r));
 
-	memset(x, 0, sizeof(*x));
-	va_start(ap, id);
-	while ((s = va_arg(ap, const char *)) && n < MAX_FIELDS) {
-		x->items[n].type = REDIS_REPLY_STRING;
-		x->items[n].str = (char *)s;
-		x->items[n].len = strlen(s);
-		x->items_v[n] = &x->items[n];
-		n++;
-	}
-	va_end(ap);
-	x->fields = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = n,
-				  .element = x->items_v };
-	x->id = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)id,
-			      .len = strlen(id) };
-	x->entry_v[0] = &x->id;
-	x->entry_v[1] = &x->fields;
-	x->entry = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 2,
-				 .element = x->entry_v };
-	x->entries_v[0] = &x->entry;
-	x->entries = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 1,
-				   .element = x->entries_v };
-	x->name = (redisReply){ .type = REDIS_REPLY_STRING,
-				.str = (char *)CHAT_LIVE_KEY,
-				.len = strlen(CHAT_LIVE_KEY) };
-	x->stream_v[0] = &x->name;
-	x->stream_v[1] = &x->entries;
-	x->stream = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 2,
-				  .element = x->stream_v };
-	x->root_v[0] = &x->stream;
-	x->root = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 1,
-				.element = x->root_v };
+	r->type = REDIS_REPLY_STRING;
+	r->str = strdup(s);
+	r->len = strlen(s);
+	return r;
 }
 
-Test(live, entries)
+static redisReply *arr(size_t n, ...)
 {
-	struct xread x;
-	struct chat_live_entry e;
+	redisReply *r = calloc(1, sizeof(*r));
+	va_list ap;
 
-	xread(&x, "5-1", "c", "12/345", "e", "message.created", "d", "{}",
-	      NULL);
-	cr_assert_eq(chat_live_count(&x.root), 1);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 1);
-	cr_assert_str_eq(e.id, "5-1");
-	cr_assert_str_eq(e.channel, "12/345");
-	cr_assert_str_eq(e.event, "message.created");
-	cr_assert_eq(e.data_len, 2);
-	cr_assert_eq(chat_live_entry_at(&x.root, 1, &e), -1);
+	r->type = REDIS_REPLY_ARRAY;
+	r->elements = n;
+	r->element = calloc(n ? n : 1, sizeof(*r->element));
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		r->element[i] = va_arg(ap, redisReply *);
+	va_end(ap);
+	return r;
+}
 
-	xread(&x, "5-2", "c", "12/345", "e", CHAT_LIVE_CLOSE, NULL);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 1);
-	cr_assert_null(e.data);
+/* An entry of a stream: its id, then field names and values, NULL. */
+static redisReply *entry(const char *id, ...)
+{
+	redisReply *fields = arr(0);
+	const char *f;
+	va_list ap;
 
-	/* Malformed: skipped, its id still known. */
-	xread(&x, "5-3", "c", "12/345", "e", "message.created", NULL);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 0);
-	cr_assert_str_eq(e.id, "5-3");
-	xread(&x, "5-4", "c", "12/../345", "e", "close", NULL);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 0);
-	xread(&x, "5-5", "c", "12/", "e", "close", NULL);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 0);
-	xread(&x, "5-6", "c", "123456789012345678901/1", "e", "close", NULL);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 0);
-	xread(&x, "5-7", "e", "close", NULL);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), 0);
+	va_start(ap, id);
+	while ((f = va_arg(ap, const char *))) {
+		fields->element = realloc(fields->element,
+					  (fields->elements + 1) *
+						  sizeof(*fields->element));
+		fields->element[fields->elements++] = str(f);
+	}
+	va_end(ap);
+	return arr(2, str(id), fields);
+}
 
-	/* Not an XREAD reply at all. */
-	x.root.type = REDIS_REPLY_NIL;
-	cr_assert_eq(chat_live_count(&x.root), 0);
-	cr_assert_eq(chat_live_entry_at(&x.root, 0, &e), -1);
-	cr_assert_eq(chat_live_count(NULL), 0);
+/* The relay's state is large: off the test's stack. */
+static struct chat_live_read rd;
+
+/*
+ * Collect the XREAD reply of stream `name` with the one entry `e`:
+ * read from shard `shard` (or not at all: -1), malformed or not, and the
+ * place of that shard only moved past `id`.
+ */
+static void expect(const char *name, redisReply *e, int shard,
+		   bool malformed, const char *id)
+{
+	redisReply *reply = arr(1, arr(2, str(name), arr(1, e)));
+	struct chat_live_cursor c;
+
+	memset(&c, 0, sizeof(c));
+	rd.n = 0;
+	chat_live_collect(&rd, &c, reply);
+	if (shard < 0) {
+		cr_assert_eq(rd.n, 0, "%s was read", name);
+		for (unsigned s = 0; s < CHAT_SHARDS; s++)
+			cr_assert_eq(c.id[s][0], '\0');
+	} else {
+		cr_assert_eq(rd.n, 1);
+		cr_assert_eq(rd.e[0].shard, (unsigned)shard);
+		cr_assert_eq(rd.e[0].malformed, malformed, "%s", id);
+		cr_assert_str_eq(rd.e[0].id, id);
+		cr_assert_str_eq(c.id[shard], id, "not moved past it");
+		for (int o = 0; o < CHAT_SHARDS; o++)
+			cr_assert(o == shard || c.id[o][0] == '\0',
+				  "shard %d moved", o);
+		if (!malformed) {
+			cr_assert_str_eq(rd.e[0].channel, "12/345");
+			cr_assert(strcmp(rd.e[0].event, CHAT_LIVE_CLOSE) == 0 ||
+				  strcmp(rd.e[0].data, "{}") == 0);
+		}
+	}
+	freeReplyObject(reply);
+}
+
+Test(live, entries_and_their_shards)
+{
+	expect("chat:{s0}:live", entry("5-1", "c", "12/345", "e",
+				       "message.created", "d", "{}", NULL),
+	       0, false, "5-1");
+	expect("chat:{s15}:live", entry("5-2", "c", "12/345", "e",
+					CHAT_LIVE_CLOSE, NULL),
+	       15, false, "5-2");
+	/* Malformed: skipped, the place still moved past it. */
+	expect("chat:{s1}:live", entry("5-3", "c", "12/345", "e",
+				       "message.created", NULL),
+	       1, true, "5-3");
+	expect("chat:{s1}:live", entry("5-4", "c", "12/../345", "e", "close",
+				       NULL),
+	       1, true, "5-4");
+	expect("chat:{s1}:live", entry("5-5", "c", "12/", "e", "close", NULL),
+	       1, true, "5-5");
+	expect("chat:{s1}:live", entry("5-6", "c", "123456789012345678901/1",
+				       "e", "close", NULL),
+	       1, true, "5-6");
+	expect("chat:{s1}:live", entry("5-7", "e", "close", NULL), 1, true,
+	       "5-7");
+	/* Streams that are not a shard's live events: not read. */
+	expect("chat:{s16}:live", entry("5-8", "c", "12/345", "e", "close",
+					NULL),
+	       -1, false, NULL);
+	expect("chat:{s3}:jobs", entry("5-8", "c", "12/345", "e", "close",
+				       NULL),
+	       -1, false, NULL);
+	expect("chat:{live}:events", entry("5-8", "c", "12/345", "e", "close",
+					   NULL),
+	       -1, false, NULL);
+	expect("chat:{s3}:live:x", entry("5-8", "c", "12/345", "e", "close",
+					 NULL),
+	       -1, false, NULL);
+}
+
+Test(live, several_streams_in_order)
+{
+	redisReply *reply = arr(2,
+		arr(2, str("chat:{s5}:live"),
+		    arr(2, entry("7-1", "c", "1/1", "e", "close", NULL),
+			entry("7-2", "c", "1/2", "e", "close", NULL))),
+		arr(2, str("chat:{s2}:live"),
+		    arr(1, entry("6-9", "c", "2/1", "e", "close", NULL))));
+	struct chat_live_cursor c;
+
+	memset(&c, 0, sizeof(c));
+	rd.n = 0;
+	chat_live_collect(&rd, &c, reply);
+	cr_assert_eq(rd.n, 3);
+	cr_assert_str_eq(rd.e[0].id, "7-1");
+	cr_assert_str_eq(rd.e[1].id, "7-2");
+	cr_assert_str_eq(rd.e[2].id, "6-9");
+	cr_assert_str_eq(rd.e[2].channel, "2/1");
+	cr_assert_str_eq(c.id[5], "7-2");
+	cr_assert_str_eq(c.id[2], "6-9");
+
+	/* Full: what does not fit stays unread, the place before it. */
+	memset(&c, 0, sizeof(c));
+	rd.n = sizeof(rd.e) / sizeof(rd.e[0]) - 1;
+	chat_live_collect(&rd, &c, reply);
+	cr_assert_eq(rd.n, sizeof(rd.e) / sizeof(rd.e[0]));
+	cr_assert_str_eq(c.id[5], "7-1");
+	cr_assert_eq(c.id[2][0], '\0');
+	freeReplyObject(reply);
+}
+
+Test(live, not_an_xread_reply)
+{
+	redisReply nil = { .type = REDIS_REPLY_NIL };
+	redisReply *odd = arr(3, str("chat:{s1}:live"), arr(0), str("x"));
+	redisReply *flat = arr(1, arr(2, str("chat:{s1}:live"), str("x")));
+	struct chat_live_cursor c;
+
+	memset(&c, 0, sizeof(c));
+	rd.n = 0;
+	chat_live_collect(&rd, &c, NULL);
+	chat_live_collect(&rd, &c, &nil);
+	chat_live_collect(&rd, &c, odd);
+	chat_live_collect(&rd, &c, flat);
+	cr_assert_eq(rd.n, 0);
+	cr_assert_eq(c.id[1][0], '\0');
+	freeReplyObject(odd);
+	freeReplyObject(flat);
 }
