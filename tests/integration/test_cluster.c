@@ -17,10 +17,12 @@
  *               resumed: each process waits out CHAT_TIMEOUT_MS for it
  *               once, then the other masters' applications take creates
  *               again while its own answer 503, and 202 once it is back;
- *               meanwhile their messages are persisted and their index
+ *               meanwhile their messages are persisted, their index
  *               entries taken (the worker and its indexer go on with the
- *               shards that answer) and a pipeline over
- *               every master gets the other masters' replies, in order.
+ *               shards that answer) and their message.created events
+ *               reach their live streams (each shard's events are in a
+ *               stream of its own), and a pipeline over every master gets
+ *               the other masters' replies, in order.
  *   resharding  the slot of one application's shard moves to another
  *               master (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE,
  *               SETSLOT NODE) while it receives creates: 202 or a few
@@ -52,6 +54,7 @@
 #include "queue.h"
 #include "support_barrage.h"
 #include "support_faults.h"
+#include "support_live.h"
 #include "xalloc.h"
 
 #define APPS 5
@@ -671,17 +674,66 @@ static bool index_oldest(uint64_t app, unsigned long long *ms,
 }
 
 /*
+ * The message.created event of message `number` on live stream `c`,
+ * before `deadline`: the time it was read, or 0.  The load's events of
+ * the same chat come before and after it.
+ */
+static uint64_t created_event(struct live_conn *c, int64_t number,
+			      uint64_t deadline)
+{
+	for (int i = 0; i < 100000 && now_ms() < deadline; i++) {
+		struct live_event ev;
+		struct json_object *m;
+		int64_t n = 0;
+		bool ours;
+
+		if (live_next(c, (unsigned)(deadline - now_ms()), &ev) != 1)
+			return 0;
+		ours = ev.json && json_object_object_get_ex(ev.json, "message",
+							     &m) &&
+		       json_int(m, "number", &n) && n == number &&
+		       ev.name && strcmp(ev.name, "message.created") == 0;
+		live_event_release(&ev);
+		if (ours)
+			return now_ms();
+	}
+	return 0;
+}
+
+/*
+ * The live streams of chat 0 of each application but the victim's, opened
+ * before it hangs (subscribing asks the application's master).
+ */
+static void open_live(struct run *run, int victim,
+		      struct live_conn *live[APPS])
+{
+	for (int a = 0; a < APPS; a++) {
+		char *path;
+
+		live[a] = NULL;
+		if (run->apps[a].master == victim)
+			continue;
+		path = http_path("%s/live", run->apps[a].messages[0]);
+		live[a] = live_open(LIVE_SSE, live_port(), path, NULL);
+		cr_assert_eq(live_status(live[a]), 200, "SSE %s: status %ld",
+			     path, live_status(live[a]));
+		free(path);
+	}
+}
+
+/*
  * While master `victim` hangs, a message created in a chat of each other
- * master's applications is persisted, and the indexer applies (and
- * deletes) entries of their shards' index streams (the worker and its
- * indexer go on with the shards of the masters that answer), before
- * `deadline`.  All are polled in turn:
+ * master's applications reaches the chat's live stream `live[a]` (and so
+ * is persisted), and the indexer applies (and deletes) entries of their
+ * shards' index streams (the worker and its indexer go on with the shards
+ * of the masters that answer), before `deadline`.  All are polled in turn:
  * a program's first request whose token is cached on the hung master
  * waits out CHAT_TIMEOUT_MS once.  Whether they are searchable in that
  * time is logged, not asserted: under this load (and ASan) the indexer
  * can lag a shard by seconds, hung master or not.
  */
 static void persisted_while_hung(struct run *run, int victim,
+				 struct live_conn *live[APPS],
 				 uint64_t deadline)
 {
 	char *paths[APPS] = { NULL }, *words[APPS] = { NULL };
@@ -691,6 +743,7 @@ static void persisted_while_hung(struct run *run, int victim,
 	bool seen[APPS] = { false };
 	bool found[APPS] = { false };
 	uint64_t posted_at = now_ms(), persisted_at = 0, found_at = 0;
+	uint64_t event_at = 0;
 	int left = 0, nfound = 0, napps = 0;
 
 	for (int a = 0; a < APPS; a++) {
@@ -710,6 +763,18 @@ static void persisted_while_hung(struct run *run, int victim,
 		free(body);
 		left++;
 		napps++;
+	}
+	/* Published once persisted: the events first, in turn. */
+	for (int a = 0; a < APPS; a++) {
+		uint64_t at;
+
+		if (!paths[a])
+			continue;
+		at = created_event(live[a], numbers[a], deadline);
+		cr_assert_gt(at, 0, "no message.created of %s (master %d) on "
+			     "its live stream while master %d hung", paths[a],
+			     run->apps[a].master, victim);
+		event_at = at > event_at ? at : event_at;
 	}
 	for (int round = 0; round < 1000 && left; round++) {
 		for (int a = 0; a < APPS; a++) {
@@ -768,8 +833,10 @@ static void persisted_while_hung(struct run *run, int victim,
 		free(words[a]);
 	}
 	cr_log_info("cluster hung master: the other masters' messages created "
-		    "while it hung were all persisted %llu ms after their "
-		    "creates; %d of %d searchable, the last %llu ms after",
+		    "while it hung were all on their live streams %llu ms "
+		    "after their creates and persisted %llu ms after; %d of %d "
+		    "searchable, the last %llu ms after",
+		    (unsigned long long)(event_at - posted_at),
 		    (unsigned long long)(persisted_at - posted_at), nfound,
 		    napps, (unsigned long long)(found_at ? found_at - posted_at :
 							   0));
@@ -793,6 +860,7 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 	size_t victim_503 = 0;
 	int key_master[HUNG_KEYS];
 	struct chat_redis *r;
+	struct live_conn *live[APPS];
 	double slowest = 1e9;
 	unsigned persist_ms;
 	struct verdict v;
@@ -817,6 +885,7 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 								strlen(key)));
 	}
 	r = chat_redis_new(&cfg);
+	open_live(&run, victim, live);
 	load_start(&run);
 	msleep(500);
 	loaded_at = now_ms();
@@ -827,8 +896,10 @@ Test(cluster, hung_master_under_load, .fini = resume_hung)
 	/* Past the first wait of each process, and a second of margin. */
 	settled_at = hung_at + cfg.timeout_ms + 1000;
 	msleep(cfg.timeout_ms + 1000);
-	persisted_while_hung(&run, victim, hung_at + HANG_MS - 500);
+	persisted_while_hung(&run, victim, live, hung_at + HANG_MS - 500);
 	pipeline_past_hung(r, key_master, victim);
+	for (int a = 0; a < APPS; a++)
+		live_close(live[a]);
 	if (now_ms() < hung_at + HANG_MS)
 		msleep((unsigned)(hung_at + HANG_MS - now_ms()));
 	/* Asked of another master: the victim would not answer. */
