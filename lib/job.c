@@ -13,6 +13,21 @@ void chat_job_key(struct chat_buf *key, unsigned shard, const char *name)
 	chat_buf_addf(key, CHAT_KEY_PREFIX "{s%u}:%s", shard, name);
 }
 
+unsigned chat_job_keys(struct chat_buf *keys, unsigned shards,
+		       const char *name, const char **argv, int *argc)
+{
+	unsigned n = 0;
+
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		if (!(shards & 1u << s))
+			continue;
+		chat_buf_init(&keys[n]);
+		chat_job_key(&keys[n], s, name);
+		argv[(*argc)++] = keys[n++].data;
+	}
+	return n;
+}
+
 /* "chat:{sK}:a<app>", the start of every key of an application. */
 static void app_key(struct chat_buf *key, uint64_t app)
 {

@@ -75,6 +75,14 @@ struct chat_stream_entry;
  * "chat:{s<shard>}:<name>" (a stream, CHAT_KEY_DIRTY...).
  */
 void chat_job_key(struct chat_buf *key, unsigned shard, const char *name);
+/*
+ * The keys "chat:{s<shard>}:<name>" of the shards in mask `shards` (1 <<
+ * shard each), in shard order, built into keys[] (initialised here; the
+ * caller releases each) and appended to argv from argv[*argc] on, as the
+ * STREAMS part of an XREAD or XREADGROUP.  Returns how many.
+ */
+unsigned chat_job_keys(struct chat_buf *keys, unsigned shards,
+		       const char *name, const char **argv, int *argc);
 /* chat:{sK}:a<app>:n */
 void chat_job_key_chats(struct chat_buf *key, uint64_t app);
 /* chat:{sK}:a<app>:c<chat>:n */

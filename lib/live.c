@@ -323,7 +323,7 @@ static int append_read(struct chat_redis *r, const struct chat_live_cursor *c,
 	struct chat_buf keys[CHAT_SHARDS];
 	char count[16], ms[16];
 	int argc = 0, rc;
-	unsigned n = 0;
+	unsigned n;
 
 	snprintf(count, sizeof(count), "%u", CHAT_LIVE_READ_COUNT);
 	snprintf(ms, sizeof(ms), "%u", block_ms);
@@ -335,13 +335,7 @@ static int append_read(struct chat_redis *r, const struct chat_live_cursor *c,
 		argv[argc++] = ms;
 	}
 	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		if (!(shards & 1u << s))
-			continue;
-		chat_buf_init(&keys[n]);
-		chat_job_key(&keys[n], s, CHAT_STREAM_LIVE);
-		argv[argc++] = keys[n++].data;
-	}
+	n = chat_job_keys(keys, shards, CHAT_STREAM_LIVE, argv, &argc);
 	for (unsigned s = 0; s < CHAT_SHARDS; s++)
 		if (shards & 1u << s)
 			argv[argc++] = c->id[s];

@@ -240,13 +240,7 @@ static int read_shards(struct chat_redis *r, const char *name,
 		argv[argc++] = sblock;
 	}
 	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		if (!(shards & 1u << s))
-			continue;
-		chat_buf_init(&keys[n]);
-		shard_key(&keys[n], s, name);
-		argv[argc++] = keys[n++].data;
-	}
+	n = chat_job_keys(keys, shards, name, argv, &argc);
 	for (unsigned k = 0; k < n; k++)
 		argv[argc++] = id;
 	reply = chat_redis_argv(r, argc, argv, NULL);
@@ -354,14 +348,10 @@ static void append_quota(struct chat_redis *r, const char *name,
 		argv[argc++] = sblock;
 	}
 	argv[argc++] = "STREAMS";
-	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
-		if (quota[s] != q)
-			continue;
-		chat_buf_init(&keys[n]);
-		shard_key(&keys[n], s, name);
-		argv[argc++] = keys[n++].data;
-		shards |= 1u << s;
-	}
+	for (unsigned s = 0; s < CHAT_SHARDS; s++)
+		if (quota[s] == q)
+			shards |= 1u << s;
+	n = chat_job_keys(keys, shards, name, argv, &argc);
 	for (unsigned s = 0; s < n; s++)
 		argv[argc++] = ">";
 	chat_redis_append(r, argc, argv, NULL);

@@ -163,6 +163,32 @@ Test(job_key, shard_keys)
 	KEY_EQ("chat:{s7}:dirty", chat_job_key(&k_, 7, CHAT_KEY_DIRTY));
 	KEY_EQ("chat:{s7}:dirty:taken",
 	       chat_job_key(&k_, 7, CHAT_KEY_DIRTY_TAKEN));
+	KEY_EQ("chat:{s2}:live", chat_job_key(&k_, 2, CHAT_STREAM_LIVE));
+}
+
+Test(job_key, keys_of_a_set_of_shards)
+{
+	struct chat_buf keys[CHAT_SHARDS];
+	const char *argv[5 + CHAT_SHARDS] = { "XREAD", "STREAMS" };
+	int argc = 2;
+	unsigned n = chat_job_keys(keys, 1u << 15 | 1u << 3 | 1u, "live",
+				   argv, &argc);
+
+	cr_assert_eq(n, 3);
+	cr_assert_eq(argc, 5);
+	cr_assert_str_eq(argv[1], "STREAMS");
+	cr_assert_str_eq(argv[2], "chat:{s0}:live");
+	cr_assert_str_eq(argv[3], "chat:{s3}:live");
+	cr_assert_str_eq(argv[4], "chat:{s15}:live");
+	for (unsigned k = 0; k < n; k++)
+		chat_buf_release(&keys[k]);
+	cr_assert_eq(chat_job_keys(keys, 0, "live", argv, &argc), 0);
+	cr_assert_eq(argc, 5);
+	cr_assert_eq(chat_job_keys(keys, CHAT_ALL_SHARDS, "jobs", argv,
+				   &argc), CHAT_SHARDS);
+	cr_assert_str_eq(argv[5 + 9], "chat:{s9}:jobs");
+	for (unsigned k = 0; k < CHAT_SHARDS; k++)
+		chat_buf_release(&keys[k]);
 }
 
 Test(job_key, application_keys)
