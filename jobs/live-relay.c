@@ -132,7 +132,7 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 	struct chat_stream_redo held = { .shards = 0 };
 	struct group g = { .n = 0 };
 	unsigned block = chat_config_block_ms(&ctx->cfg, BLOCK_MS);
-	unsigned poll = POLL_MIN_MS;
+	unsigned poll = 0;
 	bool cluster = chat_redis_is_cluster(ctx->redis);
 
 	memset(&cursor, 0, sizeof(cursor));
@@ -167,12 +167,11 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 					      e->id ? e->id : "?", e->shard);
 		}
 		flush(n, &g);	/* the entries point into the replies */
-		if (cluster && rd.n == 0) {
+		poll = cluster && rd.n == 0 ?
+			       chat_backoff_next(poll, POLL_MIN_MS,
+						 POLL_MAX_MS) : 0;
+		if (poll)
 			chat_sleep_ms(poll);
-			poll = poll * 2 < POLL_MAX_MS ? poll * 2 : POLL_MAX_MS;
-		} else {
-			poll = POLL_MIN_MS;
-		}
 		chat_live_read_release(&rd);
 	}
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "json.h"
@@ -312,6 +313,22 @@ static int take_newest(const redisReply *reply, char *id)
 }
 
 /*
+ * A place from now on, for a shard whose newest entry could not be asked
+ * for: its server is down, so whatever its stream gets once it (or the
+ * replica that takes over) answers comes after now, and is relayed.  A
+ * stream entry id is the server's wall clock in ms: the hosts' clocks
+ * are taken to agree.
+ */
+static void start_now(char *id)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(id, CHAT_LIVE_ID_MAX, "%lld-0",
+		 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
  * Append "XREAD COUNT n [BLOCK ms] STREAMS <keys> <ids>" of the shards in
  * `shards`, which all have a place in `c`.  Returns what
  * chat_redis_append does.
@@ -378,6 +395,7 @@ int chat_live_read(struct chat_redis *r, struct chat_live_cursor *c,
 		 * connect again, and its reply be taken for an earlier one's.
 		 */
 		if (rd->failed || append_newest(r, s)) {
+			start_now(c->id[s]);
 			rd->failed |= 1u << s;
 			continue;
 		}
@@ -414,6 +432,8 @@ int chat_live_read(struct chat_redis *r, struct chat_live_cursor *c,
 		else
 			ok = reply && (reply->type == REDIS_REPLY_ARRAY ||
 				       reply->type == REDIS_REPLY_NIL);
+		if (!ok && cmd[i].newest >= 0)
+			start_now(c->id[cmd[i].newest]);
 		if (!ok) {
 			if (reply)
 				snprintf(r->errstr, sizeof(r->errstr), "%s: %s",

@@ -161,7 +161,9 @@ struct chat_live_read {
  * into `rd` (filled from empty; chat_live_read_release frees what it
  * holds), and move `c` past them.  A shard whose place is not known yet
  * is asked for its newest entry instead, and read from there the next
- * time: where a relay starts.  On one Redis server: one XREAD of the
+ * time: where a relay starts (when that fails, from the wall clock's
+ * now, so that nothing its stream gets once its server answers again is
+ * missed).  On one Redis server: one XREAD of the
  * streams, waiting up to `block_ms` (keep it below the store timeout)
  * when every place is known.  On a Redis Cluster: one command per shard
  * in one pipeline, never waiting (BLOCK on one shard would hold up the

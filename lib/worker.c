@@ -785,11 +785,8 @@ static void pace_idle(struct chat_worker *w, bool found)
 	unsigned min = w->ctx.cfg.worker_wait_ms;
 	unsigned max = min > IDLE_POLL_MAX_MS ? min : IDLE_POLL_MAX_MS;
 
-	if (found)
-		w->idle_wait_ms = min;
-	else
-		w->idle_wait_ms = w->idle_wait_ms * 2 < max ?
-					  w->idle_wait_ms * 2 : max;
+	w->idle_wait_ms = found ? min : chat_backoff_next(w->idle_wait_ms,
+							  min, max);
 }
 
 /*

@@ -4,15 +4,23 @@
  * it carries over), the event objects, and the entries of an XREAD reply
  * of the shards' streams as the relay reads them.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "buf.h"
+#include "config.h"
 #include "live.h"
 #include "messages.h"
+#include "redis.h"
 
 Test(live, wants_stream)
 {
@@ -244,4 +252,70 @@ Test(live, not_an_xread_reply)
 	cr_assert_eq(c.id[1][0], '\0');
 	freeReplyObject(odd);
 	freeReplyObject(flat);
+}
+
+/* A loopback port nothing listens on: connections are refused. */
+static unsigned refused_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static unsigned long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A relay that starts while Redis is down cannot ask where each stream
+ * ends: it reads from the moment it asked, so that what the streams get
+ * once Redis answers is relayed, and a failed read keeps that place.
+ */
+Test(live, a_relay_started_while_redis_is_down_reads_from_then)
+{
+	struct chat_config cfg;
+	struct chat_redis *r;
+	struct chat_live_cursor c;
+	unsigned long long before, after, ms;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.redis_host = "127.0.0.1";
+	cfg.redis_port = refused_port();
+	cfg.timeout_ms = 500;
+	r = chat_redis_new(&cfg);
+	memset(&c, 0, sizeof(c));
+	before = wall_ms();
+	cr_assert_eq(chat_live_read(r, &c, CHAT_ALL_SHARDS, 0, &rd), -1);
+	after = wall_ms();
+	cr_assert_eq(rd.failed, CHAT_ALL_SHARDS);
+	cr_assert_eq(rd.n, 0);
+	cr_assert(strstr(r->errstr, "refused"), "%s", r->errstr);
+	for (unsigned s = 0; s < CHAT_SHARDS; s++) {
+		char tail[8] = "";
+
+		cr_assert_eq(sscanf(c.id[s], "%llu%7s", &ms, tail), 2,
+			     "shard %u: %s", s, c.id[s]);
+		cr_assert_str_eq(tail, "-0");
+		cr_assert(ms >= before && ms <= after, "shard %u: %s", s,
+			  c.id[s]);
+	}
+	chat_live_read_release(&rd);
+
+	/* Still down: the place stays. */
+	snprintf(c.id[4], sizeof(c.id[4]), "%s", "12-3");
+	cr_assert_eq(chat_live_read(r, &c, 1u << 4 | 1u << 5, 0, &rd), -1);
+	cr_assert_eq(rd.failed, 1u << 4 | 1u << 5);
+	cr_assert_str_eq(c.id[4], "12-3");
+	chat_live_read_release(&rd);
+	chat_redis_free(r);
 }
