@@ -292,7 +292,7 @@ static int append_newest(struct chat_redis *r, unsigned shard)
 	return rc;
 }
 
-/* The newest entry's id from XREVRANGE's reply into `id`; -1: no reply. */
+/* The newest entry's id from XREVRANGE's reply into `id`; -1: not one. */
 static int take_newest(const redisReply *reply, char *id)
 {
 	const redisReply *e;
