@@ -9,8 +9,8 @@
  * from the last entry it handled: after a Redis outage it reconnects and
  * goes on from there.  A shard whose read failed (its Redis Cluster
  * master down) is asked again every CHAT_STREAM_REDO_MS while the others
- * go on.  The events of one read go to nchan in groups (lib/nchan.h), in
- * order.
+ * go on.  It writes each event's JSON from its entry (lib/live.h); the
+ * events of one read go to nchan in groups (lib/nchan.h), in order.
  * An event of a group that nchan did not take (refused, or the
  * connection lost before its answer) is sent again on its own, tried
  * TRIES times in all, then logged and skipped: a slow or restarting
@@ -65,17 +65,35 @@ static bool is_close(const struct chat_live_entry *e)
 	return strcmp(e->event, CHAT_LIVE_CLOSE) == 0;
 }
 
-/* One event on its own, after its group's try: TRIES - 1 more tries. */
-static void relay_one(struct chat_nchan *n, const struct chat_live_entry *e)
+/* A group of events, in the order read. */
+struct group {
+	struct chat_live_entry e[CHAT_NCHAN_GROUP];
+	size_t n;
+	struct chat_buf json;	/* an event's JSON, as it is queued */
+};
+
+/* Queue event `e` in nchan's group: 0, or -1 (chat_nchan_errstr). */
+static int add(struct chat_nchan *n, struct group *g,
+	       const struct chat_live_entry *e)
 {
-	bool close = is_close(e);
+	if (is_close(e))
+		return chat_nchan_add_close(n, e->channel);
+	chat_buf_reset(&g->json);
+	chat_live_entry_write(e, &g->json);
+	return chat_nchan_add_publish(n, e->channel, e->event, g->json.data,
+				      g->json.len);
+}
+
+/* One event on its own, after its group's try: TRIES - 1 more tries. */
+static void relay_one(struct chat_nchan *n, struct group *g,
+		      const struct chat_live_entry *e)
+{
+	bool ok;
 
 	for (unsigned t = 1; t < TRIES; t++) {
 		if (t > 1)
 			chat_sleep_ms(TRY_PAUSE_MS * (t - 1));
-		if ((close ? chat_nchan_close(n, e->channel) :
-			     chat_nchan_publish(n, e->channel, e->event,
-						e->data, e->data_len)) == 0)
+		if (add(n, g, e) == 0 && chat_nchan_send(n, &ok) == 0)
 			return;
 		if (stop_requested)
 			break;
@@ -85,35 +103,26 @@ static void relay_one(struct chat_nchan *n, const struct chat_live_entry *e)
 			      chat_nchan_errstr(n));
 }
 
-/* A group of events, in the order read. */
-struct group {
-	struct chat_live_entry e[CHAT_NCHAN_GROUP];
-	size_t n;
-};
-
 /* Send the group; each event nchan did not take goes again on its own. */
 static void flush(struct chat_nchan *n, struct group *g)
 {
 	bool ok[CHAT_NCHAN_GROUP];
+	size_t queued = g->n;
 
-	if (!g->n)
+	if (!queued)
 		return;
-	if (chat_nchan_send(n, ok))
-		for (size_t i = 0; i < g->n; i++)
-			if (!ok[i])
-				relay_one(n, &g->e[i]);
 	g->n = 0;
+	if (chat_nchan_send(n, ok))
+		for (size_t i = 0; i < queued; i++)
+			if (!ok[i])
+				relay_one(n, g, &g->e[i]);
 }
 
 /* Queue one event, sending the group first when it is full. */
 static void relay(struct chat_nchan *n, struct group *g,
 		  const struct chat_live_entry *e)
 {
-	int rc = is_close(e) ? chat_nchan_add_close(n, e->channel) :
-			       chat_nchan_add_publish(n, e->channel, e->event,
-						      e->data, e->data_len);
-
-	if (rc) {
+	if (add(n, g, e)) {
 		chat_log_warn_limited(&unpublished, "live event %s (%s) of "
 				      "%s not published: %s", e->id, e->event,
 				      e->channel, chat_nchan_errstr(n));
@@ -136,6 +145,7 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 	bool cluster = chat_redis_is_cluster(ctx->redis);
 
 	memset(&cursor, 0, sizeof(cursor));
+	chat_buf_init(&g.json);
 	while (!stop_requested) {
 		double now = chat_now_ms();
 		unsigned shards = CHAT_ALL_SHARDS, was_held = held.shards;
@@ -174,6 +184,7 @@ static void relay_loop(struct chat_ctx *ctx, struct chat_nchan *n)
 			chat_sleep_ms(poll);
 		chat_live_read_release(&rd);
 	}
+	chat_buf_release(&g.json);
 }
 
 int main(void)

@@ -34,18 +34,19 @@ void chat_live_event_write(struct chat_buf *out, const char *event,
 }
 
 int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
-		     const char *event, const struct chat_buf *data)
+		     const char *event, const struct chat_message *message,
+		     uint64_t number)
 {
-	const char *argv[12];
-	size_t lens[12];
+	const char *argv[18];
+	size_t lens[18];
 	struct chat_buf key;
-	char channel[48];
-	int argc = 0, n, rc;
+	char channel[48], n[24], created[24], updated[24];
+	int argc = 0, rc;
 
 	chat_buf_init(&key);
 	chat_job_key(&key, chat_queue_shard(app), CHAT_STREAM_LIVE);
-	n = snprintf(channel, sizeof(channel), "%llu/%llu",
-		     (unsigned long long)app, (unsigned long long)chat);
+	snprintf(channel, sizeof(channel), "%llu/%llu",
+		 (unsigned long long)app, (unsigned long long)chat);
 	argv[argc++] = "XADD";
 	argv[argc++] = key.data;
 	argv[argc++] = "MAXLEN";
@@ -56,14 +57,29 @@ int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
 	argv[argc++] = channel;
 	argv[argc++] = CHAT_LIVE_F_EVENT;
 	argv[argc++] = event;
+	if (message || strcmp(event, CHAT_LIVE_CLOSE) != 0) {
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)(message ?
+			 message->number : number));
+		argv[argc++] = CHAT_LIVE_F_NUMBER;
+		argv[argc++] = n;
+	}
+	if (message) {
+		snprintf(created, sizeof(created), "%lld",
+			 (long long)message->created_at);
+		snprintf(updated, sizeof(updated), "%lld",
+			 (long long)message->updated_at);
+		argv[argc++] = CHAT_LIVE_F_CREATED;
+		argv[argc++] = created;
+		argv[argc++] = CHAT_LIVE_F_UPDATED;
+		argv[argc++] = updated;
+	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[7] = (size_t)n;
-	if (data) {
-		argv[argc] = CHAT_LIVE_F_DATA;
-		lens[argc++] = strlen(CHAT_LIVE_F_DATA);
-		argv[argc] = data->data;
-		lens[argc++] = data->len;
+	if (message) {
+		argv[argc] = CHAT_LIVE_F_BODY;
+		lens[argc++] = strlen(CHAT_LIVE_F_BODY);
+		argv[argc] = message->body.data;
+		lens[argc++] = message->body.len;
 	}
 	rc = chat_redis_append(r, argc, argv, lens);
 	chat_buf_release(&key);
@@ -74,31 +90,20 @@ int chat_live_publish(struct chat_redis *r, uint64_t app, uint64_t chat,
 		      const char *event, const struct chat_message *message,
 		      uint64_t number)
 {
-	struct chat_buf data;
-	int rc;
-
-	chat_buf_init(&data);
-	chat_live_event_write(&data, event, message, number);
-	rc = chat_live_append(r, app, chat, event, &data);
-	chat_buf_release(&data);
-	if (rc == 0)
-		rc = chat_redis_replies(r, 1, REDIS_REPLY_STRING);
-	return rc;
+	if (chat_live_append(r, app, chat, event, message, number))
+		return -1;
+	return chat_redis_replies(r, 1, REDIS_REPLY_STRING);
 }
 
 int chat_live_chat_deleted(struct chat_redis *r, uint64_t app, uint64_t chat)
 {
-	struct chat_buf data;
 	size_t sent = 0;
 	int rc;
 
-	chat_buf_init(&data);
-	chat_live_event_write(&data, "chat.deleted", NULL, chat);
-	rc = chat_live_append(r, app, chat, "chat.deleted", &data);
-	chat_buf_release(&data);
+	rc = chat_live_append(r, app, chat, "chat.deleted", NULL, chat);
 	sent += rc == 0;
 	if (rc == 0) {
-		rc = chat_live_append(r, app, chat, CHAT_LIVE_CLOSE, NULL);
+		rc = chat_live_append(r, app, chat, CHAT_LIVE_CLOSE, NULL, 0);
 		sent += rc == 0;
 	}
 	if (chat_redis_replies(r, sent, REDIS_REPLY_STRING))
@@ -112,11 +117,9 @@ int chat_live_chat_deleted(struct chat_redis *r, uint64_t app, uint64_t chat)
 int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		      const size_t *order, size_t count, size_t *unread)
 {
-	struct chat_buf data;
 	size_t sent = 0, bytes = 0;
 	int rc = 0;
 
-	chat_buf_init(&data);
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		const struct chat_job *j = &jobs[order[i]];
 		const struct chat_job *prev = i ? &jobs[order[i - 1]] : NULL;
@@ -131,10 +134,8 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		if (prev && prev->app == j->app && prev->chat == j->chat &&
 		    prev->number == j->number)
 			continue;
-		chat_buf_reset(&data);
-		chat_live_event_write(&data, "message.created", &m, 0);
 		rc = chat_live_append(r, j->app, j->chat, "message.created",
-				      &data);
+				      &m, 0);
 		sent += rc == 0;
 		bytes += j->body_len + 128;
 		/*
@@ -147,7 +148,6 @@ int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 			bytes = 0;
 		}
 	}
-	chat_buf_release(&data);
 	if (unread && rc == 0) {
 		*unread = sent;
 		return 0;
@@ -188,10 +188,19 @@ static bool channel_ok(const char *s, size_t len)
 	return i == len;
 }
 
+/* A field's value as a number in [0, max]: false when it is not one. */
+static bool field_number(const redisReply *v, uint64_t max, uint64_t *out)
+{
+	return chat_parse_u64(v->str, v->len, 0, max, out) == 0;
+}
+
 /* Fill `e` from stream entry `x`: false when it is malformed. */
 static bool parse_entry(const redisReply *x, struct chat_live_entry *e)
 {
 	const redisReply *f;
+	uint64_t created = 0, updated = 0;
+	bool has_number = false, has_created = false, has_updated = false;
+	bool ok = true;
 
 	if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
 	    x->element[0]->type != REDIS_REPLY_STRING)
@@ -200,7 +209,7 @@ static bool parse_entry(const redisReply *x, struct chat_live_entry *e)
 	f = x->element[1];
 	if (f->type != REDIS_REPLY_ARRAY)
 		return false;
-	for (size_t k = 0; k + 1 < f->elements; k += 2) {
+	for (size_t k = 0; ok && k + 1 < f->elements; k += 2) {
 		const redisReply *name = f->element[k], *val = f->element[k + 1];
 
 		if (name->type != REDIS_REPLY_STRING ||
@@ -210,21 +219,51 @@ static bool parse_entry(const redisReply *x, struct chat_live_entry *e)
 			if (channel_ok(val->str, val->len))
 				e->channel = val->str;
 		} else if (field_is(name, CHAT_LIVE_F_EVENT)) {
-			if (strlen(val->str) == val->len)
+			if (val->len && strlen(val->str) == val->len)
 				e->event = val->str;
-		} else if (field_is(name, CHAT_LIVE_F_DATA)) {
-			e->data = val->str;
-			e->data_len = val->len;
+		} else if (field_is(name, CHAT_LIVE_F_NUMBER)) {
+			ok = has_number = field_number(val, UINT64_MAX,
+						       &e->number);
+		} else if (field_is(name, CHAT_LIVE_F_CREATED)) {
+			ok = has_created = field_number(val, INT64_MAX,
+							&created);
+		} else if (field_is(name, CHAT_LIVE_F_UPDATED)) {
+			ok = has_updated = field_number(val, INT64_MAX,
+							&updated);
+		} else if (field_is(name, CHAT_LIVE_F_BODY)) {
+			ok = chat_utf8_valid(val->str, val->len);
+			e->body = val->str;
+			e->body_len = val->len;
 		}
 	}
-	if (!e->channel || !e->event)
+	if (!ok || !e->channel || !e->event)
 		return false;
-	if (strcmp(e->event, CHAT_LIVE_CLOSE) == 0) {
-		e->data = NULL;
-		e->data_len = 0;
+	if (strcmp(e->event, CHAT_LIVE_CLOSE) == 0)
 		return true;
-	}
-	return e->data != NULL;
+	e->has_message = e->body != NULL;
+	e->created_at = (int64_t)created;
+	e->updated_at = (int64_t)updated;
+	/* A message's events carry all of its fields; the others, none. */
+	if (e->has_message != (strcmp(e->event, "message.created") == 0 ||
+			       strcmp(e->event, "message.updated") == 0))
+		return false;
+	return has_number && (e->has_message ? has_created && has_updated :
+					       !has_created && !has_updated);
+}
+
+void chat_live_entry_write(const struct chat_live_entry *e,
+			   struct chat_buf *out)
+{
+	/* The entry's body as the message's, borrowed, not copied. */
+	const struct chat_message m = {
+		.number = e->number,
+		.body = { .data = (char *)e->body, .len = e->body_len },
+		.created_at = e->created_at,
+		.updated_at = e->updated_at,
+	};
+
+	chat_live_event_write(out, e->event, e->has_message ? &m : NULL,
+			      e->number);
 }
 
 /* The shard of live stream `name`, or -1 for any other string. */

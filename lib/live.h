@@ -18,8 +18,13 @@
  * (never shown to clients: the messages program redirects an authorised
  * subscriber to it, see cgi-bin/messages.c), e the event name
  * ("message.created", "message.updated", "message.deleted",
- * "chat.deleted", or "close": end the chat's streams), d the event's JSON
- * (absent for "close").
+ * "chat.deleted", or "close": end the chat's streams), n the number the
+ * event names (the message's or, for chat.deleted, the chat's; none for
+ * "close"), and for message.created and message.updated the message: b
+ * its body as it is, t and u its creation and last change (Unix
+ * seconds).  The relay writes the event's JSON (chat_live_entry_write):
+ * a body of control characters takes six times its bytes as JSON, and
+ * the streams hold at most the bodies' own.
  *
  * Publishing never holds up or fails the change it reports: a failure is
  * returned for the caller to log, and the stream then misses the event.
@@ -48,7 +53,7 @@ struct chat_redis;
  * (CHAT_WORKER_BATCH, 1000 by default) of one chat appended at once; and
  * it bounds the streams' memory in Redis (which holds the queue too, with
  * noeviction) at CHAT_SHARDS times this many events of at most one
- * message each.
+ * message body (65,535 bytes) each.
  */
 #define CHAT_LIVE_MAXLEN "1000"
 /* The event that ends a chat's streams. */
@@ -56,7 +61,10 @@ struct chat_redis;
 /* The fields of an entry of the live stream. */
 #define CHAT_LIVE_F_CHANNEL "c"	/* "<app id>/<chat number>" */
 #define CHAT_LIVE_F_EVENT "e"	/* the event's name */
-#define CHAT_LIVE_F_DATA "d"	/* its JSON object; none for CHAT_LIVE_CLOSE */
+#define CHAT_LIVE_F_NUMBER "n"	/* the message's, or the chat's */
+#define CHAT_LIVE_F_BODY "b"	/* the message's body */
+#define CHAT_LIVE_F_CREATED "t"	/* its created_at, Unix seconds */
+#define CHAT_LIVE_F_UPDATED "u"	/* its updated_at */
 
 /*
  * Append the event object of the contract as JSON text to `out`:
@@ -69,13 +77,15 @@ void chat_live_event_write(struct chat_buf *out, const char *event,
 
 /*
  * Append (pipeline) the XADD of one event of chat `chat` of application
- * `app`; `data`, the event's JSON (chat_live_event_write), is NULL for
- * CHAT_LIVE_CLOSE.  Returns 0, or -1
- * when the command could not be queued.  Read its reply with
- * chat_redis_replies(r, n, REDIS_REPLY_STRING).
+ * `app`: with `message` (message.created, message.updated), else an
+ * event with `number` (message.deleted, chat.deleted), or neither for
+ * CHAT_LIVE_CLOSE.  Returns 0, or -1 when the command could not be
+ * queued.  Read its reply with chat_redis_replies(r, n,
+ * REDIS_REPLY_STRING).
  */
 int chat_live_append(struct chat_redis *r, uint64_t app, uint64_t chat,
-		     const char *event, const struct chat_buf *data);
+		     const char *event, const struct chat_message *message,
+		     uint64_t number);
 
 /*
  * Publish `event` of chat `chat` now (one round trip): with `message`
@@ -129,10 +139,20 @@ struct chat_live_entry {
 	const char *id;			/* stream entry id (NULL: none) */
 	const char *channel;		/* "<app>/<chat>", checked */
 	const char *event;
-	const char *data;		/* NULL for CHAT_LIVE_CLOSE */
-	size_t data_len;
+	uint64_t number;		/* none for CHAT_LIVE_CLOSE */
+	bool has_message;		/* the message's fields below */
+	const char *body;		/* UTF-8, checked; not NUL-terminated */
+	size_t body_len;
+	int64_t created_at, updated_at;
 	bool malformed;			/* skip it (its id may be set) */
 };
+
+/*
+ * Append the event object of the contract for entry `e` (not malformed,
+ * not CHAT_LIVE_CLOSE) to `out` (chat_live_event_write).
+ */
+void chat_live_entry_write(const struct chat_live_entry *e,
+			   struct chat_buf *out);
 
 /* A stream entry id, "<ms>-<seq>" (two 64-bit numbers), and its NUL. */
 #define CHAT_LIVE_ID_MAX 48

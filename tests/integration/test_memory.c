@@ -2,8 +2,8 @@
  * test_memory.c - memory is bounded by the service, not by the client
  * (README "Memory bounds"; ../shared/API.md, "Limits protect the
  * service"): a barrage of valid but expensive requests, after which every
- * FastCGI process's peak RSS (VmHWM) is under 32 MB and every worker's
- * under 128 MB, and nothing was lost.  The peaks are reset when the test
+ * FastCGI process's peak RSS (VmHWM) is under 32 MB, every worker's
+ * under 128 MB and every live relay's under 64 MB, and nothing was lost.  The peaks are reset when the test
  * starts (/proc/PID/clear_refs), so they are this barrage's, whatever
  * the tests before it made the processes do.
  *
@@ -50,6 +50,11 @@
 #define BODY_MAX_BYTES 65535
 #define FCGI_MAX_KB (32 * 1000)
 #define WORKER_MAX_KB (128 * 1000)
+/*
+ * A live relay reads at most 512 events (lib/live.h), each at most one
+ * body of 65,535 bytes as it is, and writes one event's JSON at a time.
+ */
+#define RELAY_MAX_KB (64 * 1000)
 #define PERSIST_MS 120000
 #define SEARCH_MS 30000
 
@@ -641,15 +646,30 @@ static unsigned visit_pids(const char *pidfile, const char *what,
 	return visited;
 }
 
-/* Visit every FastCGI process and every worker. */
+/* Visit the processes of every pid file matching `pattern` (under var). */
+static unsigned visit_glob(const char *pattern, const char *what,
+			   long plain_kb, visit_fn *visit)
+{
+	char *abs = var_path(pattern);
+	unsigned visited = 0;
+	glob_t g;
+
+	cr_assert_eq(glob(abs, 0, NULL, &g), 0, "no %s", abs);
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		visited += visit_pids(strstr(g.gl_pathv[i], "run/"), what,
+				      plain_kb, visit);
+	globfree(&g);
+	free(abs);
+	return visited;
+}
+
+/* Visit every FastCGI process, every worker and every live relay. */
 static void visit_all(visit_fn *visit)
 {
 	static const char *const progs[] = {
 		"applications", "chats", "messages", "health",
 	};
-	unsigned fcgi = 0, workers = 0;
-	char *pattern = var_path("run/worker.*.pid");
-	glob_t g;
+	unsigned fcgi = 0, workers, relays;
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char pidfile[64], what[64];
@@ -659,15 +679,12 @@ static void visit_all(visit_fn *visit)
 		fcgi += visit_pids(pidfile, what, FCGI_MAX_KB, visit);
 	}
 	cr_assert_gt(fcgi, 0, "no FastCGI process found");
-	cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no %s", pattern);
-	for (size_t i = 0; i < g.gl_pathc; i++) {
-		const char *rel = strstr(g.gl_pathv[i], "run/worker.");
-
-		workers += visit_pids(rel, "jobs/worker", WORKER_MAX_KB, visit);
-	}
-	globfree(&g);
-	free(pattern);
+	workers = visit_glob("run/worker.*.pid", "jobs/worker", WORKER_MAX_KB,
+			     visit);
 	cr_assert_gt(workers, 0, "no worker found");
+	relays = visit_glob("run/live-relay.*.pid", "jobs/live-relay",
+			    RELAY_MAX_KB, visit);
+	cr_assert_gt(relays, 0, "no live relay found");
 }
 
 /* -------------------------------------------------------------- test */

@@ -138,13 +138,15 @@ static struct chat_live_read rd;
 /*
  * Collect the XREAD reply of stream `name` with the one entry `e`:
  * read from shard `shard` (or not at all: -1), malformed or not, and the
- * place of that shard only moved past `id`.
+ * place of that shard only moved past `id`; the event's JSON as the
+ * relay writes it is `json` (NULL: none, a close or a malformed entry).
  */
 static void expect(const char *name, redisReply *e, int shard,
-		   bool malformed, const char *id)
+		   bool malformed, const char *id, const char *json)
 {
 	redisReply *reply = arr(1, arr(2, str(name), arr(1, e)));
 	struct chat_live_cursor c;
+	struct chat_buf out;
 
 	memset(&c, 0, sizeof(c));
 	rd.n = 0;
@@ -153,55 +155,130 @@ static void expect(const char *name, redisReply *e, int shard,
 		cr_assert_eq(rd.n, 0, "%s was read", name);
 		for (unsigned s = 0; s < CHAT_SHARDS; s++)
 			cr_assert_eq(c.id[s][0], '\0');
-	} else {
-		cr_assert_eq(rd.n, 1);
-		cr_assert_eq(rd.e[0].shard, (unsigned)shard);
-		cr_assert_eq(rd.e[0].malformed, malformed, "%s", id);
-		cr_assert_str_eq(rd.e[0].id, id);
-		cr_assert_str_eq(c.id[shard], id, "not moved past it");
-		for (int o = 0; o < CHAT_SHARDS; o++)
-			cr_assert(o == shard || c.id[o][0] == '\0',
-				  "shard %d moved", o);
-		if (!malformed) {
-			cr_assert_str_eq(rd.e[0].channel, "12/345");
-			cr_assert(strcmp(rd.e[0].event, CHAT_LIVE_CLOSE) == 0 ||
-				  strcmp(rd.e[0].data, "{}") == 0);
-		}
+		freeReplyObject(reply);
+		return;
+	}
+	cr_assert_eq(rd.n, 1);
+	cr_assert_eq(rd.e[0].shard, (unsigned)shard);
+	cr_assert_eq(rd.e[0].malformed, malformed, "%s", id);
+	cr_assert_str_eq(rd.e[0].id, id);
+	cr_assert_str_eq(c.id[shard], id, "not moved past it");
+	for (int o = 0; o < CHAT_SHARDS; o++)
+		cr_assert(o == shard || c.id[o][0] == '\0', "shard %d moved",
+			  o);
+	if (!malformed)
+		cr_assert_str_eq(rd.e[0].channel, "12/345");
+	if (json) {
+		chat_buf_init(&out);
+		chat_live_entry_write(&rd.e[0], &out);
+		cr_assert_str_eq(out.data, json);
+		chat_buf_release(&out);
 	}
 	freeReplyObject(reply);
 }
 
+/* A message.created entry of chat 12/345 with these fields' values. */
+static redisReply *created(const char *id, const char *n, const char *t,
+			   const char *u, const char *b)
+{
+	return entry(id, "c", "12/345", "e", "message.created", "n", n, "t", t,
+		     "u", u, "b", b, NULL);
+}
+
 Test(live, entries_and_their_shards)
+{
+	expect("chat:{s0}:live", created("5-1", "3", "0", "86400", "a\"/b"),
+	       0, false, "5-1",
+	       "{\"event\":\"message.created\",\"message\":"
+	       "{\"number\":3,\"body\":\"a\\\"/b\","
+	       "\"created_at\":\"1970-01-01T00:00:00Z\","
+	       "\"updated_at\":\"1970-01-02T00:00:00Z\"}}");
+	expect("chat:{s2}:live", entry("5-9", "c", "12/345", "e",
+				       "message.updated", "b", "", "n", "4",
+				       "t", "1", "u", "2", NULL),
+	       2, false, "5-9",
+	       "{\"event\":\"message.updated\",\"message\":"
+	       "{\"number\":4,\"body\":\"\","
+	       "\"created_at\":\"1970-01-01T00:00:01Z\","
+	       "\"updated_at\":\"1970-01-01T00:00:02Z\"}}");
+	expect("chat:{s7}:live", entry("5-2", "c", "12/345", "e",
+				       "message.deleted", "n", "7", NULL),
+	       7, false, "5-2",
+	       "{\"event\":\"message.deleted\",\"number\":7}");
+	expect("chat:{s15}:live", entry("5-3", "c", "12/345", "e",
+					CHAT_LIVE_CLOSE, NULL),
+	       15, false, "5-3", NULL);
+}
+
+/* Malformed: skipped, the place still moved past it. */
+Test(live, malformed_entries)
+{
+	static const char *bad_numbers[] = { "", "x", "-1", "01", "1.5",
+					     "18446744073709551616" };
+	static const char *bad_times[] = { "", "-1", "9223372036854775808" };
+
+	for (size_t i = 0; i < sizeof(bad_numbers) / sizeof(*bad_numbers);
+	     i++)
+		expect("chat:{s1}:live", created("6-1", bad_numbers[i], "1",
+						 "1", "b"),
+		       1, true, "6-1", NULL);
+	for (size_t i = 0; i < sizeof(bad_times) / sizeof(*bad_times); i++) {
+		expect("chat:{s1}:live", created("6-2", "1", bad_times[i], "1",
+						 "b"),
+		       1, true, "6-2", NULL);
+		expect("chat:{s1}:live", created("6-3", "1", "1", bad_times[i],
+						 "b"),
+		       1, true, "6-3", NULL);
+	}
+	/* Not UTF-8. */
+	expect("chat:{s1}:live", created("6-4", "1", "1", "1", "\xff"), 1,
+	       true, "6-4", NULL);
+	/* A message without all of its fields, or where none is due. */
+	expect("chat:{s1}:live", entry("6-5", "c", "12/345", "e",
+				       "message.created", "n", "1", "t", "1",
+				       "u", "1", NULL),
+	       1, true, "6-5", NULL);
+	expect("chat:{s1}:live", entry("6-6", "c", "12/345", "e",
+				       "message.updated", "n", "1", "b", "x",
+				       "u", "1", NULL),
+	       1, true, "6-6", NULL);
+	expect("chat:{s1}:live", entry("6-7", "c", "12/345", "e",
+				       "message.deleted", "n", "1", "b", "x",
+				       "t", "1", "u", "1", NULL),
+	       1, true, "6-7", NULL);
+	expect("chat:{s1}:live", entry("6-8", "c", "12/345", "e",
+				       "chat.deleted", NULL),
+	       1, true, "6-8", NULL);
+	expect("chat:{s1}:live", entry("6-9", "c", "12/345", "e",
+				       "chat.deleted", "n", "1", "t", "1",
+				       NULL),
+	       1, true, "6-9", NULL);
+	/* Channels and names. */
+	expect("chat:{s1}:live", entry("7-1", "c", "12/../345", "e", "close",
+				       NULL),
+	       1, true, "7-1", NULL);
+	expect("chat:{s1}:live", entry("7-2", "c", "12/", "e", "close", NULL),
+	       1, true, "7-2", NULL);
+	expect("chat:{s1}:live", entry("7-3", "c", "123456789012345678901/1",
+				       "e", "close", NULL),
+	       1, true, "7-3", NULL);
+	expect("chat:{s1}:live", entry("7-4", "e", "close", NULL), 1, true,
+	       "7-4", NULL);
+	expect("chat:{s1}:live", entry("7-5", "c", "12/345", NULL), 1, true,
+	       "7-5", NULL);
+}
+
+/* Streams that are not a shard's live events: not read. */
+Test(live, other_streams_are_not_read)
 {
 	const char *others[] = { "chat:{s16}:live", "chat:{s3}:jobs",
 				 "chat:{live}:events", "chat:{s3}:live:x",
 				 "chat:{s3}live", "" };
 
-	expect("chat:{s0}:live", entry("5-1", "c", "12/345", "e",
-				       "message.created", "d", "{}", NULL),
-	       0, false, "5-1");
-	expect("chat:{s15}:live", entry("5-2", "c", "12/345", "e",
-					CHAT_LIVE_CLOSE, NULL),
-	       15, false, "5-2");
-	/* Malformed: skipped, the place still moved past it. */
-	expect("chat:{s1}:live", entry("5-3", "c", "12/345", "e",
-				       "message.created", NULL),
-	       1, true, "5-3");
-	expect("chat:{s1}:live", entry("5-4", "c", "12/../345", "e", "close",
-				       NULL),
-	       1, true, "5-4");
-	expect("chat:{s1}:live", entry("5-5", "c", "12/", "e", "close", NULL),
-	       1, true, "5-5");
-	expect("chat:{s1}:live", entry("5-6", "c", "123456789012345678901/1",
-				       "e", "close", NULL),
-	       1, true, "5-6");
-	expect("chat:{s1}:live", entry("5-7", "e", "close", NULL), 1, true,
-	       "5-7");
-	/* Streams that are not a shard's live events: not read. */
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 		expect(others[i], entry("5-8", "c", "12/345", "e", "close",
 					NULL),
-		       -1, false, NULL);
+		       -1, false, NULL, NULL);
 }
 
 Test(live, several_streams_in_order)
