@@ -38,9 +38,10 @@
 #define BLOCK_MS 1000
 /*
  * On a Redis Cluster a read does not wait (lib/live.h): the relay polls,
- * POLL_MIN_MS after a read that found events, twice as long after each
- * read that found none, up to POLL_MAX_MS: an idle relay asks 12 times a
- * second, and the first event after a quiet time waits 40 ms on average.
+ * at once after a read that found events, POLL_MIN_MS after the first
+ * that found none and twice as long after each one more, up to
+ * POLL_MAX_MS: an idle relay asks 12 times a second, and the first event
+ * after a quiet time waits 40 ms on average.
  */
 #define POLL_MIN_MS 10
 #define POLL_MAX_MS 80
