@@ -681,13 +681,15 @@ static bool index_oldest(uint64_t app, unsigned long long *ms,
 static uint64_t created_event(struct live_conn *c, int64_t number,
 			      uint64_t deadline)
 {
-	for (int i = 0; i < 100000 && now_ms() < deadline; i++) {
+	for (int i = 0; i < 100000; i++) {
+		uint64_t now = now_ms();
 		struct live_event ev;
 		struct json_object *m;
 		int64_t n = 0;
 		bool ours;
 
-		if (live_next(c, (unsigned)(deadline - now_ms()), &ev) != 1)
+		if (now >= deadline ||
+		    live_next(c, (unsigned)(deadline - now), &ev) != 1)
 			return 0;
 		ours = ev.json && json_object_object_get_ex(ev.json, "message",
 							     &m) &&
