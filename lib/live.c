@@ -284,6 +284,18 @@ static int live_shard(const redisReply *name)
 	return ok ? (int)shard : -1;
 }
 
+/*
+ * Make stream entry id `id` (a reply string) a shard's place: false when
+ * it is not a string or too long for one (never so from Redis).
+ */
+static bool place_set(char *place, const redisReply *id)
+{
+	if (id->type != REDIS_REPLY_STRING || id->len >= CHAT_LIVE_ID_MAX)
+		return false;
+	memcpy(place, id->str, id->len + 1);
+	return true;
+}
+
 void chat_live_collect(struct chat_live_read *rd, struct chat_live_cursor *c,
 		       const redisReply *reply)
 {
@@ -307,8 +319,9 @@ void chat_live_collect(struct chat_live_read *rd, struct chat_live_cursor *c,
 			e->shard = (unsigned)shard;
 			e->malformed = !parse_entry(v->element[k], e);
 			/* Past it, malformed or not: it is never read again. */
-			if (e->id && strlen(e->id) < CHAT_LIVE_ID_MAX)
-				strcpy(c->id[shard], e->id);
+			if (e->id)
+				place_set(c->id[shard],
+					  v->element[k]->element[0]);
 		}
 	}
 }
@@ -339,15 +352,13 @@ static int take_newest(const redisReply *reply, char *id)
 	if (reply->type != REDIS_REPLY_ARRAY)
 		return -1;
 	if (reply->elements == 0) {
-		strcpy(id, "0-0");
+		snprintf(id, CHAT_LIVE_ID_MAX, "0-0");
 		return 0;
 	}
 	e = reply->element[0];
 	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
-	    e->element[0]->type != REDIS_REPLY_STRING ||
-	    e->element[0]->len >= CHAT_LIVE_ID_MAX)
+	    !place_set(id, e->element[0]))
 		return -1;
-	memcpy(id, e->element[0]->str, e->element[0]->len + 1);
 	return 0;
 }
 
