@@ -22,23 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* CHECK reports on stderr as it was before LLVMFuzzerInitialize. */
+#define FUZZ_REPORT report
+#include "fuzz.h"
 #include "http.h"
 #include "text.h"
 #include "xalloc.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static FILE *report;
-
-#define CHECK(cond)                                                     \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			fprintf(report, "fuzz_fcgi_params: %s:%d: %s\n", \
-				__FILE__, __LINE__, #cond);             \
-			abort();                                        \
-		}                                                       \
-	} while (0)
 
 #define MAX_PARAMS 32
 

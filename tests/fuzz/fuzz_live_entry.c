@@ -23,21 +23,12 @@
 
 #include <json-c/json.h>
 
+#include "fuzz.h"
 #include "buf.h"
 #include "job.h"
 #include "live.h"
 #include "xalloc.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                     \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			fprintf(stderr, "fuzz_live_entry: %s:%d: %s\n", \
-				__FILE__, __LINE__, #cond);             \
-			abort();                                        \
-		}                                                       \
-	} while (0)
 
 #define MAX_ITEMS 64
 

@@ -17,19 +17,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "search.h"
 #include "text.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                     \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			fprintf(stderr, "fuzz_search_words: %s:%d: %s\n", \
-				__FILE__, __LINE__, #cond);             \
-			abort();                                        \
-		}                                                       \
-	} while (0)
 
 static bool ascii_alnum(uint8_t c)
 {

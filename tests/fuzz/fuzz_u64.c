@@ -13,18 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "text.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                     \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			fprintf(stderr, "fuzz_u64: %s:%d: %s\n",        \
-				__FILE__, __LINE__, #cond);             \
-			abort();                                        \
-		}                                                       \
-	} while (0)
 
 static const uint64_t bounds[][2] = {
 	{ 0, UINT64_MAX }, { 1, UINT32_MAX }, { 1, 1000 }, { 0, UINT32_MAX },
