@@ -122,6 +122,13 @@
 #   BENCH_PAIR_ROUNDS  rounds of the pairs part (3 / 1)
 #   BENCH_PAIR_PATHS   its paths, of the API paths of BENCH_HTTP_PATHS
 #                      (get_message list)
+#   BENCH_WORKER_ALONE=1  the worker part persists with the machine to
+#                      itself: the search engine and the live relay are
+#                      paused (SIGSTOP) from the worker's start until every
+#                      row is in MariaDB, then resumed (SIGCONT), so the
+#                      ratio to the MariaDB ceiling compares the two on the
+#                      same idle machine; the documents/s then count the
+#                      pause too
 #   BENCH_LEAVE_UP=1   leave the stack (and the worker) running at the end,
 #                      to profile against it; stop it with
 #                      CHAT_VAR=var/bench tests/harness/stack.sh stop
@@ -167,6 +174,7 @@ ncpu=$(nproc 2>/dev/null || echo 1)
 : "${BENCH_THREADS:=$((ncpu < 4 ? ncpu : 4))}"
 : "${BENCH_KEEP:=0}"
 : "${BENCH_LEAVE_UP:=0}"
+: "${BENCH_WORKER_ALONE:=0}"
 : "${BENCH_PARTS:=worker mysql search sync redis http half durable rss}"
 
 while IFS= read -r var; do
@@ -428,10 +436,27 @@ vm() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # ---------------------------------------------------------------- stack
 
+# BENCH_WORKER_ALONE: the processes that work beside the worker while it
+# persists, the search engine's JVMs and the live relays, paused until
+# resume_background (also on exit: a stopped process would not stop).
+paused=()
+pause_background() {
+	[ "$BENCH_WORKER_ALONE" = 1 ] || return 0
+	mapfile -t paused < <(cat "$CHAT_VAR"/es*/search.pid \
+		"$run_dir"/live-relay.*.pid 2>/dev/null | grep -Eo '^[0-9]+')
+	[ "${#paused[@]}" -eq 0 ] || kill -STOP "${paused[@]}" 2>/dev/null
+}
+
+resume_background() {
+	[ "${#paused[@]}" -eq 0 ] || kill -CONT "${paused[@]}" 2>/dev/null
+	paused=()
+}
+
 # shellcheck disable=SC2317  # called by the trap
 on_exit() {
 	local rc=$?
 	trap - EXIT INT TERM
+	resume_background
 	if [ "$stack_started" -eq 1 ] || [ "$finished" -eq 0 ]; then
 		stop_worker
 	fi
@@ -555,6 +580,7 @@ part_worker() {
 	say "worker: $(rcli XLEN "chat:{s$shard}:jobs") jobs queued; starting the worker"
 	t0=$(now)
 	start_worker || return 1
+	pause_background
 	deadline=$((SECONDS + BENCH_WAIT))
 	# Counting the new rows reads an index entry for each: at 1M, a tenth
 	# of a second or more of MariaDB's CPU per look, taken from the worker
@@ -567,8 +593,9 @@ part_worker() {
 			[ "${c:-0}" -lt "$n" ] ||
 				c=$(sql -e "SELECT COUNT(*) FROM messages WHERE id > $before")
 			[ "${c:-0}" -lt "$n" ] || t_db=$(now)
+			[ -z "$t_db" ] || resume_background
 		fi
-		if [ -z "$t_es" ]; then
+		if [ -z "$t_es" ] && [ "${#paused[@]}" -eq 0 ]; then
 			e=$(es_count "$APP_ID")
 			[ "${e:-0}" -lt "$n" ] || t_es=$(now)
 		fi
@@ -578,6 +605,7 @@ part_worker() {
 		fi
 		sleep 0.25
 	done
+	resume_background
 	R[worker_jobs]=$n
 	[ -z "$t_db" ] || {
 		R[worker_db_s]=$(fcalc "$t_db - $t0" 2)
@@ -1219,7 +1247,10 @@ report() {
 	echo "|---|---|---|---|"
 	echo "| Redis ceiling: \`EVALSHA\` message create script, redis-benchmark, 64 clients, ${BENCH_REDIS_REQUESTS} calls (script text check: $(fmt "${R[redis_script_check]:-}")) | $(fmt "${R[redis_rps]:-}") calls/s, p50 $(fmt "${R[redis_p50]:-}") ms, p99 $(fmt "${R[redis_p99]:-}") ms | (ceiling) | |"
 	echo "| MariaDB ceiling: the worker's ${BENCH_JOBS} rows by the mariadb client, 500-row INSERTs, one commit each, median of $BENCH_RUNS | $(fmt "$myc") rows/s ($(fmt "${R[mysql_s]:-}") s) | (ceiling) | |"
-	echo "| worker: ${BENCH_JOBS} preloaded jobs ($BENCH_CHATS chats) until all are rows in MariaDB | $(fmt "$wdb") messages/s ($(fmt "${R[worker_db_s]:-}") s), $(fmt "$wr") of the MariaDB ceiling | ≥ 0.7 of ceiling | $(verdict "$wr" '>=' 0.7) |"
+	local alone=''
+	[ "$BENCH_WORKER_ALONE" != 1 ] ||
+		alone=', the search engine and the live relay paused meanwhile (BENCH_WORKER_ALONE)'
+	echo "| worker: ${BENCH_JOBS} preloaded jobs ($BENCH_CHATS chats) until all are rows in MariaDB$alone | $(fmt "$wdb") messages/s ($(fmt "${R[worker_db_s]:-}") s), $(fmt "$wr") of the MariaDB ceiling | ≥ 0.7 of ceiling | $(verdict "$wr" '>=' 0.7) |"
 	echo "| search engine warm-up before the worker part: ${BENCH_WARM} documents into a scratch index, 1,000 a request, on the freshly started engine (not searchable-timed) | $(fmt "${R[warm_rate]:-}") documents/s sent | | |"
 	echo "| worker: the same jobs until all are counted by the search engine | $(fmt "$wes") documents/s ($(fmt "${R[worker_es_s]:-}") s) | ≥ 15,000 docs/s | $(verdict "$wes" '>=' 15000) |"
 	echo "| search latency: partial-match queries, 1 connection through nginx (after one run not counted), index of $(fmt "${R[search_docs]:-}") messages of the application, $(fmt "${R[search_chat_docs]:-}") in the queried chat | p50 $(fmt "${R[search_latency_p50]:-}") ms, p99 $(fmt "${R[search_latency_p99]:-}") ms ($(fmt "${R[search_latency_rps]:-}") req/s) | p99 ≤ 15 ms | $(verdict "${R[search_latency_p99]:-}" '<=' 15) |"
