@@ -90,6 +90,13 @@ static void check_json(const struct chat_live_entry *e)
 	chat_buf_release(&out);
 }
 
+/* An array reply of the n replies v points to. */
+static redisReply array(redisReply **v, size_t n)
+{
+	return (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = n,
+			     .element = v };
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct chat_live_read rd;
@@ -104,22 +111,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	for (size_t i = 2; i < n; i++)
 		fields_v[i - 2] = &items[i];
-	fields = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = n - 2,
-			       .element = fields_v };
+	fields = array(fields_v, n - 2);
 	entry_v[0] = &items[1];
 	entry_v[1] = &fields;
-	entry = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 2,
-			      .element = entry_v };
+	entry = array(entry_v, 2);
 	entries_v[0] = &entry;
-	entries = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 1,
-				.element = entries_v };
+	entries = array(entries_v, 1);
 	stream_v[0] = &items[0];
 	stream_v[1] = &entries;
-	stream = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 2,
-			       .element = stream_v };
+	stream = array(stream_v, 2);
 	reply_v[0] = &stream;
-	reply = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 1,
-			      .element = reply_v };
+	reply = array(reply_v, 1);
 
 	memset(&c, 0, sizeof(c));
 	rd.n = 0;
