@@ -252,7 +252,7 @@ static const char *skip_ows(const char *s)
 /*
  * RFC 9110: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc being
  * 0x21, 0x23-0x7E or obs-text; a list separates them with commas and
- * optional white space.
+ * optional white space, and its empty elements are skipped (5.6.1.2).
  */
 bool chat_etag_match(const char *list, const char *etag, bool weak)
 {
@@ -266,6 +266,10 @@ bool chat_etag_match(const char *list, const char *etag, bool weak)
 		bool is_weak = false;
 		const char *tag;
 
+		if (*p == ',') {
+			p = skip_ows(p + 1);
+			continue;
+		}
 		if (p[0] == 'W' && p[1] == '/') {
 			is_weak = true;
 			p += 2;
@@ -287,9 +291,7 @@ bool chat_etag_match(const char *list, const char *etag, bool weak)
 		    (weak || !is_weak))
 			hit = true;
 		p = skip_ows(p);
-		if (*p == ',')
-			p = skip_ows(p + 1);
-		else if (*p)
+		if (*p && *p != ',')
 			return false;
 	}
 	return hit;
@@ -302,7 +304,8 @@ bool chat_req_not_modified(struct chat_req *req, const char *etag)
 	chat_res_header(req, "ETag: %s", etag);
 	if (!inm || !chat_etag_match(inm, etag, true))
 		return false;
-	chat_res_empty(req, 304);
+	/* No body; the contract's Content-Type all the same. */
+	send_head(req, 304, true);
 	return true;
 }
 

@@ -98,16 +98,21 @@ static void check_not_modified(const char *path, const char *etag)
 {
 	char *weak = http_path("W/%s", etag);
 	char *list = http_path("\"nope\", %s", etag);
+	/* RFC 9110 5.6.1.2: empty list elements are skipped. */
+	char *gaps = http_path(", \"nope\",, %s ,", etag);
 
 	expect_inm(path, etag, 304, etag);
 	expect_inm(path, weak, 304, etag);	/* weak comparison */
 	expect_inm(path, list, 304, etag);
+	expect_inm(path, gaps, 304, etag);
+	expect_inm(path, ", ,", 200, etag);
 	expect_inm(path, "*", 304, etag);
 	expect_inm(path, "\"nope\"", 200, etag);
 	expect_inm(path, "\"nope\", W/\"other\"", 200, etag);
 	expect_inm(path, "garbage", 200, etag);
 	free(weak);
 	free(list);
+	free(gaps);
 }
 
 /* A write with If-Match `value` must be a 412 with the contract's body. */
@@ -240,9 +245,10 @@ Test(etag, application)
 	expect_412("PATCH", path, "{\"name\":\"again\"}", etag);
 	expect_412("PATCH", path, "{}", etag);
 	expect_inm(path, etag, 200, etag2);
-	/* A list that names it, and *, match. */
+	/* A list that names it (empty elements skipped), and *, match. */
+	expect_412("PATCH", path, "{}", ", ,");
 	{
-		char *list = http_path("\"x\", %s", etag2);
+		char *list = http_path("\"x\", , %s", etag2);
 
 		res = write_if("PUT", path, "{\"name\":\"by list\"}", list, 200);
 		free(etag2);
