@@ -411,13 +411,40 @@ static int query_u64(struct chat_req *req, const char *name, uint64_t min,
 	return 0;
 }
 
+/*
+ * `after`: a plain non-negative decimal of any size (the contract's "a
+ * non-negative integer"); one past every number there can be (they fit
+ * in 32 bits) reads as the largest, which lists nothing.
+ */
+static int query_after(struct chat_req *req, uint64_t *out)
+{
+	char *v = NULL;
+	int rc = chat_query_get(req->query, "after", &v);
+	size_t len = rc > 0 ? strlen(v) : 0;
+
+	if (rc == 0)
+		return 0;
+	if (rc < 0 || len == 0 || strspn(v, "0123456789") != len ||
+	    (len > 1 && v[0] == '0')) {
+		chat_res_error(req, 400, "bad_request",
+			       "Query parameter 'after' must be a "
+			       "non-negative integer.");
+		free(v);
+		return -1;
+	}
+	if (chat_parse_u64(v, len, 0, UINT32_MAX, out))
+		*out = UINT32_MAX;
+	free(v);
+	return 0;
+}
+
 int chat_req_page(struct chat_req *req, unsigned def, unsigned *limit,
 		  uint64_t *after)
 {
 	uint64_t l = def, a = 0;
 
 	if (query_u64(req, "limit", 1, CHAT_PAGE_MAX, &l) ||
-	    query_u64(req, "after", 0, UINT32_MAX, &a))
+	    query_after(req, &a))
 		return -1;
 	*limit = (unsigned)l;
 	*after = a;
