@@ -29,7 +29,7 @@ static int read_name(struct chat_req *req, bool required, const char **name,
 	int rc = -1;
 
 	chat_buf_init(&msg);
-	if (chat_req_json(req, &obj))
+	if (chat_req_json(req, name_field.name, &obj))
 		goto out;
 	*present = chat_json_string(obj, &name_field, required, name, len,
 				    &msg);

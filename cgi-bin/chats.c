@@ -25,7 +25,7 @@ static void create(struct chat_req *req)
 	 * The token first: a body is parsed only for a known application.
 	 * No body, or any JSON object: there is nothing to set on a chat.
 	 */
-	if (chat_lookup_app(req, &app) || chat_req_json(req, &obj))
+	if (chat_lookup_app(req, &app) || chat_req_json(req, NULL, &obj))
 		return;
 	json_object_put(obj);
 	idem.request = req->body.data;

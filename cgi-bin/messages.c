@@ -39,7 +39,7 @@ static int read_body_field(struct chat_req *req, bool required,
 	struct chat_buf msg;
 	int rc = 0;
 
-	if (chat_req_json(req, json))
+	if (chat_req_json(req, body_field.name, json))
 		return -1;
 	chat_buf_init(&msg);
 	if (chat_json_string(*json, &body_field, required, body, len, &msg) <

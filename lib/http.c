@@ -366,22 +366,16 @@ int chat_req_idempotency_key(struct chat_req *req, const char **key,
 	return 0;
 }
 
-int chat_req_json(struct chat_req *req, struct json_object **obj)
+int chat_req_json(struct chat_req *req, const char *keep,
+		  struct json_object **obj)
 {
-	switch (chat_json_parse(req->body.data, req->body.len, obj)) {
+	switch (chat_json_parse(req->body.data, req->body.len, keep, obj)) {
 	case CHAT_JSON_OK:
 	case CHAT_JSON_EMPTY:
 		return 0;
 	case CHAT_JSON_NOT_OBJECT:
 		chat_res_error(req, 400, "bad_request",
 			       "The request body must be a JSON object.");
-		return -1;
-	case CHAT_JSON_TOO_BIG:
-		chat_res_error(req, 400, "bad_request",
-			       "The request body must be one object of a few "
-			       "fields: at most %d values, nested at most %d "
-			       "deep.", CHAT_JSON_MAX_VALUES,
-			       CHAT_JSON_MAX_DEPTH);
 		return -1;
 	case CHAT_JSON_INVALID:
 	default:

@@ -177,11 +177,13 @@ int chat_req_idempotency_key(struct chat_req *req, const char **key,
 			     size_t *len);
 
 /*
- * Parse the request body as a JSON object for handler use.  On success
- * returns 0 and sets *obj (NULL for no body; caller puts it).  Otherwise
- * answers 400 and returns -1.
+ * Parse the request body as a JSON object of which the handler reads the
+ * field `keep` (NULL: none; chat_json_parse).  On success returns 0 and
+ * sets *obj (NULL for no body; caller puts it).  Otherwise answers 400
+ * and returns -1.
  */
-int chat_req_json(struct chat_req *req, struct json_object **obj);
+int chat_req_json(struct chat_req *req, const char *keep,
+		  struct json_object **obj);
 
 /* Rows in a page (`limit`): the contract's defaults and largest. */
 #define CHAT_PAGE_DEFAULT 50

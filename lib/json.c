@@ -18,17 +18,17 @@ static bool is_space(char c)
  * keys, NaN and -Infinity, "-01", "1.", raw control characters inside
  * strings) and turns a lone surrogate escape into U+FFFD.  So the text is
  * first checked against the RFC's grammar here, and json-c only builds
- * the tree.  UTF-8 is left to chat_json_string, which answers 422 for it.
+ * the tree of what a handler reads.  UTF-8 is left to chat_json_string,
+ * which answers 422 for it.
  */
+/* What json-c builds: {"field": [] } at most, a scalar inside. */
+#define KEPT_DEPTH 3
+
 struct scan {
 	const char *s;
 	size_t i, len;
 	size_t lone;	/* lone surrogate escapes seen */
-	size_t values;	/* values begun so far */
-	bool too_big;	/* a cap was passed: the scan stopped there */
 };
-
-static bool scan_value(struct scan *sc, int depth);
 
 static int peek(const struct scan *sc)
 {
@@ -96,7 +96,9 @@ static bool scan_hex4(struct scan *sc, unsigned *cp)
 
 static bool scan_string(struct scan *sc)
 {
-	sc->i++;	/* the opening quote */
+	if (peek(sc) != '"')
+		return false;
+	sc->i++;
 	for (;;) {
 		int c = peek(sc);
 		unsigned cp, lo;
@@ -110,7 +112,7 @@ static bool scan_string(struct scan *sc)
 			continue;
 		c = peek(sc);
 		sc->i++;
-		if (c && strchr("\"\\/bfnrt", c))
+		if (c > 0 && strchr("\"\\/bfnrt", c))
 			continue;
 		if (c != 'u' || !scan_hex4(sc, &cp))
 			return false;
@@ -143,91 +145,195 @@ static bool scan_literal(struct scan *sc, const char *lit)
 	return true;
 }
 
-/* The members of an object or the elements of an array, after its '{'/'['. */
-static bool scan_container(struct scan *sc, int depth, char close)
+/* A string, number or literal. */
+static bool scan_scalar(struct scan *sc)
 {
-	sc->i++;
-	skip_ws(sc);
-	if (peek(sc) == close) {
-		sc->i++;
-		return true;
-	}
-	for (;;) {
-		skip_ws(sc);
-		if (close == '}') {
-			if (peek(sc) != '"' || !scan_string(sc))
-				return false;
-			skip_ws(sc);
-			if (peek(sc) != ':')
-				return false;
-			sc->i++;
-		}
-		if (!scan_value(sc, depth + 1))
-			return false;
-		skip_ws(sc);
-		if (peek(sc) == close) {
-			sc->i++;
-			return true;
-		}
-		if (peek(sc) != ',')
-			return false;
-		sc->i++;
+	switch (peek(sc)) {
+	case '"':
+		return scan_string(sc);
+	case 't':
+		return scan_literal(sc, "true");
+	case 'f':
+		return scan_literal(sc, "false");
+	case 'n':
+		return scan_literal(sc, "null");
+	default:
+		return scan_number(sc);
 	}
 }
 
-/* One value with the whitespace around it; depth counts open containers. */
-static bool scan_value(struct scan *sc, int depth)
+/* A member's name and the colon after it. */
+static bool scan_key(struct scan *sc)
 {
-	bool ok;
-
 	skip_ws(sc);
-	if (++sc->values > CHAT_JSON_MAX_VALUES) {
-		sc->too_big = true;
+	if (!scan_string(sc))
 		return false;
-	}
-	switch (peek(sc)) {
-	case '{':
-	case '[':
-		if (depth >= CHAT_JSON_MAX_DEPTH) {
-			sc->too_big = true;
-			return false;
-		}
-		ok = scan_container(sc, depth, peek(sc) == '{' ? '}' : ']');
-		break;
-	case '"':
-		ok = scan_string(sc);
-		break;
-	case 't':
-		ok = scan_literal(sc, "true");
-		break;
-	case 'f':
-		ok = scan_literal(sc, "false");
-		break;
-	case 'n':
-		ok = scan_literal(sc, "null");
-		break;
-	default:
-		ok = scan_number(sc);
-	}
 	skip_ws(sc);
+	if (peek(sc) != ':')
+		return false;
+	sc->i++;
+	return true;
+}
+
+/*
+ * One value of any size and depth, with the white space after it.
+ * Iterative: `open` holds the closing bracket of each container still
+ * open, a byte each, so that no nesting costs stack (a body of 400 KiB
+ * can open 400,000 containers) and memory stays within the body's size.
+ */
+static bool scan_value(struct scan *sc)
+{
+	struct chat_buf open;
+	bool ok = false;
+
+	chat_buf_init(&open);
+	for (;;) {
+		int c;
+
+		skip_ws(sc);
+		c = peek(sc);
+		if (c == '{' || c == '[') {
+			char close = c == '{' ? '}' : ']';
+
+			sc->i++;
+			skip_ws(sc);
+			if (peek(sc) != close) {
+				chat_buf_addch(&open, close);
+				if (close == '}' && !scan_key(sc))
+					goto out;
+				continue;	/* its first value */
+			}
+			sc->i++;
+		} else if (!scan_scalar(sc)) {
+			goto out;
+		}
+		/* A value ended: close what it ends, or on to the next. */
+		for (;;) {
+			char close;
+
+			skip_ws(sc);
+			if (open.len == 0) {
+				ok = true;
+				goto out;
+			}
+			close = open.data[open.len - 1];
+			if (peek(sc) == close) {
+				sc->i++;
+				open.len--;
+				continue;
+			}
+			if (peek(sc) != ',')
+				goto out;
+			sc->i++;
+			if (close == '}' && !scan_key(sc))
+				goto out;
+			break;
+		}
+	}
+out:
+	chat_buf_release(&open);
 	return ok;
 }
 
 /*
- * CHAT_JSON_OK for RFC 8259 text within the caps (*lone counts its lone
- * surrogate escapes), CHAT_JSON_INVALID or CHAT_JSON_TOO_BIG otherwise.
- * The scan stops at the first cap passed: what follows is not read.
+ * Whether the name of the member whose quoted name is q[0..len) is
+ * `name` (ASCII) once its escapes are read: "n\u0061me" is "name".
  */
-static enum chat_json_result rfc8259_valid(const char *s, size_t len,
-					   size_t *lone)
+static bool key_is(const char *q, size_t len, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 1; i + 1 < len; i++) {
+		unsigned c = (unsigned char)q[i];
+
+		if (c == '\\') {
+			c = (unsigned char)q[++i];
+			if (c == 'u') {
+				struct scan sc = { .s = q, .i = i + 1,
+						   .len = len };
+
+				if (!scan_hex4(&sc, &c) || c >= 0x80)
+					return false;
+				i += 4;
+			} else if (c != '"' && c != '\\' && c != '/') {
+				return false;	/* a control character */
+			}
+		}
+		if (name[n] == '\0' || (unsigned char)name[n] != c)
+			return false;
+		n++;
+	}
+	return name[n] == '\0';
+}
+
+/*
+ * Check text s[0..len) (no white space around it) and, when it is an
+ * object, copy into `kept` the object json-c is to build: the last
+ * member named `keep` (none when NULL), a container value there written
+ * as an empty one of its kind (a field read is a string: the handler's
+ * check needs only the type to refuse it).  The other members are
+ * checked and left out, whatever their size or depth: the contract
+ * ignores unknown fields.
+ */
+static enum chat_json_result scan_body(const char *s, size_t len,
+				       const char *keep, struct chat_buf *kept)
 {
 	struct scan sc = { .s = s, .i = 0, .len = len };
-	bool ok = scan_value(&sc, 0) && sc.i == len;
+	size_t key_at = 0, key_len = 0, val_at = 0, val_len = 0;
 
-	*lone = sc.lone;
-	if (ok)
-		return CHAT_JSON_OK;
-	return sc.too_big ? CHAT_JSON_TOO_BIG : CHAT_JSON_INVALID;
+	if (s[0] != '{')
+		return scan_value(&sc) && sc.i == len ? CHAT_JSON_NOT_OBJECT
+						      : CHAT_JSON_INVALID;
+	sc.i++;
+	skip_ws(&sc);
+	if (peek(&sc) == '}')
+		sc.i++;
+	else
+		for (;;) {
+			size_t k, klen, v;
+
+			skip_ws(&sc);
+			k = sc.i;
+			if (!scan_string(&sc))
+				return CHAT_JSON_INVALID;
+			klen = sc.i - k;
+			skip_ws(&sc);
+			if (peek(&sc) != ':')
+				return CHAT_JSON_INVALID;
+			sc.i++;
+			skip_ws(&sc);
+			v = sc.i;
+			if (!scan_value(&sc))
+				return CHAT_JSON_INVALID;
+			if (keep && key_is(s + k, klen, keep)) {
+				key_at = k;
+				key_len = klen;
+				val_at = v;
+				val_len = sc.i - v;
+			}
+			if (peek(&sc) == '}') {
+				sc.i++;
+				break;
+			}
+			if (peek(&sc) != ',')
+				return CHAT_JSON_INVALID;
+			sc.i++;
+		}
+	if (sc.i != len)
+		return CHAT_JSON_INVALID;	/* trailing junk */
+	chat_buf_addch(kept, '{');
+	if (val_len) {
+		chat_buf_add(kept, s + key_at, key_len);
+		chat_buf_addch(kept, ':');
+		if (s[val_at] == '{')
+			chat_buf_adds(kept, "{}");
+		else if (s[val_at] == '[')
+			chat_buf_adds(kept, "[]");
+		else
+			chat_buf_add(kept, s + val_at, val_len);
+	}
+	chat_buf_addch(kept, '}');
+	return CHAT_JSON_OK;
 }
 
 static unsigned hex4(const char *s)
@@ -287,12 +393,14 @@ static char *mark_lone_surrogates(const char *s, size_t len, size_t *outlen)
 }
 
 enum chat_json_result chat_json_parse(const char *s, size_t len,
+				      const char *keep,
 				      struct json_object **out)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *obj = NULL;
-	enum chat_json_result res = CHAT_JSON_INVALID;
-	size_t start = 0, end = len, lone = 0, tlen;
+	enum chat_json_result res;
+	struct chat_buf kept;
+	size_t start = 0, end = len, tlen;
 	const char *text;
 	char *copy = NULL;
 
@@ -308,42 +416,30 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 		return CHAT_JSON_INVALID;
 	if (end - start > (size_t)INT32_MAX)
 		return CHAT_JSON_INVALID;
-	res = rfc8259_valid(s + start, end - start, &lone);
+	chat_buf_init(&kept);
+	res = scan_body(s + start, end - start, keep, &kept);
 	if (res != CHAT_JSON_OK)
-		return res;
+		goto out;
 	res = CHAT_JSON_INVALID;
-	text = s + start;
-	tlen = end - start;
-	if (lone)
-		text = copy = mark_lone_surrogates(text, tlen, &tlen);
+	text = kept.data;
+	tlen = kept.len;
+	{
+		/* Valid already: this counts its lone surrogate escapes. */
+		struct scan sc = { .s = text, .i = 0, .len = tlen };
 
-	/*
-	 * The scan above enforces the depth (open containers); json-c also
-	 * counts the scalar inside the innermost one, so give it one more.
-	 */
-	tok = json_tokener_new_ex(CHAT_JSON_MAX_DEPTH + 1);
+		scan_value(&sc);
+		if (sc.lone)
+			text = copy = mark_lone_surrogates(text, tlen, &tlen);
+	}
+	/* An object of at most one member, holding a scalar or {} or []. */
+	tok = json_tokener_new_ex(KEPT_DEPTH);
 	if (!tok)
 		goto out;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, text, (int)tlen);
-	if (!obj && json_tokener_get_error(tok) == json_tokener_continue) {
-		/* A top-level number may go on; a space ends it. */
-		obj = json_tokener_parse_ex(tok, " ", 1);
-	} else if (json_tokener_get_error(tok) == json_tokener_success &&
-		   (size_t)json_tokener_get_parse_end(tok) != tlen) {
-		goto out;	/* trailing junk after the value */
-	}
-	if (json_tokener_get_error(tok) != json_tokener_success)
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(obj, json_type_object))
 		goto out;
-	if (!obj) {
-		/* `null` parses to NULL with success. */
-		res = CHAT_JSON_NOT_OBJECT;
-		goto out;
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		res = CHAT_JSON_NOT_OBJECT;
-		goto out;
-	}
 	*out = obj;
 	obj = NULL;
 	res = CHAT_JSON_OK;
@@ -352,6 +448,7 @@ out:
 	if (tok)
 		json_tokener_free(tok);
 	free(copy);
+	chat_buf_release(&kept);
 	return res;
 }
 

@@ -1,6 +1,6 @@
 /*
- * json.h - request bodies through json-c under size and depth limits, the
- * declared string fields that handlers read from them, and response text.
+ * json.h - request bodies checked and cut to the field a handler reads,
+ * the declared string fields read from them, and response text.
  */
 #ifndef CHAT_JSON_H
 #define CHAT_JSON_H
@@ -13,15 +13,6 @@
 
 #include "buf.h"
 
-/*
- * Request bodies are one object with a handful of fields.  These caps are
- * checked while the text is scanned, before json-c builds anything, so a
- * body of many tiny values ({"a":[{},{},...]}) costs a scan of its bytes
- * and no tree: open containers at once, and values in all (the object
- * itself, every member's value, every element).
- */
-#define CHAT_JSON_MAX_DEPTH 4
-#define CHAT_JSON_MAX_VALUES 128
 /* How every response body is written. */
 #define CHAT_JSON_TO_STRING \
 	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -29,17 +20,20 @@
 enum chat_json_result {
 	CHAT_JSON_OK,		/* *out is a JSON object (caller puts it) */
 	CHAT_JSON_EMPTY,	/* no body, or only whitespace: *out is NULL */
-	CHAT_JSON_INVALID,	/* not JSON (or too deep, or trailing junk) */
+	CHAT_JSON_INVALID,	/* not JSON (or trailing junk) */
 	CHAT_JSON_NOT_OBJECT,	/* valid JSON, but not an object */
-	CHAT_JSON_TOO_BIG,	/* over CHAT_JSON_MAX_DEPTH or _MAX_VALUES */
 };
 
 /*
- * Parse a request body.  Strict RFC 8259 syntax; never aborts.  Text
- * that passes a cap before it breaks the syntax is CHAT_JSON_TOO_BIG,
- * found by the scan alone (no tree is built, the rest is not read).
+ * Parse a request body s[0..len) of which a handler reads the member
+ * `keep` (ASCII; NULL: none).  Strict RFC 8259 syntax, checked by a scan
+ * of the text of any depth (no recursion, memory within len); never
+ * aborts.  *out is an object of that member alone (the last one of the
+ * name), a container there written empty, so json-c builds no more than
+ * one value: the contract ignores unknown fields, whatever their size.
  */
 enum chat_json_result chat_json_parse(const char *s, size_t len,
+				      const char *keep,
 				      struct json_object **out);
 
 /* A string field of a request body and the rule it must follow. */

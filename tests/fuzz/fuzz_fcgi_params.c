@@ -65,7 +65,7 @@ static void h_body(struct chat_req *req)
 	struct json_object *obj = NULL;
 
 	handled = 1;
-	if (chat_req_json(req, &obj))
+	if (chat_req_json(req, "name", &obj))
 		return;
 	if (obj) {
 		chat_res_json(req, 201, obj);

@@ -331,32 +331,9 @@ static void rows_bad_json(void)
 		body_own("balanced arrays 10000 deep", chat_buf_detach(&b, NULL));
 		chat_buf_init(&b);
 		chat_buf_addf(&b, "{\"name\":\"x\",\"body\":\"x\",\"n\":%s1%s}",
-			      open, close);
-		body_own("name and body, then 10000 deep",
+			      open, close + 1);
+		body_own("name and body, then 10000 deep, one ']' short",
 			 chat_buf_detach(&b, NULL));
-		free(open);
-		free(close);
-	}
-	{
-		char *open = repeat("{\"a\":", DEEP), *close = repeat("}", DEEP);
-		struct chat_buf b;
-
-		chat_buf_init(&b);
-		chat_buf_adds(&b, open);
-		chat_buf_adds(&b, "1");
-		chat_buf_adds(&b, close);
-		body_own("objects nested 10000 deep", chat_buf_detach(&b, NULL));
-		free(open);
-		free(close);
-	}
-	{
-		/* Past the depth limit (CHAT_JSON_MAX_DEPTH, 4 containers). */
-		char *open = repeat("{\"a\":", 33), *close = repeat("}", 33);
-		struct chat_buf b;
-
-		chat_buf_init(&b);
-		chat_buf_addf(&b, "%s1%s", open, close);
-		body_own("objects nested 33 deep", chat_buf_detach(&b, NULL));
 		free(open);
 		free(close);
 	}
@@ -420,9 +397,23 @@ static void rows_bad_field(char field)
 			 wrap("{\"body\":\"", "\\\"}},{\\\"match_all\\\":{}}",
 			      3500, "\"}"));
 	}
+	{
+		/* Of the wrong type however deep: read as its kind alone. */
+		char *open = repeat("[", DEEP), *close = repeat("]", DEEP);
+
+		chat_buf_init(&b);
+		chat_buf_addf(&b, "{\"%s\":%s1%s}", f, open, close);
+		body_own("the field an array 10000 deep",
+			 chat_buf_detach(&b, NULL));
+		free(open);
+		free(close);
+	}
 	bodies_to(422, field, false);
 
-	/* Missing: only where the field is required. */
+	/*
+	 * Missing: only where the field is required.  Unknown fields are
+	 * ignored, whatever their size or depth.
+	 */
 	if (field == 'n') {
 		body_s("{}", "{}");
 		body_s("Name", "{\"Name\":\"x\"}");
@@ -437,6 +428,17 @@ static void rows_bad_field(char field)
 		body_s("name instead of body", "{\"name\":\"x\"}");
 		body_s("number instead", "{\"number\":1}");
 	}
+	{
+		char *open = repeat("{\"a\":", DEEP), *close = repeat("}", DEEP);
+
+		chat_buf_init(&b);
+		chat_buf_addf(&b, "%s1%s", open, close);
+		body_own("objects nested 10000 deep", chat_buf_detach(&b, NULL));
+		free(open);
+		free(close);
+	}
+	body_own("an unknown field of 390 KiB of commas",
+		 wrap("{\"a\":[1", ",1", NEAR_LIMIT / 2, "]}"));
 	body_s("empty body", "");
 	body_s("only whitespace", " \t\r\n ");
 	body_own("390 KiB of whitespace", repeat(" ", NEAR_LIMIT));

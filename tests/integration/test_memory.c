@@ -9,7 +9,9 @@
  *
  *  - wide JSON ({"a":[{},{},...]}, ~390 KiB), deeply nested JSON and
  *    objects of thousands of members on every route that reads a body:
- *    400, from the scan alone; a body over the limit: 413;
+ *    unknown fields, checked by a scan and ignored (no tree is built), so
+ *    the answer is the route's for a body without its field; a body over
+ *    the limit: 413;
  *  - messages of 65,535 bytes that are U+0001 but for one word (~384 KiB
  *    each as JSON) listed and searched at limit=1000: every page at most
  *    1 MiB of JSON, a Link while more remain, and following the Links
@@ -198,6 +200,7 @@ static char *app_with_chat(const char *name, char **token)
 struct route {
 	const char *method;
 	char *path;
+	long status;	/* for a body of unknown fields only */
 };
 
 static void expect(const char *method, const char *path, const char *body,
@@ -209,7 +212,11 @@ static void expect(const char *method, const char *path, const char *body,
 
 	if (ms > *slowest)
 		*slowest = ms;
-	http_assert_error(res, status, code);
+	if (code)
+		http_assert_error(res, status, code);
+	else
+		cr_assert_eq(res->status, status, "%s %s: %ld %.200s", method,
+			     path, res->status, res->body);
 	http_res_free(res);
 }
 
@@ -222,13 +229,13 @@ static void barrage(const char *token, const char *messages, int64_t msg)
 	char *over = wide_json(BODY_LIMIT + 2 * KIB);
 	const char *bodies[] = { wide, deep, members };
 	struct route routes[] = {
-		{ "POST", http_path("/applications") },
-		{ "PATCH", http_path("/applications/%s", token) },
-		{ "PUT", http_path("/applications/%s", token) },
-		{ "POST", http_path("/applications/%s/chats", token) },
-		{ "POST", http_path("%s", messages) },
-		{ "PATCH", http_path("%s/%lld", messages, (long long)msg) },
-		{ "PUT", http_path("%s/%lld", messages, (long long)msg) },
+		{ "POST", http_path("/applications"), 422 },
+		{ "PATCH", http_path("/applications/%s", token), 200 },
+		{ "PUT", http_path("/applications/%s", token), 422 },
+		{ "POST", http_path("/applications/%s/chats", token), 202 },
+		{ "POST", http_path("%s", messages), 422 },
+		{ "PATCH", http_path("%s/%lld", messages, (long long)msg), 200 },
+		{ "PUT", http_path("%s/%lld", messages, (long long)msg), 422 },
 	};
 	size_t nroutes = sizeof(routes) / sizeof(routes[0]);
 	double slowest = 0;
@@ -238,8 +245,11 @@ static void barrage(const char *token, const char *messages, int64_t msg)
 		for (size_t r = 0; r < nroutes; r++) {
 			for (size_t i = 0; i < 3; i++)
 				expect(routes[r].method, routes[r].path,
-				       bodies[i], strlen(bodies[i]), 400,
-				       "bad_request", &slowest);
+				       bodies[i], strlen(bodies[i]),
+				       routes[r].status,
+				       routes[r].status == 422 ?
+					       "validation_failed" : NULL,
+				       &slowest);
 			expect(routes[r].method, routes[r].path, over,
 			       strlen(over), 413, "payload_too_large",
 			       &slowest);

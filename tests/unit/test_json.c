@@ -1,7 +1,7 @@
 /*
- * test_json.c - unit tests of lib/json.c: strict, bounded parsing of
- * request bodies, the checks of declared string fields, and arrays
- * written as text.
+ * test_json.c - unit tests of lib/json.c: strict parsing of request
+ * bodies cut to the member a handler reads, the checks of declared string
+ * fields, and arrays written as text.
  */
 #include <string.h>
 
@@ -14,7 +14,7 @@
 static enum chat_json_result parse_len(const char *s, size_t len)
 {
 	struct json_object *obj = (struct json_object *)&obj;
-	enum chat_json_result r = chat_json_parse(s, len, &obj);
+	enum chat_json_result r = chat_json_parse(s, len, NULL, &obj);
 
 	if (r == CHAT_JSON_OK)
 		cr_assert(json_object_is_type(obj, json_type_object));
@@ -115,21 +115,6 @@ static char *nested(int depth)
 	return chat_buf_detach(&b, NULL);
 }
 
-Test(json_parse, depth_limit)
-{
-	char *s;
-
-	s = nested(CHAT_JSON_MAX_DEPTH);
-	cr_assert_eq(parse(s), CHAT_JSON_OK, "depth %d", CHAT_JSON_MAX_DEPTH);
-	free(s);
-	s = nested(CHAT_JSON_MAX_DEPTH + 1);
-	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
-	free(s);
-	s = nested(10000);
-	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
-	free(s);
-}
-
 /* "{" head, then `n` copies of `item` separated by commas, then tail. */
 static char *list_of(const char *head, const char *item, size_t n,
 		     const char *tail)
@@ -147,57 +132,118 @@ static char *list_of(const char *head, const char *item, size_t n,
 	return chat_buf_detach(&b, NULL);
 }
 
-/* The object and its array count two values: room for MAX - 2 more. */
-Test(json_parse, value_limit)
+/*
+ * Parse `s` keeping member `keep` and return the object json-c built
+ * written out as text (caller frees), or NULL when it was not CHAT_JSON_OK.
+ */
+static char *kept(const char *s, const char *keep)
 {
-	char *s;
+	struct json_object *obj = NULL;
+	char *text = NULL;
 
-	s = list_of("{\"a\":[", "{}", CHAT_JSON_MAX_VALUES - 2, "]}");
-	cr_assert_eq(parse(s), CHAT_JSON_OK);
-	free(s);
-	s = list_of("{\"a\":[", "{}", CHAT_JSON_MAX_VALUES - 1, "]}");
-	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
-	free(s);
-	s = list_of("{\"a\":[", "1", CHAT_JSON_MAX_VALUES - 1, "]}");
-	cr_assert_eq(parse(s), CHAT_JSON_TOO_BIG);
-	free(s);
+	if (chat_json_parse(s, strlen(s), keep, &obj) == CHAT_JSON_OK) {
+		text = xstrdup(json_object_to_json_string_ext(
+			obj, JSON_C_TO_STRING_PLAIN));
+		json_object_put(obj);
+	}
+	return text;
 }
 
-/* Members of one flat object count as values too. */
-Test(json_parse, member_limit)
+static void expect_kept(const char *s, const char *keep, const char *want)
 {
-	struct chat_buf b;
+	char *got = kept(s, keep);
 
-	chat_buf_init(&b);
-	chat_buf_addch(&b, '{');
-	for (int i = 0; i < CHAT_JSON_MAX_VALUES - 1; i++)
-		chat_buf_addf(&b, "%s\"m%d\":%d", i ? "," : "", i, i);
-	chat_buf_addch(&b, '}');
-	cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_OK);
-	b.len--;
-	chat_buf_addf(&b, ",\"last\":0}");
-	cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_TOO_BIG);
-	chat_buf_release(&b);
+	cr_assert_str_eq(got ? got : "(not OK)", want, "'%.80s' keeping %s",
+			 s, keep ? keep : "nothing");
+	free(got);
+}
+
+/* The contract ignores unknown fields, whatever their depth. */
+Test(json_parse, unknown_fields_of_any_depth)
+{
+	char *s = nested(10000);
+
+	cr_assert_eq(parse(s), CHAT_JSON_OK);
+	expect_kept(s, "name", "{}");
+	/* The member read, nested: its type is what the handler checks. */
+	expect_kept(s, "a", "{\"a\":[]}");
+	s[strlen(s) - 2] = '}';		/* a ']' closed by '}' */
+	cr_assert_eq(parse(s), CHAT_JSON_INVALID);
+	free(s);
+	{
+		/* 100,000 arrays deep at the top: not an object. */
+		struct chat_buf b;
+
+		chat_buf_init(&b);
+		for (int i = 0; i < 100000; i++)
+			chat_buf_addch(&b, '[');
+		cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_INVALID);
+		for (int i = 0; i < 100000; i++)
+			chat_buf_addch(&b, ']');
+		cr_assert_eq(parse_len(b.data, b.len), CHAT_JSON_NOT_OBJECT);
+		chat_buf_release(&b);
+	}
 }
 
 /*
- * The body that cost ~266 MB before: {"a":[{},{},...]} of 400 KiB.  The
- * scan stops at the cap, far before the end: the answer does not depend
- * on what follows, even text that is not JSON.
+ * {"a":[{},{},...]} of 400 KiB, which would cost json-c ~266 MB as a
+ * tree, is checked and left out: the object built is empty.  Broken at
+ * its very end, it is not JSON.
  */
-Test(json_parse, wide_body_stops_at_the_cap)
+Test(json_parse, wide_unknown_field)
 {
-	char *s = list_of("{\"a\":[", "{}", 400 * 1024 / 3, "]}");
+	char *s = list_of("{\"name\":\"x\",\"a\":[", "{}", 400 * 1024 / 3,
+			  "]}");
 	size_t len = strlen(s);
 
-	cr_assert_eq(parse_len(s, len), CHAT_JSON_TOO_BIG);
-	s[len - 1] = 'x';	/* broken at the very end */
-	cr_assert_eq(parse_len(s, len), CHAT_JSON_TOO_BIG);
+	expect_kept(s, "name", "{\"name\":\"x\"}");
+	expect_kept(s, NULL, "{}");
+	s[len - 1] = 'x';
+	cr_assert_eq(parse_len(s, len), CHAT_JSON_INVALID);
 	free(s);
-	/* Broken before the cap: still not JSON. */
 	s = list_of("{\"a\":[", "{", 10, "]}");
 	cr_assert_eq(parse(s), CHAT_JSON_INVALID);
 	free(s);
+}
+
+Test(json_parse, the_member_read)
+{
+	/* The last of the name, as json-c itself takes it. */
+	expect_kept("{\"name\":\"a\",\"x\":1,\"name\":\"b\"}", "name",
+		    "{\"name\":\"b\"}");
+	expect_kept("{\"name\":\"a\",\"body\":\"b\"}", "body",
+		    "{\"body\":\"b\"}");
+	/* Its name written with escapes. */
+	expect_kept("{\"n\\u0061me\":\"a\"}", "name", "{\"name\":\"a\"}");
+	expect_kept("{\"n\\u00e1me\":\"a\"}", "name", "{}");
+	expect_kept("{\"name\\u0000\":\"a\"}", "name", "{}");
+	expect_kept("{\"nam\":\"a\",\"names\":\"b\",\"Name\":\"c\"}", "name",
+		    "{}");
+	expect_kept("{\"a:b\":1,\"name\" : \"x\" }", "name",
+		    "{\"name\":\"x\"}");
+	/* Scalars as they are; containers empty, of their kind. */
+	expect_kept("{\"name\":1.5}", "name", "{\"name\":1.5}");
+	expect_kept("{\"name\":null}", "name", "{\"name\":null}");
+	expect_kept("{\"name\":{\"x\":[1,2]}}", "name", "{\"name\":{}}");
+	expect_kept("{\"name\":[\"x\"]}", "name", "{\"name\":[]}");
+	/* Nothing read: only the syntax counts. */
+	expect_kept("{\"name\":\"x\"}", NULL, "{}");
+	cr_assert_null(kept("{\"name\":\"x\",\"a\":[1,]}", "name"));
+	cr_assert_null(kept("[{\"name\":\"x\"}]", "name"));
+}
+
+/* A lone surrogate in the member read is marked for a 422 as before. */
+Test(json_parse, lone_surrogate_in_the_member_read)
+{
+	struct json_object *obj = NULL;
+	const char *s = "{\"x\":\"\\ud800\",\"name\":\"a\\udc00b\"}";
+	const char *name;
+
+	cr_assert_eq(chat_json_parse(s, strlen(s), "name", &obj),
+		     CHAT_JSON_OK);
+	name = json_object_get_string(json_object_object_get(obj, "name"));
+	cr_assert_str_eq(name, "a\xed\xb0\x80" "b");
+	json_object_put(obj);
 }
 
 /* The largest valid request: 65,535 bytes, each one a six-byte escape. */
@@ -212,7 +258,8 @@ Test(json_parse, largest_valid_request)
 		chat_buf_adds(&b, "\\u0001");
 	chat_buf_adds(&b, "\"}");
 	cr_assert_eq(b.len, 393221);
-	cr_assert_eq(chat_json_parse(b.data, b.len, &obj), CHAT_JSON_OK);
+	cr_assert_eq(chat_json_parse(b.data, b.len, "body", &obj),
+		     CHAT_JSON_OK);
 	cr_assert_eq(json_object_get_string_len(
 			     json_object_object_get(obj, "body")), 65535);
 	json_object_put(obj);
@@ -284,7 +331,8 @@ static struct field_result field(const char *json, size_t jlen,
 	size_t len = 99;
 
 	if (json)
-		cr_assert_eq(chat_json_parse(json, jlen, &obj), CHAT_JSON_OK,
+		cr_assert_eq(chat_json_parse(json, jlen, f->name, &obj),
+			     CHAT_JSON_OK,
 			     "%s", json);
 	chat_buf_init(&msg);
 	r.rc = chat_json_string(obj, f, required, &s, &len, &msg);
