@@ -15,11 +15,43 @@
 #include "log.h"
 #include "lookup.h"
 #include "search.h"
+#include "search_words.h"
 #include "text.h"
+
+/* Unicode's White_Space: what a blank q holds. */
+static bool is_white_space(uint32_t cp)
+{
+	return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 ||
+	       cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+	       cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+	       cp == 0x3000;
+}
 
 static bool blank(const char *s)
 {
-	return s[strspn(s, " \t\r\n\f\v")] == '\0';
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+
+		i += chat_utf8_next(s + i, len - i, &cp);
+		if (!is_white_space(cp))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * More distinct words than a search uses (lib/search.c takes the first
+ * CHAT_SEARCH_MAX_WORDS): refused, since every word must match.
+ */
+static bool too_many_words(const char *q)
+{
+	struct chat_search_word words[CHAT_SEARCH_MAX_WORDS + 1];
+
+	return chat_search_words(q, strlen(q), words,
+				 CHAT_SEARCH_MAX_WORDS + 1) >
+	       CHAT_SEARCH_MAX_WORDS;
 }
 
 static void search(struct chat_req *req)
@@ -34,6 +66,12 @@ static void search(struct chat_req *req)
 		chat_res_error(req, 400, "bad_request",
 			       "Query parameter 'q' is required and must not "
 			       "be blank.");
+		goto out;
+	}
+	if (too_many_words(q)) {
+		chat_res_error(req, 400, "bad_request",
+			       "Query parameter 'q' has more than %d distinct "
+			       "words.", CHAT_SEARCH_MAX_WORDS);
 		goto out;
 	}
 	/* `offset` comes from the Link of a page cut short by its size. */

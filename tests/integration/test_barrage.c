@@ -564,7 +564,7 @@ static void rows_query(void)
 	static const char *const bad_q[] = {
 		"", "q=", "q", "q=%20", "q=+++", "q=%09%0A%0D", "q=%00",
 		"q=a%00b", "q=%", "q=%zz", "q=%e", "q=abc%2", "Q=hello",
-		"q[]=x", "qq=x",
+		"q[]=x", "qq=x", "q=%C2%A0", "q=%E3%80%80",
 	};
 	char buf[512];
 

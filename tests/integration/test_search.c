@@ -319,6 +319,57 @@ Test(search, every_word_must_match)
 	tchat_free(&c);
 }
 
+/* A search of raw query string `q_raw` answers 200 with message `n`. */
+static void finds_raw(const struct tchat *c, const char *q_raw, uint64_t n)
+{
+	struct http_res *res = tsearch_raw(c, q_raw, NULL);
+	char want[32];
+
+	snprintf(want, sizeof(want), "\"number\":%llu,", (unsigned long long)n);
+	cr_assert_eq(res->status, 200, "%.80s...: %ld %.200s", q_raw,
+		     res->status, res->body);
+	http_assert_contract(res);
+	cr_assert(strstr(res->body, want), "%.80s...: %.200s", q_raw,
+		  res->body);
+	http_res_free(res);
+}
+
+/*
+ * A query of more distinct words than a search uses is refused, not
+ * searched for part of them (every word must match).
+ */
+Test(search, at_most_128_words)
+{
+	struct chat_buf body, q;
+	uint64_t n;
+	struct tchat c;
+
+	chat_buf_init(&body);
+	chat_buf_init(&q);
+	for (int i = 1; i <= 128; i++) {
+		chat_buf_addf(&body, "%sw%03d", i > 1 ? " " : "", i);
+		chat_buf_addf(&q, "%sw%03d", i > 1 ? "%20" : "", i);
+	}
+	tchat_new(&c, NULL, "search words");
+	n = tchat_post(&c, body.data);
+	WAIT_FOR(&c, "w001", n);
+	finds_raw(&c, q.data, n);
+	/* Repeated words count once (ASCII case aside). */
+	chat_buf_adds(&q, "%20w001%20W128");
+	finds_raw(&c, q.data, n);
+	/* One more, last or first: a 400 either way. */
+	chat_buf_adds(&q, "%20zzzz");
+	bad_request(&c, q.data, NULL);
+	chat_buf_reset(&q);
+	chat_buf_adds(&q, "zzzz");
+	for (int i = 1; i <= 128; i++)
+		chat_buf_addf(&q, "%%20w%03d", i);
+	bad_request(&c, q.data, NULL);
+	chat_buf_release(&q);
+	chat_buf_release(&body);
+	tchat_free(&c);
+}
+
 Test(search, only_messages_of_that_chat)
 {
 	struct tchat c, other_chat, other_app;
@@ -423,6 +474,9 @@ Test(search, q_missing_or_blank)
 	bad_request(&c, "", NULL);
 	bad_request(&c, "%20", NULL);
 	bad_request(&c, "%20%20%09%0A", NULL);
+	/* Unicode's white space: no-break, ideographic, line separator. */
+	bad_request(&c, "%C2%A0", NULL);
+	bad_request(&c, "%E3%80%80%E2%80%A8%20", NULL);
 	bad_request(&c, "", "limit=5");
 	tchat_free(&c);
 }
@@ -581,15 +635,18 @@ Test(search, hostile_queries_are_plain_text)
 	bad_request(&c, "%00", NULL);
 	bad_request(&c, "tom%00", NULL);
 
-	/* Very long: one 6000-letter word, then 300 words. */
+	/*
+	 * Very long: one 6000-letter word; 300 distinct words, more than a
+	 * search uses (at_most_128_words); 300 of the same.
+	 */
 	chat_buf_init(&q);
 	for (int i = 0; i < 6000; i++)
 		chat_buf_addch(&q, 'a');
 	EXPECT_NONE(&c, q.data);
 	chat_buf_reset(&q);
 	for (int i = 0; i < 300; i++)
-		chat_buf_addf(&q, "w%d ", i);
-	EXPECT_NONE(&c, q.data);
+		chat_buf_addf(&q, "w%d%%20", i);
+	bad_request(&c, q.data, NULL);
 	chat_buf_reset(&q);
 	for (int i = 0; i < 300; i++)
 		chat_buf_adds(&q, "tom ");
