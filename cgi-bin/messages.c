@@ -338,17 +338,26 @@ static void delete(struct chat_req *req)
  */
 static void live(struct chat_req *req)
 {
+	struct chat_live_ask ask = {
+		.accept = chat_req_header(req, "HTTP_ACCEPT"),
+		.upgrade = chat_req_header(req, "HTTP_UPGRADE"),
+		.connection = chat_req_header(req, "HTTP_CONNECTION"),
+		.ws_version = chat_req_header(req,
+					      "HTTP_SEC_WEBSOCKET_VERSION"),
+		.ws_key = chat_req_header(req, "HTTP_SEC_WEBSOCKET_KEY"),
+	};
 	struct chat_chat chat;
 	struct chat_buf to;
+	const char *why;
 
 	if (chat_lookup_chat(req, &chat))
 		return;
-	if (!chat_live_wants_stream(chat_req_header(req, "HTTP_ACCEPT"),
-				    chat_req_header(req, "HTTP_UPGRADE"))) {
-		chat_res_error(req, 400, "bad_request",
-			       "This route is a live stream: ask with "
-			       "'Accept: text/event-stream' or a WebSocket "
-			       "upgrade.");
+	why = chat_live_refusal(&ask);
+	if (why) {
+		/* RFC 6455 4.4: the version this server speaks. */
+		if (ask.upgrade)
+			chat_res_header(req, "Sec-WebSocket-Version: 13");
+		chat_res_error(req, 400, "bad_request", "%s", why);
 		return;
 	}
 	chat_buf_init(&to);

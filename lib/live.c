@@ -517,11 +517,43 @@ void chat_live_read_release(struct chat_live_read *rd)
 	rd->n = 0;
 }
 
-bool chat_live_wants_stream(const char *accept, const char *upgrade)
+/* Whether comma-separated list `list` holds `token` (any case). */
+static bool list_has(const char *list, const char *token)
 {
-	if (upgrade && strcasestr(upgrade, "websocket"))
-		return true;
-	return accept && strcasestr(accept, "text/event-stream");
+	size_t n = strlen(token);
+
+	while (list && *list) {
+		list += strspn(list, " \t,");
+		if (strncasecmp(list, token, n) == 0 &&
+		    strchr(" \t,", list[n]) != NULL)
+			return true;
+		list += strcspn(list, ",");
+	}
+	return false;
+}
+
+const char *chat_live_refusal(const struct chat_live_ask *ask)
+{
+	bool ws = ask->upgrade && strncasecmp(ask->upgrade, "websocket", 9) == 0;
+
+	if (ws && list_has(ask->connection, "upgrade")) {
+		/* nginx hands header values over trimmed. */
+		if (!ask->ws_version || strcmp(ask->ws_version, "13") != 0)
+			return "A WebSocket upgrade needs "
+			       "Sec-WebSocket-Version: 13.";
+		if (!ask->ws_key || !*ask->ws_key)
+			return "A WebSocket upgrade needs a Sec-WebSocket-Key.";
+		return NULL;
+	}
+	if (ask->accept && strstr(ask->accept, "text/event-stream"))
+		return NULL;
+	if (ws)
+		return "A WebSocket upgrade needs Connection: Upgrade.";
+	if (ask->accept && strcasestr(ask->accept, "text/event-stream"))
+		return "Ask for Server-Sent Events with the media type in "
+		       "lowercase: Accept: text/event-stream.";
+	return "This route is a live stream: ask with "
+	       "'Accept: text/event-stream' or a WebSocket upgrade.";
 }
 
 /* nchan's message ids: "<time>:<tag>", or several in brackets. */

@@ -115,13 +115,22 @@ int chat_live_chat_deleted(struct chat_redis *r, uint64_t app,
 int chat_live_created(struct chat_redis *r, const struct chat_job *jobs,
 		      const size_t *order, size_t count, size_t *unread);
 
+/* The headers of a GET of .../messages/live that choose a stream. */
+struct chat_live_ask {
+	const char *accept, *upgrade, *connection;
+	const char *ws_version, *ws_key;	/* Sec-WebSocket-* */
+};
+
 /*
- * True when a GET of .../messages/live asks for a stream: a WebSocket
- * upgrade (`upgrade`, the Upgrade header, names websocket) or Server-Sent
- * Events (`accept`, the Accept header, names text/event-stream).  Either
- * may be NULL.
+ * NULL when nchan takes the request as a stream, as it tells them
+ * (nginx/chat-live.conf): a WebSocket handshake (Upgrade starting with
+ * websocket, Connection naming upgrade, Sec-WebSocket-Version 13, a
+ * Sec-WebSocket-Key), else Server-Sent Events (Accept holding
+ * text/event-stream, in lowercase: nchan compares bytes).  Otherwise the
+ * sentence of the 400 that says what is missing, where nchan would answer
+ * an empty 403 or a text/plain 400.  Any header may be NULL.
  */
-bool chat_live_wants_stream(const char *accept, const char *upgrade);
+const char *chat_live_refusal(const struct chat_live_ask *ask);
 
 /*
  * The internal location nginx hands an authorised subscriber to, into

@@ -489,6 +489,41 @@ Test(live, unknown_token_or_chat_is_the_json_404)
 		http_res_free(res);
 		free(p);
 	}
+	/*
+	 * What nchan would refuse with an empty 403 or a text/plain 400:
+	 * the program's JSON 400 first, saying what is missing.
+	 */
+	{
+#define WS_KEY "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+		static const char *const upper[] = {
+			"Accept: TEXT/EVENT-STREAM", NULL };
+		static const char *const no_connection[] = {
+			"Upgrade: websocket", WS_KEY,
+			"Sec-WebSocket-Version: 13", NULL };
+		static const char *const no_version[] = {
+			"Upgrade: websocket", "Connection: Upgrade", WS_KEY,
+			NULL };
+		static const char *const old_version[] = {
+			"Upgrade: websocket", "Connection: Upgrade", WS_KEY,
+			"Sec-WebSocket-Version: 8", NULL };
+		static const char *const no_key[] = {
+			"Upgrade: websocket", "Connection: Upgrade",
+			"Sec-WebSocket-Version: 13", NULL };
+		const char *const *asks[] = { upper, no_connection,
+					       no_version, old_version,
+					       no_key };
+		char *p = live_path(token, chat);
+
+		for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+			struct http_res *res = http_do_h("GET", p, NULL, 0,
+							 asks[i]);
+
+			http_assert_error(res, 400, "bad_request");
+			http_res_free(res);
+		}
+		free(p);
+#undef WS_KEY
+	}
 	/* The internal nchan location is nginx's own: no client reaches it. */
 	for (int k = LIVE_SSE; k <= LIVE_WS; k++) {
 		struct live_conn *c = live_open(k, live_port(),

@@ -22,16 +22,52 @@
 #include "messages.h"
 #include "redis.h"
 
-Test(live, wants_stream)
+static const char *refusal(const char *accept, const char *upgrade,
+			   const char *connection, const char *version,
+			   const char *key)
 {
-	cr_assert(chat_live_wants_stream("text/event-stream", NULL));
-	cr_assert(chat_live_wants_stream("text/html, Text/Event-Stream;q=0.9",
-					 NULL));
-	cr_assert(chat_live_wants_stream(NULL, "websocket"));
-	cr_assert(chat_live_wants_stream("*/*", "WebSocket"));
-	cr_assert_not(chat_live_wants_stream(NULL, NULL));
-	cr_assert_not(chat_live_wants_stream("application/json", NULL));
-	cr_assert_not(chat_live_wants_stream("*/*", "h2c"));
+	struct chat_live_ask ask = {
+		.accept = accept, .upgrade = upgrade, .connection = connection,
+		.ws_version = version, .ws_key = key,
+	};
+
+	return chat_live_refusal(&ask);
+}
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+
+/* What nchan takes goes to it; the rest is refused, saying why. */
+Test(live, refusal)
+{
+	cr_assert_null(refusal("text/event-stream", NULL, NULL, NULL, NULL));
+	cr_assert_null(refusal("text/html, text/event-stream;q=0.9", NULL,
+			       NULL, NULL, NULL));
+	cr_assert_null(refusal(NULL, "websocket", "Upgrade", "13", KEY));
+	cr_assert_null(refusal("*/*", "WebSocket", "keep-alive, UPGRADE",
+			       "13", KEY));
+	/* An upgrade nchan would not see as one: SSE when it asks so. */
+	cr_assert_null(refusal("text/event-stream", "websocket", NULL, NULL,
+			       NULL));
+	cr_assert_str_eq(refusal(NULL, "websocket", NULL, "13", KEY),
+			 "A WebSocket upgrade needs Connection: Upgrade.");
+	cr_assert_str_eq(refusal(NULL, "websocket", "upgrades", "13", KEY),
+			 "A WebSocket upgrade needs Connection: Upgrade.");
+	cr_assert_str_eq(refusal(NULL, "h2c, websocket", "Upgrade", "13", KEY),
+			 "This route is a live stream: ask with "
+			 "'Accept: text/event-stream' or a WebSocket upgrade.");
+	cr_assert_str_eq(refusal(NULL, "websocket", "Upgrade", NULL, KEY),
+			 "A WebSocket upgrade needs Sec-WebSocket-Version: 13.");
+	cr_assert_str_eq(refusal(NULL, "websocket", "Upgrade", "8", KEY),
+			 "A WebSocket upgrade needs Sec-WebSocket-Version: 13.");
+	cr_assert_str_eq(refusal(NULL, "websocket", "Upgrade", "13", ""),
+			 "A WebSocket upgrade needs a Sec-WebSocket-Key.");
+	cr_assert_str_eq(refusal("TEXT/EVENT-STREAM", NULL, NULL, NULL, NULL),
+			 "Ask for Server-Sent Events with the media type in "
+			 "lowercase: Accept: text/event-stream.");
+	cr_assert_not_null(refusal(NULL, NULL, NULL, NULL, NULL));
+	cr_assert_not_null(refusal("application/json", NULL, NULL, NULL,
+				   NULL));
+	cr_assert_not_null(refusal("*/*", "h2c", "Upgrade", NULL, NULL));
 }
 
 static void redirect_is(const char *query, const char *want)
