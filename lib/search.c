@@ -35,6 +35,10 @@
  *    "lo" finds words that start with "lo" and not "hello".
  *  - body itself is the lowercased words; a should clause on it ranks
  *    messages that hold the query word as a whole word first.
+ *  - Every field lowercases with the Greek rules (chat_lowercase): the
+ *    final sigma is then the sigma that a capital one lowercases to, so
+ *    that case does not matter in Greek either; other letters lowercase
+ *    as Java's Character.toLowerCase has them.
  *  - json_len, doc values only, is the body's length as a page writes
  *    it, so that a search chooses its page without reading bodies.
  *  - The index is sorted by app, chat, number: the messages of a chat lie

@@ -298,6 +298,35 @@ Test(search, case_does_not_matter)
 	tchat_free(&c);
 }
 
+/*
+ * Greek has two small sigmas, σ and the final ς, and one capital, Σ:
+ * either way round, in any case, the same letter.
+ */
+Test(search, case_does_not_matter_in_greek)
+{
+	static const char *const bodies[] = {
+		"\xce\x9a\xce\x9f\xce\xa3\xce\x9c\xce\x9f\xce\xa3",	/* ΚΟΣΜΟΣ */
+		"\xce\xbf\xce\xb4\xce\xbf\xcf\x82 \xce\xbd\xce\xb5\xce\xb1",	/* οδος νεα */
+		NULL,
+	};
+	uint64_t n[2];
+	struct tchat c;
+
+	tchat_new(&c, NULL, "search greek");
+	tchat_post_all(&c, bodies, n);
+	WAIT_FOR(&c, "\xce\xbd\xce\xb5\xce\xb1", n[1]);		/* νεα */
+	WAIT_FOR(&c, "\xce\x9a\xce\x9f\xce\xa3", n[0]);		/* ΚΟΣ */
+	/* κοσμος, κοσμοσ, μος */
+	EXPECT(&c, "\xce\xba\xce\xbf\xcf\x83\xce\xbc\xce\xbf\xcf\x82", n[0]);
+	EXPECT(&c, "\xce\xba\xce\xbf\xcf\x83\xce\xbc\xce\xbf\xcf\x83", n[0]);
+	EXPECT(&c, "\xce\xbc\xce\xbf\xcf\x82", n[0]);
+	/* ΟΔΟΣ, οδοσ, ΔΟΣ */
+	EXPECT(&c, "\xce\x9f\xce\x94\xce\x9f\xce\xa3", n[1]);
+	EXPECT(&c, "\xce\xbf\xce\xb4\xce\xbf\xcf\x83", n[1]);
+	EXPECT(&c, "\xce\x94\xce\x9f\xce\xa3", n[1]);
+	tchat_free(&c);
+}
+
 Test(search, every_word_must_match)
 {
 	static const char *const bodies[] = {
