@@ -868,13 +868,14 @@ Test(search, word_fields_split_as_the_char_filters_do)
 		",", "\n", "-", "\xcc\x81", "\xef\xb8\x8f", "\xf0\x9f\x98\x80",
 		"\xd0\x96", "1", "\xd9\xa3", "\xe2\x80\x8d", "\t",
 		"\xc2\xa0", "\xf3\xa0\x84\x80", "\xc3\x9f", "\xc4\xb0",
+		"\xce\xa3", "\xcf\x82", "\xce\xac",	/* Σ ς ά */
 	};
 	/* The char filters and a whitespace split, then the field's filter. */
 #define FILTERED(filter)						\
 	"{\"char_filter\": [\"chat_word_breaks\", \"chat_connectors\"],"	\
 	" \"tokenizer\": {\"type\": \"whitespace\","			\
 	" \"max_token_length\": 65536},"				\
-	" \"filter\": [\"lowercase\", \"" filter "\"]}"
+	" \"filter\": [\"chat_lowercase\", \"" filter "\"]}"
 	static const char *const pairs[][2] = {
 		{"{\"field\": \"body\"}", FILTERED("chat_word_cap")},
 		{"{\"field\": \"body.prefix\"}", FILTERED("chat_prefix")},
