@@ -208,26 +208,30 @@ Test(json_parse, wide_unknown_field)
 
 Test(json_parse, the_member_read)
 {
-	/* The last of the name, as json-c itself takes it. */
-	expect_kept("{\"name\":\"a\",\"x\":1,\"name\":\"b\"}", "name",
-		    "{\"name\":\"b\"}");
-	expect_kept("{\"name\":\"a\",\"body\":\"b\"}", "body",
-		    "{\"body\":\"b\"}");
-	/* Its name written with escapes. */
-	expect_kept("{\"n\\u0061me\":\"a\"}", "name", "{\"name\":\"a\"}");
-	expect_kept("{\"n\\u00e1me\":\"a\"}", "name", "{}");
-	expect_kept("{\"name\\u0000\":\"a\"}", "name", "{}");
-	expect_kept("{\"nam\":\"a\",\"names\":\"b\",\"Name\":\"c\"}", "name",
-		    "{}");
-	expect_kept("{\"a:b\":1,\"name\" : \"x\" }", "name",
-		    "{\"name\":\"x\"}");
-	/* Scalars as they are; containers empty, of their kind. */
-	expect_kept("{\"name\":1.5}", "name", "{\"name\":1.5}");
-	expect_kept("{\"name\":null}", "name", "{\"name\":null}");
-	expect_kept("{\"name\":{\"x\":[1,2]}}", "name", "{\"name\":{}}");
-	expect_kept("{\"name\":[\"x\"]}", "name", "{\"name\":[]}");
-	/* Nothing read: only the syntax counts. */
-	expect_kept("{\"name\":\"x\"}", NULL, "{}");
+	static const struct {
+		const char *body, *keep, *want;
+	} cases[] = {
+		/* The last of the name, as json-c itself takes it. */
+		{ "{\"name\":\"a\",\"x\":1,\"name\":\"b\"}", "name",
+		  "{\"name\":\"b\"}" },
+		{ "{\"name\":\"a\",\"body\":\"b\"}", "body", "{\"body\":\"b\"}" },
+		/* Its name written with escapes. */
+		{ "{\"n\\u0061me\":\"a\"}", "name", "{\"name\":\"a\"}" },
+		{ "{\"n\\u00e1me\":\"a\"}", "name", "{}" },
+		{ "{\"name\\u0000\":\"a\"}", "name", "{}" },
+		{ "{\"nam\":\"a\",\"names\":\"b\",\"Name\":\"c\"}", "name", "{}" },
+		{ "{\"a:b\":1,\"name\" : \"x\" }", "name", "{\"name\":\"x\"}" },
+		/* Scalars as they are; containers empty, of their kind. */
+		{ "{\"name\":1.5}", "name", "{\"name\":1.5}" },
+		{ "{\"name\":null}", "name", "{\"name\":null}" },
+		{ "{\"name\":{\"x\":[1,2]}}", "name", "{\"name\":{}}" },
+		{ "{\"name\":[\"x\"]}", "name", "{\"name\":[]}" },
+		/* Nothing read: only the syntax counts. */
+		{ "{\"name\":\"x\"}", NULL, "{}" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_kept(cases[i].body, cases[i].keep, cases[i].want);
 	cr_assert_null(kept("{\"name\":\"x\",\"a\":[1,]}", "name"));
 	cr_assert_null(kept("[{\"name\":\"x\"}]", "name"));
 }
