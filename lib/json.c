@@ -266,6 +266,51 @@ static bool key_is(const char *q, size_t len, const char *name)
 	return name[n] == '\0';
 }
 
+/* Where in the text lies the member a handler reads. */
+struct member {
+	size_t key_at, key_len;		/* its name, quoted */
+	size_t val_at, val_len;		/* its value; val_len 0: none */
+};
+
+/*
+ * The members of an object, after its '{' to its '}' included; the last
+ * one named `keep` (when not NULL) into *m.
+ */
+static bool scan_members(struct scan *sc, const char *keep, struct member *m)
+{
+	skip_ws(sc);
+	if (peek(sc) == '}') {
+		sc->i++;
+		return true;
+	}
+	for (;;) {
+		size_t k, klen, v;
+
+		skip_ws(sc);
+		k = sc->i;
+		if (!scan_string(sc))
+			return false;
+		klen = sc->i - k;
+		skip_ws(sc);
+		if (peek(sc) != ':')
+			return false;
+		sc->i++;
+		skip_ws(sc);
+		v = sc->i;
+		if (!scan_value(sc))
+			return false;
+		if (keep && key_is(sc->s + k, klen, keep))
+			*m = (struct member){ k, klen, v, sc->i - v };
+		if (peek(sc) == '}') {
+			sc->i++;
+			return true;
+		}
+		if (peek(sc) != ',')
+			return false;
+		sc->i++;
+	}
+}
+
 /*
  * Check text s[0..len) (no white space around it) and, when it is an
  * object, copy into `kept` the object json-c is to build: the last
@@ -279,58 +324,24 @@ static enum chat_json_result scan_body(const char *s, size_t len,
 				       const char *keep, struct chat_buf *kept)
 {
 	struct scan sc = { .s = s, .i = 0, .len = len };
-	size_t key_at = 0, key_len = 0, val_at = 0, val_len = 0;
+	struct member m = { 0 };
 
 	if (s[0] != '{')
 		return scan_value(&sc) && sc.i == len ? CHAT_JSON_NOT_OBJECT
 						      : CHAT_JSON_INVALID;
 	sc.i++;
-	skip_ws(&sc);
-	if (peek(&sc) == '}')
-		sc.i++;
-	else
-		for (;;) {
-			size_t k, klen, v;
-
-			skip_ws(&sc);
-			k = sc.i;
-			if (!scan_string(&sc))
-				return CHAT_JSON_INVALID;
-			klen = sc.i - k;
-			skip_ws(&sc);
-			if (peek(&sc) != ':')
-				return CHAT_JSON_INVALID;
-			sc.i++;
-			skip_ws(&sc);
-			v = sc.i;
-			if (!scan_value(&sc))
-				return CHAT_JSON_INVALID;
-			if (keep && key_is(s + k, klen, keep)) {
-				key_at = k;
-				key_len = klen;
-				val_at = v;
-				val_len = sc.i - v;
-			}
-			if (peek(&sc) == '}') {
-				sc.i++;
-				break;
-			}
-			if (peek(&sc) != ',')
-				return CHAT_JSON_INVALID;
-			sc.i++;
-		}
-	if (sc.i != len)
-		return CHAT_JSON_INVALID;	/* trailing junk */
+	if (!scan_members(&sc, keep, &m) || sc.i != len)
+		return CHAT_JSON_INVALID;	/* or trailing junk */
 	chat_buf_addch(kept, '{');
-	if (val_len) {
-		chat_buf_add(kept, s + key_at, key_len);
+	if (m.val_len) {
+		chat_buf_add(kept, s + m.key_at, m.key_len);
 		chat_buf_addch(kept, ':');
-		if (s[val_at] == '{')
+		if (s[m.val_at] == '{')
 			chat_buf_adds(kept, "{}");
-		else if (s[val_at] == '[')
+		else if (s[m.val_at] == '[')
 			chat_buf_adds(kept, "[]");
 		else
-			chat_buf_add(kept, s + val_at, val_len);
+			chat_buf_add(kept, s + m.val_at, m.val_len);
 	}
 	chat_buf_addch(kept, '}');
 	return CHAT_JSON_OK;
