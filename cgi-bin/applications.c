@@ -95,7 +95,7 @@ static void show(struct chat_req *req)
 	case CHAT_FOUND:
 		chat_res_header(req, "Cache-Control: no-store");
 		chat_app_etag(&app, &etag);
-		if (!chat_req_not_modified(req, etag.data)) {
+		if (!chat_req_conditional_get(req, etag.data)) {
 			struct json_object *obj = chat_app_json(&app);
 
 			chat_res_json(req, 200, obj);

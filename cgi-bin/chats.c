@@ -70,7 +70,7 @@ static void show(struct chat_req *req)
 		return;
 	chat_buf_init(&etag);
 	chat_chats_etag(&chat, &etag);
-	if (!chat_req_not_modified(req, etag.data)) {
+	if (!chat_req_conditional_get(req, etag.data)) {
 		struct json_object *obj = chat_chats_json(&chat);
 
 		chat_res_json(req, 200, obj);

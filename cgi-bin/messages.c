@@ -124,7 +124,7 @@ static void answer_message(struct chat_req *req, enum chat_found found,
 	case CHAT_FOUND:
 		chat_messages_etag(m, &etag);
 		if (req->method == CHAT_GET) {
-			if (chat_req_not_modified(req, etag.data))
+			if (chat_req_conditional_get(req, etag.data))
 				break;
 		} else {
 			chat_res_header(req, "ETag: %s", etag.data);
@@ -156,10 +156,11 @@ static void show(struct chat_req *req)
 }
 
 /*
- * If-Match of a PATCH, PUT or DELETE of the path's message in `chat`:
- * returns 1 with *version set when the write must be conditional on it
- * (If-Match named the current ETag), 0 when it need not be, or answers
- * (404, 412, 503) and returns -1.
+ * If-Match and If-None-Match of a PATCH, PUT or DELETE of the path's
+ * message in `chat` (read only when one is there): returns 1 with
+ * *version set when the write must be conditional on it (If-Match named
+ * the current ETag), 0 when it need not be, or answers (404, 412, 503)
+ * and returns -1.
  */
 static int message_precondition(struct chat_req *req,
 				const struct chat_chat *chat,
@@ -170,7 +171,7 @@ static int message_precondition(struct chat_req *req,
 	bool conditional = false;
 	int rc = -1;
 
-	if (!chat_req_header(req, "HTTP_IF_MATCH"))
+	if (!chat_req_has_preconditions(req))
 		return 0;
 	chat_message_init(&m);
 	chat_buf_init(&etag);

@@ -297,12 +297,36 @@ bool chat_etag_match(const char *list, const char *etag, bool weak)
 	return hit;
 }
 
-bool chat_req_not_modified(struct chat_req *req, const char *etag)
+/* If-Match absent, "*" or naming `etag` (strong comparison). */
+static bool if_match_holds(struct chat_req *req, const char *etag)
+{
+	const char *im = chat_req_header(req, "HTTP_IF_MATCH");
+
+	return !im || chat_etag_match(im, etag, false);
+}
+
+/* If-None-Match present and naming `etag` (weak comparison) or "*". */
+static bool if_none_match_fails(struct chat_req *req, const char *etag)
 {
 	const char *inm = chat_req_header(req, "HTTP_IF_NONE_MATCH");
 
+	return inm && chat_etag_match(inm, etag, true);
+}
+
+static void if_none_match_failed(struct chat_req *req)
+{
+	chat_res_error(req, 412, "precondition_failed",
+		       "If-None-Match names the current version.");
+}
+
+bool chat_req_conditional_get(struct chat_req *req, const char *etag)
+{
 	chat_res_header(req, "ETag: %s", etag);
-	if (!inm || !chat_etag_match(inm, etag, true))
+	if (!if_match_holds(req, etag)) {
+		chat_res_precondition_failed(req);
+		return true;
+	}
+	if (!if_none_match_fails(req, etag))
 		return false;
 	/* No body; the contract's Content-Type all the same. */
 	send_head(req, 304, true);
@@ -322,21 +346,27 @@ void chat_res_idempotency_conflict(struct chat_req *req)
 		       "request.");
 }
 
+bool chat_req_has_preconditions(struct chat_req *req)
+{
+	return chat_req_header(req, "HTTP_IF_MATCH") ||
+	       chat_req_header(req, "HTTP_IF_NONE_MATCH");
+}
+
 int chat_req_precondition(struct chat_req *req, const char *etag,
 			  bool *given)
 {
 	const char *im = chat_req_header(req, "HTTP_IF_MATCH");
 
 	*given = false;
-	if (!im)
-		return 0;
-	if (*skip_ows(im) == '*' && chat_etag_match(im, etag, false))
-		return 0;
-	if (!chat_etag_match(im, etag, false)) {
+	if (!if_match_holds(req, etag)) {
 		chat_res_precondition_failed(req);
 		return -1;
 	}
-	*given = true;
+	if (if_none_match_fails(req, etag)) {
+		if_none_match_failed(req);
+		return -1;
+	}
+	*given = im && *skip_ows(im) != '*';
 	return 0;
 }
 

@@ -149,18 +149,23 @@ const char *chat_req_header(struct chat_req *req, const char *param);
 bool chat_etag_match(const char *list, const char *etag, bool weak);
 
 /*
- * Conditional requests on one object whose current entity tag is `etag`.
- * chat_req_not_modified (GET): adds the ETag header to the response;
- * when If-None-Match names `etag` (or is "*"), answers 304 with no body
- * and returns true.
+ * Conditional requests on one object whose current entity tag is `etag`,
+ * evaluated in RFC 9110's order (13.2.2): If-Match first, then
+ * If-None-Match.
+ * chat_req_conditional_get (GET): adds the ETag header to the response;
+ * answers 412 when If-Match does not name `etag`, or 304 with no body
+ * when If-None-Match names it (or is "*"), and then returns true.
  * chat_req_precondition (PATCH, PUT, DELETE): returns 0 with *given
  * false when If-Match is absent or "*" (which any existing object
  * matches), 0 with *given true when it names `etag` (the caller then
  * makes its write conditional on the version read, so that a change
  * since is caught in the same SQL statement), or answers 412 and
- * returns -1.
+ * returns -1: If-Match does not name `etag`, or If-None-Match names it
+ * or is "*" (the object exists).
  */
-bool chat_req_not_modified(struct chat_req *req, const char *etag);
+bool chat_req_conditional_get(struct chat_req *req, const char *etag);
+/* Whether the request has If-Match or If-None-Match (a write reads first). */
+bool chat_req_has_preconditions(struct chat_req *req);
 int chat_req_precondition(struct chat_req *req, const char *etag,
 			  bool *given);
 /* Answer 412 precondition_failed. */

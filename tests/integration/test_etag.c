@@ -404,6 +404,74 @@ static void run_sync(void)
 	free(prog);
 }
 
+/* `method` with the given header lines (NULL-ended) must answer `status`. */
+static void expect_h(const char *method, const char *path, const char *body,
+		     const char *const *headers, long status)
+{
+	struct http_res *res = http_do_h(method, path, body,
+					 body ? strlen(body) : 0, headers);
+
+	cr_assert_eq(res->status, status, "%s %s with %s%s%s: %ld %.200s",
+		     method, path, headers[0], headers[1] ? ", " : "",
+		     headers[1] ? headers[1] : "", res->status, res->body);
+	if (status == 412)
+		http_assert_error(res, 412, "precondition_failed");
+	http_res_free(res);
+}
+
+/*
+ * RFC 9110 13.2.2: If-Match holds for a GET too, and If-None-Match for
+ * a write (on an object that exists, "*" always names it); If-Match is
+ * evaluated first.
+ */
+Test(etag, every_precondition_on_every_method)
+{
+	char *created, *token = app_new("etag every", &created);
+	char *chat = chat_new(token);
+	/* A message: no counter of the sync's changes its version. */
+	char *msg = message_new(chat, "every"), *etag = get_etag(msg);
+	char *im = hdr("If-Match", etag), *inm = hdr("If-None-Match", etag);
+	char *weak_tag = http_path("W/%s", etag);
+	char *inm_weak = hdr("If-None-Match", weak_tag), *body;
+	const char *const im_stale[] = { "If-Match: \"nope\"", NULL };
+	const char *const im_now[] = { im, NULL };
+	const char *const inm_star[] = { "If-None-Match: *", NULL };
+	const char *const inm_now[] = { inm, NULL };
+	const char *const inm_weak_now[] = { inm_weak, NULL };
+	const char *const inm_stale[] = { "If-None-Match: \"nope\"", NULL };
+	const char *const both[] = { "If-Match: \"nope\"", inm, NULL };
+
+	/* GET: a stale If-Match is a 412, before If-None-Match's 304. */
+	expect_h("GET", msg, NULL, im_stale, 412);
+	expect_h("GET", msg, NULL, both, 412);
+	expect_h("GET", msg, NULL, im_now, 200);
+	expect_h("GET", chat, NULL, im_stale, 412);
+	/* Writes: If-None-Match naming the object is a 412, nothing done. */
+	expect_h("PATCH", msg, "{\"body\":\"star\"}", inm_star, 412);
+	expect_h("PUT", msg, "{\"body\":\"now\"}", inm_now, 412);
+	expect_h("PATCH", msg, "{\"body\":\"weak\"}", inm_weak_now, 412);
+	expect_h("DELETE", msg, NULL, inm_star, 412);
+	expect_h("DELETE", chat, NULL, inm_star, 412);
+	body = field(msg, "body");
+	cr_assert_str_eq(body, "every", "changed by a failed write");
+	free(body);
+	/* Another version named: the writes go ahead. */
+	expect_h("PATCH", msg, "{\"body\":\"changed\"}", inm_stale, 200);
+	body = field(msg, "body");
+	cr_assert_str_eq(body, "changed");
+	free(body);
+	expect_h("DELETE", msg, NULL, inm_stale, 204);
+	free(inm_weak);
+	free(weak_tag);
+	free(inm);
+	free(im);
+	free(etag);
+	free(msg);
+	free(chat);
+	free(created);
+	free(token);
+}
+
 Test(etag, counters_recomputed_by_sync_change_the_etag)
 {
 	char *ecreated, *token = app_new("etag sync", &ecreated);
