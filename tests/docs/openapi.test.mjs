@@ -74,11 +74,14 @@ test('ETag, If-Match, If-None-Match and Idempotency-Key are documented where the
     if (o.method === 'GET') {
       assert.ok(o.op.responses['200'].headers?.ETag, `${where}: ETag on its 200`);
       assert.ok(params(o).includes('If-None-Match'), `${where}: If-None-Match`);
+      assert.ok(params(o).includes('If-Match'), `${where}: If-Match`);
+      assert.equal(responseOf(o, 412)?.content['application/json'].example.error, 'precondition_failed', `${where}: 412`);
       assert.ok(responseOf(o, 304)?.headers?.ETag, `${where}: 304 with its ETag`);
       assert.equal(responseOf(o, 304).content, undefined, `${where}: 304 has no body`);
     } else {
       if (o.method !== 'DELETE') assert.ok(ok.headers?.ETag, `${where}: ETag on its 200`);
       assert.ok(params(o).includes('If-Match'), `${where}: If-Match`);
+      assert.ok(params(o).includes('If-None-Match'), `${where}: If-None-Match`);
       assert.equal(responseOf(o, 412)?.content['application/json'].example.error, 'precondition_failed', `${where}: 412`);
     }
   }
