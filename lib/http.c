@@ -297,11 +297,9 @@ bool chat_etag_match(const char *list, const char *etag, bool weak)
 	return hit;
 }
 
-/* If-Match absent, "*" or naming `etag` (strong comparison). */
-static bool if_match_holds(struct chat_req *req, const char *etag)
+/* If-Match `im` absent, "*" or naming `etag` (strong comparison). */
+static bool if_match_holds(const char *im, const char *etag)
 {
-	const char *im = chat_req_header(req, "HTTP_IF_MATCH");
-
 	return !im || chat_etag_match(im, etag, false);
 }
 
@@ -322,7 +320,7 @@ static void if_none_match_failed(struct chat_req *req)
 bool chat_req_conditional_get(struct chat_req *req, const char *etag)
 {
 	chat_res_header(req, "ETag: %s", etag);
-	if (!if_match_holds(req, etag)) {
+	if (!if_match_holds(chat_req_header(req, "HTTP_IF_MATCH"), etag)) {
 		chat_res_precondition_failed(req);
 		return true;
 	}
@@ -358,7 +356,7 @@ int chat_req_precondition(struct chat_req *req, const char *etag,
 	const char *im = chat_req_header(req, "HTTP_IF_MATCH");
 
 	*given = false;
-	if (!if_match_holds(req, etag)) {
+	if (!if_match_holds(im, etag)) {
 		chat_res_precondition_failed(req);
 		return -1;
 	}

@@ -236,21 +236,22 @@ out:
 }
 
 /*
- * Whether the name of the member whose quoted name is q[0..len) is
- * `name` (ASCII) once its escapes are read: "n\u0061me" is "name".
+ * Whether the member name that starts at q (its opening quote; valid, as
+ * scanned) is `name` (ASCII) once its escapes are read: "n\u0061me" is
+ * "name".
  */
-static bool key_is(const char *q, size_t len, const char *name)
+static bool key_is(const char *q, const char *name)
 {
 	size_t n = 0;
 
-	for (size_t i = 1; i + 1 < len; i++) {
+	for (size_t i = 1; q[i] != '"'; i++) {
 		unsigned c = (unsigned char)q[i];
 
 		if (c == '\\') {
 			c = (unsigned char)q[++i];
 			if (c == 'u') {
 				struct scan sc = { .s = q, .i = i + 1,
-						   .len = len };
+						   .len = i + 5 };
 
 				if (!scan_hex4(&sc, &c) || c >= 0x80)
 					return false;
@@ -266,15 +267,15 @@ static bool key_is(const char *q, size_t len, const char *name)
 	return name[n] == '\0';
 }
 
-/* Where in the text lies the member a handler reads. */
+/* The value of the member a handler reads, in the text. */
 struct member {
-	size_t key_at, key_len;		/* its name, quoted */
-	size_t val_at, val_len;		/* its value; val_len 0: none */
+	size_t at, len;		/* len 0: no such member */
+	size_t lone;		/* its lone surrogate escapes */
 };
 
 /*
- * The members of an object, after its '{' to its '}' included; the last
- * one named `keep` (when not NULL) into *m.
+ * The members of an object, after its '{' to its '}' included; the value
+ * of the last one named `keep` (when not NULL) into *m.
  */
 static bool scan_members(struct scan *sc, const char *keep, struct member *m)
 {
@@ -284,23 +285,19 @@ static bool scan_members(struct scan *sc, const char *keep, struct member *m)
 		return true;
 	}
 	for (;;) {
-		size_t k, klen, v;
+		size_t k, v, lone;
 
 		skip_ws(sc);
 		k = sc->i;
-		if (!scan_string(sc))
+		if (!scan_key(sc))
 			return false;
-		klen = sc->i - k;
-		skip_ws(sc);
-		if (peek(sc) != ':')
-			return false;
-		sc->i++;
 		skip_ws(sc);
 		v = sc->i;
+		lone = sc->lone;
 		if (!scan_value(sc))
 			return false;
-		if (keep && key_is(sc->s + k, klen, keep))
-			*m = (struct member){ k, klen, v, sc->i - v };
+		if (keep && key_is(sc->s + k, keep))
+			*m = (struct member){ v, sc->i - v, sc->lone - lone };
 		if (peek(sc) == '}') {
 			sc->i++;
 			return true;
@@ -316,12 +313,13 @@ static bool scan_members(struct scan *sc, const char *keep, struct member *m)
  * object, copy into `kept` the object json-c is to build: the last
  * member named `keep` (none when NULL), a container value there written
  * as an empty one of its kind (a field read is a string: the handler's
- * check needs only the type to refuse it).  The other members are
- * checked and left out, whatever their size or depth: the contract
- * ignores unknown fields.
+ * check needs only the type to refuse it); *lone counts its lone
+ * surrogate escapes.  The other members are checked and left out,
+ * whatever their size or depth: the contract ignores unknown fields.
  */
 static enum chat_json_result scan_body(const char *s, size_t len,
-				       const char *keep, struct chat_buf *kept)
+				       const char *keep, struct chat_buf *kept,
+				       size_t *lone)
 {
 	struct scan sc = { .s = s, .i = 0, .len = len };
 	struct member m = { 0 };
@@ -333,17 +331,18 @@ static enum chat_json_result scan_body(const char *s, size_t len,
 	if (!scan_members(&sc, keep, &m) || sc.i != len)
 		return CHAT_JSON_INVALID;	/* or trailing junk */
 	chat_buf_addch(kept, '{');
-	if (m.val_len) {
-		chat_buf_add(kept, s + m.key_at, m.key_len);
-		chat_buf_addch(kept, ':');
-		if (s[m.val_at] == '{')
+	if (m.len) {
+		/* The name as `keep` spells it: what its escapes read. */
+		chat_buf_addf(kept, "\"%s\":", keep);
+		if (s[m.at] == '{')
 			chat_buf_adds(kept, "{}");
-		else if (s[m.val_at] == '[')
+		else if (s[m.at] == '[')
 			chat_buf_adds(kept, "[]");
 		else
-			chat_buf_add(kept, s + m.val_at, m.val_len);
+			chat_buf_add(kept, s + m.at, m.len);
 	}
 	chat_buf_addch(kept, '}');
+	*lone = m.lone;
 	return CHAT_JSON_OK;
 }
 
@@ -411,7 +410,7 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 	struct json_object *obj = NULL;
 	enum chat_json_result res;
 	struct chat_buf kept;
-	size_t start = 0, end = len, tlen;
+	size_t start = 0, end = len, tlen, lone = 0;
 	const char *text;
 	char *copy = NULL;
 
@@ -428,20 +427,14 @@ enum chat_json_result chat_json_parse(const char *s, size_t len,
 	if (end - start > (size_t)INT32_MAX)
 		return CHAT_JSON_INVALID;
 	chat_buf_init(&kept);
-	res = scan_body(s + start, end - start, keep, &kept);
+	res = scan_body(s + start, end - start, keep, &kept, &lone);
 	if (res != CHAT_JSON_OK)
 		goto out;
 	res = CHAT_JSON_INVALID;
 	text = kept.data;
 	tlen = kept.len;
-	{
-		/* Valid already: this counts its lone surrogate escapes. */
-		struct scan sc = { .s = text, .i = 0, .len = tlen };
-
-		scan_value(&sc);
-		if (sc.lone)
-			text = copy = mark_lone_surrogates(text, tlen, &tlen);
-	}
+	if (lone)
+		text = copy = mark_lone_surrogates(text, tlen, &tlen);
 	/* An object of at most one member, holding a scalar or {} or []. */
 	tok = json_tokener_new_ex(KEPT_DEPTH);
 	if (!tok)

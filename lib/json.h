@@ -26,7 +26,7 @@ enum chat_json_result {
 
 /*
  * Parse a request body s[0..len) of which a handler reads the member
- * `keep` (ASCII; NULL: none).  Strict RFC 8259 syntax, checked by a scan
+ * `keep` (ASCII, with nothing JSON escapes; NULL: none).  Strict RFC 8259 syntax, checked by a scan
  * of the text of any depth (no recursion, memory within len); never
  * aborts.  *out is an object of that member alone (the last one of the
  * name), a container there written empty, so json-c builds no more than
